@@ -1,0 +1,15 @@
+//! The database's shape, as sea-orm entities.
+//!
+//! These types describe rows and nothing else: no GraphQL, no serde for the API, no
+//! rules. Enumerations are stored as lower-case text so that SQLite and PostgreSQL
+//! hold the same values; the `domain` module of the `caunoi` crate owns their
+//! meaning. Every owned row carries its owner `province` and a `version` that grows
+//! by one on each write.
+
+pub mod certificate;
+pub mod certificate_status_change;
+pub mod facility;
+pub mod facility_market;
+pub mod inspection;
+pub mod number_counter;
+pub mod product;

@@ -1,0 +1,19 @@
+//! Database migrations of Cầu Nối.
+//!
+//! One set serves SQLite (the embedded default) and PostgreSQL: every statement is
+//! built with sea-query, never written as backend-specific SQL. A migration, once
+//! released, is never edited; a change is a new migration appended to the list.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_owned_records;
+
+/// Applies this crate's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_owned_records::Migration)]
+    }
+}

@@ -1,0 +1,109 @@
+//! The vocabulary and the rules of food-safety data exchange, without I/O.
+//!
+//! Everything a user can type is parsed here into a type that cannot hold a bad
+//! value ("parse, don't validate"): a [`ProvinceCode`], a [`CertificateNumber`], a
+//! [`GlobalId`], a checked piece of [`text`]. Parsers return an [`Invalid`] that
+//! says what is wrong; the caller names the field. Enumerations are stored as
+//! lower-case text and shown to GraphQL in upper case, both defined once by
+//! [`coded_enum!`].
+
+mod certificate;
+mod facility;
+mod id;
+mod inspection;
+mod product;
+mod province;
+pub mod text;
+
+pub use certificate::{
+    CertificateKind, CertificateNumber, CertificateStatus, Grade, InvalidReason, Standard,
+    StatusChange, StoredStatus, default_expiry, validity_on,
+};
+pub use facility::{BusinessRegistrationNumber, FacilityKind, IdNumber, PhoneNumber};
+pub use id::{GlobalId, RecordKind};
+pub use inspection::{ChainStage, InspectionResult};
+pub use product::{OcopRating, ProductCategory, Stars};
+pub use province::ProvinceCode;
+
+use chrono::{FixedOffset, NaiveDate, Utc};
+
+/// Why a value was refused, in words a user can act on. The caller adds the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
+/// Today's date in Vietnam (UTC+7 all year): certificate and rating dates are
+/// Vietnamese calendar dates, so "expired" turns at local midnight.
+pub fn today() -> NaiveDate {
+    let vietnam = FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset");
+    Utc::now().with_timezone(&vietnam).date_naive()
+}
+
+/// Defines an enumeration stored as lower-case text and exposed to GraphQL, with
+/// one list of variants serving both.
+macro_rules! coded_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $code:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored form.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $code ),+
+                }
+            }
+
+            /// Reads the stored form.
+            pub fn from_code(code: &str) -> Result<Self, $crate::domain::Invalid> {
+                match code {
+                    $( $code => Ok($name::$variant), )+
+                    other => Err($crate::domain::Invalid(format!(
+                        "unknown {} `{other}`",
+                        stringify!($name)
+                    ))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+pub(crate) use coded_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coded_enums_round_trip_through_their_stored_form() {
+        for kind in FacilityKind::ALL {
+            assert_eq!(FacilityKind::from_code(kind.code()), Ok(*kind));
+        }
+        for stage in ChainStage::ALL {
+            assert_eq!(ChainStage::from_code(stage.code()), Ok(*stage));
+        }
+        assert!(FacilityKind::from_code("PROCESSOR").is_err());
+    }
+}

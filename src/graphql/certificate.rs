@@ -1,0 +1,446 @@
+//! Certificates: the object, lookups, verification and the officer's actions.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::{
+    Facility, Province, check, facility::facility_ref, opt_check, pagination, scalars::Date, store,
+};
+use crate::domain::{
+    CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
+    RecordKind, Standard, StoredStatus, default_expiry, text, today, validity_on,
+};
+use crate::error::{AppError, FieldContext};
+use crate::store::{
+    CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
+    StatusChangeRecord,
+};
+
+/// Most product groups one certificate lists.
+const MAX_SCOPE: usize = 50;
+
+/// A food-safety certificate: eligibility certificate, safe-food-production
+/// commitment, or exemption by a recognised standard.
+pub struct Certificate(pub CertificateRecord);
+
+#[Object]
+impl Certificate {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The owner province, which issued it.
+    async fn province(&self) -> Province {
+        Province(self.0.id.province)
+    }
+    /// Grows by one on each write; send it back to change the certificate.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// The certificate number, e.g. `19-ATTP-2024-000042`; it names the owner.
+    async fn number(&self) -> String {
+        self.0.number.to_string()
+    }
+    async fn kind(&self) -> CertificateKind {
+        self.0.data.kind
+    }
+    /// The recognised standard of an exemption.
+    async fn standard(&self) -> Option<Standard> {
+        self.0.data.standard
+    }
+    /// The certified facility.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        facility_ref(ctx, self.0.data.facility).await
+    }
+    /// Product groups covered.
+    async fn scope(&self) -> &[String] {
+        &self.0.data.scope
+    }
+    async fn issuing_authority(&self) -> &str {
+        &self.0.data.issuing_authority
+    }
+    async fn issued_on(&self) -> Date {
+        Date(self.0.data.issued_on)
+    }
+    /// The last day it is valid; null for a commitment, which does not expire.
+    async fn expires_on(&self) -> Option<Date> {
+        self.0.data.expires_on.map(Date)
+    }
+    /// The status today; `EXPIRED` follows from the expiry date.
+    async fn status(&self) -> CertificateStatus {
+        self.0.status_on(today())
+    }
+    /// Why it was suspended or revoked.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+    /// The optional A/B/C grade (Circular 38/2018).
+    async fn grade(&self) -> Option<Grade> {
+        self.0.data.grade
+    }
+    /// The certificate this one renewed.
+    async fn replaces(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
+        match self.0.replaces {
+            Some(id) => Ok(store(ctx).certificate(id.local).await?.map(Certificate)),
+            None => Ok(None),
+        }
+    }
+    /// The certificate that renewed this one.
+    async fn replaced_by(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
+        Ok(store(ctx)
+            .certificate_replacing(self.0.id.local)
+            .await?
+            .map(Certificate))
+    }
+    /// Every status change, oldest first, starting with the issue.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CertificateStatusChange>> {
+        let history = store(ctx).certificate_history(self.0.id.local).await?;
+        Ok(history
+            .into_iter()
+            .map(CertificateStatusChange::from)
+            .collect())
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.updated_at
+    }
+}
+
+/// One step of a certificate's status history.
+#[derive(SimpleObject)]
+pub struct CertificateStatusChange {
+    /// The status from `effectiveOn` on.
+    pub status: StoredStatus,
+    pub effective_on: Date,
+    pub reason: Option<String>,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<StatusChangeRecord> for CertificateStatusChange {
+    fn from(record: StatusChangeRecord) -> Self {
+        Self {
+            status: record.change.status,
+            effective_on: Date(record.change.effective_on),
+            reason: record.reason,
+            recorded_at: record.recorded_at,
+        }
+    }
+}
+
+/// Whether a certificate was valid on a date, and why not.
+#[derive(SimpleObject)]
+pub struct CertificateVerification {
+    /// The number asked about, in canonical form.
+    pub number: String,
+    pub on: Date,
+    pub valid: bool,
+    /// Why it was not valid; null when valid.
+    pub reason: Option<InvalidReason>,
+    /// The certificate, when the number is known.
+    pub certificate: Option<Certificate>,
+}
+
+/// Which certificates to list.
+#[derive(InputObject, Default)]
+pub struct CertificateFilterInput {
+    pub status: Option<CertificateStatus>,
+    pub kind: Option<CertificateKind>,
+    /// Certificates of this facility.
+    pub facility_id: Option<ID>,
+    /// Certificates of facilities supplying this province.
+    pub supplies_to: Option<super::scalars::ProvinceCode>,
+    /// Active certificates that expire within this many days from today.
+    pub expiring_within_days: Option<i32>,
+    /// Words that must all appear in the number, scope, authority, or the
+    /// facility's name or address; case and diacritics are ignored.
+    pub text: Option<String>,
+}
+
+/// A certificate to issue.
+#[derive(InputObject)]
+pub struct IssueCertificateInput {
+    pub facility_id: ID,
+    pub kind: CertificateKind,
+    /// Required for an exemption, refused otherwise.
+    pub standard: Option<Standard>,
+    /// Product groups covered, at least one.
+    pub scope: Vec<String>,
+    pub issuing_authority: String,
+    /// Defaults to today.
+    pub issued_on: Option<Date>,
+    /// Defaults to three years after issue for an eligibility certificate and to
+    /// none for a commitment; required for an exemption.
+    pub expires_on: Option<Date>,
+    pub grade: Option<Grade>,
+}
+
+/// What changes when a certificate is renewed; the rest is carried over.
+#[derive(InputObject, Default)]
+pub struct RenewCertificateInput {
+    /// Defaults to today.
+    pub issued_on: Option<Date>,
+    /// Defaults as for a new certificate of the same kind.
+    pub expires_on: Option<Date>,
+    pub scope: Option<Vec<String>>,
+    pub issuing_authority: Option<String>,
+    pub grade: Option<Grade>,
+}
+
+#[derive(Default)]
+pub struct CertificateQuery;
+
+#[Object]
+impl CertificateQuery {
+    /// A certificate by number; null if none has it.
+    async fn certificate(&self, ctx: &Context<'_>, number: String) -> Result<Option<Certificate>> {
+        let number = CertificateNumber::parse(&number).field("number")?;
+        let store = store(ctx);
+        if number.province != store.province() {
+            return Ok(None);
+        }
+        Ok(store.certificate_by_number(&number).await?.map(Certificate))
+    }
+
+    /// Certificates, in a stable order, a page at a time.
+    async fn certificates(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CertificateFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::CertificateConnection> {
+        let filter = filter.unwrap_or_default();
+        let store = store(ctx);
+        let facility = match filter.facility_id {
+            Some(id) => {
+                Some(GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")?)
+            }
+            None => None,
+        };
+        let expiring_within_days = match filter.expiring_within_days {
+            None => None,
+            Some(days) => Some(u32::try_from(days).map_err(|_| {
+                AppError::invalid("filter.expiringWithinDays", "must not be negative")
+            })?),
+        };
+        if facility.is_some_and(|id| id.province != store.province()) {
+            // Another province's facility holds no certificates of ours.
+            return Ok(pagination::empty());
+        }
+        let filter = CertificateFilter {
+            status: filter.status,
+            kind: filter.kind,
+            facility: facility.map(|id| id.local),
+            supplies_to: filter.supplies_to.map(|p| p.0),
+            expiring_within_days,
+            text: filter
+                .text
+                .as_deref()
+                .map(text::search_terms)
+                .unwrap_or_default(),
+        };
+        let page = store
+            .certificates(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |c| c.id.local, Certificate))
+    }
+
+    /// Whether the certificate `number` was valid on `on` (default today), and if
+    /// not, why: unknown, not yet issued, expired, suspended or revoked.
+    async fn verify_certificate(
+        &self,
+        ctx: &Context<'_>,
+        number: String,
+        on: Option<Date>,
+    ) -> Result<CertificateVerification> {
+        let number = CertificateNumber::parse(&number).field("number")?;
+        let on = on.map_or_else(today, |d| d.0);
+        let store = store(ctx);
+        if number.province != store.province() {
+            return Err(AppError::NotFound(format!(
+                "{number} was issued by province {}, which this gateway cannot ask yet",
+                number.province
+            ))
+            .into());
+        }
+        let Some(certificate) = store.certificate_by_number(&number).await? else {
+            return Ok(CertificateVerification {
+                number: number.to_string(),
+                on: Date(on),
+                valid: false,
+                reason: Some(InvalidReason::Unknown),
+                certificate: None,
+            });
+        };
+        let history: Vec<_> = store
+            .certificate_history(certificate.id.local)
+            .await?
+            .into_iter()
+            .map(|record| record.change)
+            .collect();
+        let verdict = validity_on(
+            certificate.data.issued_on,
+            certificate.data.expires_on,
+            &history,
+            on,
+        );
+        Ok(CertificateVerification {
+            number: number.to_string(),
+            on: Date(on),
+            valid: verdict.is_ok(),
+            reason: verdict.err(),
+            certificate: Some(Certificate(certificate)),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CertificateMutation;
+
+#[Object]
+impl CertificateMutation {
+    /// Issues a certificate to a facility of this province; the number is assigned.
+    async fn issue_certificate(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueCertificateInput,
+    ) -> Result<Certificate> {
+        let issued_on = input.issued_on.map_or_else(today, |d| d.0);
+        let data = CertificateData {
+            kind: input.kind,
+            standard: input.standard,
+            facility: GlobalId::parse_kind(&input.facility_id, RecordKind::Facility)
+                .field("input.facilityId")?,
+            scope: scope(input.scope)?,
+            issuing_authority: check(
+                "input.issuingAuthority",
+                text::line(&input.issuing_authority, text::SHORT),
+            )?,
+            issued_on,
+            expires_on: input
+                .expires_on
+                .map(|d| d.0)
+                .or_else(|| default_expiry(input.kind, issued_on)),
+            grade: input.grade,
+        };
+        Ok(Certificate(store(ctx).issue_certificate(data).await?))
+    }
+
+    /// Suspends an active certificate from `effectiveOn` (default today).
+    async fn suspend_certificate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        reason: String,
+        effective_on: Option<Date>,
+    ) -> Result<Certificate> {
+        let reason = check("reason", text::paragraph(&reason, text::LONG))?;
+        change_status(
+            ctx,
+            &id,
+            version,
+            StoredStatus::Suspended,
+            Some(reason),
+            effective_on,
+        )
+        .await
+    }
+
+    /// Lifts a suspension from `effectiveOn` (default today).
+    async fn reinstate_certificate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        note: Option<String>,
+        effective_on: Option<Date>,
+    ) -> Result<Certificate> {
+        let note = opt_check("note", note.as_deref(), |n| text::paragraph(n, text::LONG))?;
+        change_status(ctx, &id, version, StoredStatus::Active, note, effective_on).await
+    }
+
+    /// Revokes a certificate for good from `effectiveOn` (default today).
+    async fn revoke_certificate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        reason: String,
+        effective_on: Option<Date>,
+    ) -> Result<Certificate> {
+        let reason = check("reason", text::paragraph(&reason, text::LONG))?;
+        change_status(
+            ctx,
+            &id,
+            version,
+            StoredStatus::Revoked,
+            Some(reason),
+            effective_on,
+        )
+        .await
+    }
+
+    /// Renews a certificate: issues a new one, with a new number, that names the
+    /// one it replaces. A revoked or suspended certificate cannot be renewed.
+    async fn renew_certificate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        #[graphql(default)] input: RenewCertificateInput,
+    ) -> Result<Certificate> {
+        let store = store(ctx);
+        let id = GlobalId::parse_kind(&id, RecordKind::Certificate).field("id")?;
+        store.owned(id, "id")?;
+        let renewal = Renewal {
+            issued_on: input.issued_on.map(|d| d.0),
+            expires_on: input.expires_on.map(|d| d.0),
+            scope: input.scope.map(scope).transpose()?,
+            issuing_authority: opt_check(
+                "input.issuingAuthority",
+                input.issuing_authority.as_deref(),
+                |a| text::line(a, text::SHORT),
+            )?,
+            grade: input.grade,
+        };
+        Ok(Certificate(
+            store.renew_certificate(id, version, renewal).await?,
+        ))
+    }
+}
+
+async fn change_status(
+    ctx: &Context<'_>,
+    id: &ID,
+    version: i32,
+    to: StoredStatus,
+    reason: Option<String>,
+    effective_on: Option<Date>,
+) -> Result<Certificate> {
+    let store = store(ctx);
+    let id = GlobalId::parse_kind(id, RecordKind::Certificate).field("id")?;
+    store.owned(id, "id")?;
+    let action = StatusAction {
+        to,
+        effective_on: effective_on.map_or_else(today, |d| d.0),
+        reason,
+    };
+    Ok(Certificate(
+        store.change_certificate_status(id, version, action).await?,
+    ))
+}
+
+fn scope(groups: Vec<String>) -> Result<Vec<String>, AppError> {
+    if groups.len() > MAX_SCOPE {
+        return Err(AppError::invalid(
+            "input.scope",
+            format!("lists more than {MAX_SCOPE} product groups"),
+        ));
+    }
+    groups
+        .iter()
+        .enumerate()
+        .map(|(i, group)| check(&format!("input.scope.{i}"), text::line(group, text::SHORT)))
+        .collect()
+}

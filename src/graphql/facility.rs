@@ -1,0 +1,397 @@
+//! Facilities: the object, its queries and its mutations.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+
+use super::{
+    Certificate, Inspection, Product, Province, check, opt_check, pagination, scalars, store,
+};
+use crate::domain::{
+    BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
+};
+use crate::error::FieldContext;
+use crate::store::{
+    CertificateFilter, FacilityData, FacilityFilter, FacilityRecord, InspectionFilter,
+    ProductFilter,
+};
+
+/// A facility (cơ sở) that produces, processes or trades food.
+pub struct Facility(pub FacilityRecord);
+
+/// Where a facility is. Communes are data, not an enumeration: the 2025
+/// reorganisation renamed many of them.
+#[derive(SimpleObject)]
+pub struct Address {
+    pub commune: String,
+    /// The district, where the address still names one.
+    pub district: Option<String>,
+    /// Village, street and number.
+    pub detail: Option<String>,
+}
+
+#[Object]
+impl Facility {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The owner province.
+    async fn province(&self) -> Province {
+        Province(self.0.id.province)
+    }
+    /// Grows by one on each write; send it back to update.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn name(&self) -> &str {
+        &self.0.data.name
+    }
+    async fn kind(&self) -> FacilityKind {
+        self.0.data.kind
+    }
+    async fn business_registration_number(&self) -> Option<&str> {
+        self.0
+            .data
+            .business_registration_number
+            .as_ref()
+            .map(|n| n.as_str())
+    }
+    async fn address(&self) -> Address {
+        Address {
+            commune: self.0.data.commune.clone(),
+            district: self.0.data.district.clone(),
+            detail: self.0.data.address_detail.clone(),
+        }
+    }
+    /// Personal data (Decree 13/2023): the contact person's name.
+    async fn contact_name(&self) -> Option<&str> {
+        self.0.data.contact_name.as_deref()
+    }
+    /// Personal data: the contact person's phone number.
+    async fn contact_phone(&self) -> Option<String> {
+        self.0
+            .data
+            .contact_phone
+            .clone()
+            .map(PhoneNumber::into_inner)
+    }
+    /// Personal data: the contact person's identity number.
+    async fn contact_id_number(&self) -> Option<String> {
+        self.0
+            .data
+            .contact_id_number
+            .clone()
+            .map(IdNumber::into_inner)
+    }
+    /// Provinces this facility's products are supplied to.
+    async fn supplies_to(&self) -> Vec<Province> {
+        self.0
+            .data
+            .supplies_to
+            .iter()
+            .copied()
+            .map(Province)
+            .collect()
+    }
+    /// This facility's certificates.
+    async fn certificates(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::CertificateConnection> {
+        let filter = CertificateFilter {
+            facility: Some(self.0.id.local),
+            ..Default::default()
+        };
+        let page = store(ctx)
+            .certificates(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |c| c.id.local, Certificate))
+    }
+    /// This facility's products.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::ProductConnection> {
+        let filter = ProductFilter {
+            facility: Some(self.0.id.local),
+            ..Default::default()
+        };
+        let page = store(ctx)
+            .products(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |p| p.id.local, Product))
+    }
+    /// Inspections of this facility recorded by this province.
+    async fn inspections(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::InspectionConnection> {
+        let filter = InspectionFilter {
+            facility: Some(self.0.id),
+            ..Default::default()
+        };
+        let page = store(ctx)
+            .inspections(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |i| i.id.local, Inspection))
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Which facilities to list.
+#[derive(InputObject, Default)]
+pub struct FacilityFilterInput {
+    pub kind: Option<FacilityKind>,
+    /// Facilities whose products are supplied to this province.
+    pub supplies_to: Option<scalars::ProvinceCode>,
+    /// Words that must all appear in the name, commune, district or registration
+    /// number; case and Vietnamese diacritics are ignored.
+    pub text: Option<String>,
+}
+
+/// A new facility.
+#[derive(InputObject)]
+pub struct CreateFacilityInput {
+    pub name: String,
+    pub kind: FacilityKind,
+    pub business_registration_number: Option<String>,
+    pub commune: String,
+    pub district: Option<String>,
+    pub address_detail: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_id_number: Option<String>,
+    #[graphql(default)]
+    pub supplies_to: Vec<scalars::ProvinceCode>,
+}
+
+/// Changes to a facility: absent fields stay as they are; `null` clears an
+/// optional field.
+#[derive(InputObject)]
+pub struct UpdateFacilityInput {
+    pub name: Option<String>,
+    pub kind: Option<FacilityKind>,
+    pub business_registration_number: MaybeUndefined<String>,
+    pub commune: Option<String>,
+    pub district: MaybeUndefined<String>,
+    pub address_detail: MaybeUndefined<String>,
+    pub contact_name: MaybeUndefined<String>,
+    pub contact_phone: MaybeUndefined<String>,
+    pub contact_id_number: MaybeUndefined<String>,
+    pub supplies_to: Option<Vec<scalars::ProvinceCode>>,
+}
+
+#[derive(Default)]
+pub struct FacilityQuery;
+
+#[Object]
+impl FacilityQuery {
+    /// A facility by ID; null if none has it.
+    async fn facility(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Facility>> {
+        let id = GlobalId::parse_kind(&id, RecordKind::Facility).field("id")?;
+        let store = store(ctx);
+        if id.province != store.province() {
+            return Ok(None);
+        }
+        Ok(store.facility(id.local).await?.map(Facility))
+    }
+
+    /// Facilities, in a stable order, a page at a time.
+    async fn facilities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<FacilityFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::FacilityConnection> {
+        let filter = filter.unwrap_or_default();
+        let filter = FacilityFilter {
+            kind: filter.kind,
+            supplies_to: filter.supplies_to.map(|p| p.0),
+            text: filter
+                .text
+                .as_deref()
+                .map(text::search_terms)
+                .unwrap_or_default(),
+        };
+        let page = store(ctx)
+            .facilities(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |f| f.id.local, Facility))
+    }
+}
+
+#[derive(Default)]
+pub struct FacilityMutation;
+
+#[Object]
+impl FacilityMutation {
+    /// Registers a facility of this province.
+    async fn create_facility(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateFacilityInput,
+    ) -> Result<Facility> {
+        let data = FacilityData {
+            name: check("input.name", text::line(&input.name, text::SHORT))?,
+            kind: input.kind,
+            business_registration_number: opt_check(
+                "input.businessRegistrationNumber",
+                input.business_registration_number.as_deref(),
+                BusinessRegistrationNumber::parse,
+            )?,
+            commune: check("input.commune", text::line(&input.commune, text::SHORT))?,
+            district: opt_check("input.district", input.district.as_deref(), short_line)?,
+            address_detail: opt_check(
+                "input.addressDetail",
+                input.address_detail.as_deref(),
+                short_line,
+            )?,
+            contact_name: opt_check(
+                "input.contactName",
+                input.contact_name.as_deref(),
+                short_line,
+            )?,
+            contact_phone: opt_check(
+                "input.contactPhone",
+                input.contact_phone.as_deref(),
+                PhoneNumber::parse,
+            )?,
+            contact_id_number: opt_check(
+                "input.contactIdNumber",
+                input.contact_id_number.as_deref(),
+                IdNumber::parse,
+            )?,
+            supplies_to: provinces(input.supplies_to),
+        };
+        Ok(Facility(store(ctx).create_facility(data).await?))
+    }
+
+    /// Changes a facility. `version` is the version you read: if the facility
+    /// changed since, the answer is `CONFLICT` and nothing is written.
+    async fn update_facility(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        input: UpdateFacilityInput,
+    ) -> Result<Facility> {
+        let store = store(ctx);
+        let id = GlobalId::parse_kind(&id, RecordKind::Facility).field("id")?;
+        let local = store.owned(id, "id")?;
+        let current = store.facility(local).await?.ok_or_else(|| {
+            crate::error::AppError::NotFound(format!("no facility has the ID {id}"))
+        })?;
+        let mut data = current.data;
+        if let Some(name) = input.name {
+            data.name = check("input.name", text::line(&name, text::SHORT))?;
+        }
+        if let Some(kind) = input.kind {
+            data.kind = kind;
+        }
+        if let Some(commune) = input.commune {
+            data.commune = check("input.commune", text::line(&commune, text::SHORT))?;
+        }
+        patch(
+            &mut data.business_registration_number,
+            input.business_registration_number,
+            "input.businessRegistrationNumber",
+            BusinessRegistrationNumber::parse,
+        )?;
+        patch(
+            &mut data.district,
+            input.district,
+            "input.district",
+            short_line,
+        )?;
+        patch(
+            &mut data.address_detail,
+            input.address_detail,
+            "input.addressDetail",
+            short_line,
+        )?;
+        patch(
+            &mut data.contact_name,
+            input.contact_name,
+            "input.contactName",
+            short_line,
+        )?;
+        patch(
+            &mut data.contact_phone,
+            input.contact_phone,
+            "input.contactPhone",
+            PhoneNumber::parse,
+        )?;
+        patch(
+            &mut data.contact_id_number,
+            input.contact_id_number,
+            "input.contactIdNumber",
+            IdNumber::parse,
+        )?;
+        if let Some(supplies_to) = input.supplies_to {
+            data.supplies_to = provinces(supplies_to);
+        }
+        Ok(Facility(store.update_facility(id, version, data).await?))
+    }
+}
+
+fn short_line(value: &str) -> Result<String, crate::domain::Invalid> {
+    text::line(value, text::SHORT)
+}
+
+/// Sorted, without repeats.
+fn provinces(codes: Vec<scalars::ProvinceCode>) -> Vec<crate::domain::ProvinceCode> {
+    let mut codes: Vec<_> = codes.into_iter().map(|c| c.0).collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// Applies an optional field's change: absent keeps, null clears, a value is parsed.
+fn patch<T>(
+    current: &mut Option<T>,
+    change: MaybeUndefined<String>,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, crate::domain::Invalid>,
+) -> Result<(), crate::error::AppError> {
+    match change {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => *current = None,
+        MaybeUndefined::Value(value) => *current = opt_check(field, Some(&value), parse)?,
+    }
+    Ok(())
+}
+
+/// Batches facility lookups made while resolving one request.
+pub struct FacilityLoader(pub crate::store::Store);
+
+impl async_graphql::dataloader::Loader<i64> for FacilityLoader {
+    type Value = FacilityRecord;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[i64],
+    ) -> Result<std::collections::HashMap<i64, FacilityRecord>, Self::Error> {
+        Ok(self.0.facilities_by_id(keys).await?)
+    }
+}
+
+/// Resolves a reference to a facility. Facilities of other provinces are not
+/// reachable from here yet, so such a reference resolves to null.
+pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Facility>> {
+    if id.province != store(ctx).province() {
+        return Ok(None);
+    }
+    let loader = ctx.data::<async_graphql::dataloader::DataLoader<FacilityLoader>>()?;
+    Ok(loader.load_one(id.local).await?.map(Facility))
+}

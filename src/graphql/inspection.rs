@@ -1,0 +1,152 @@
+//! Inspections of production-chain stages.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+
+use super::{Facility, Province, facility::facility_ref, opt_check, pagination, scalars, store};
+use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
+use crate::error::{AppError, FieldContext};
+use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
+
+/// An inspection of one stage of a facility's production chain, owned by the
+/// inspecting province.
+pub struct Inspection(pub InspectionRecord);
+
+#[Object]
+impl Inspection {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The owner: the province whose inspectors inspected.
+    async fn province(&self) -> Province {
+        Province(self.0.id.province)
+    }
+    /// The province whose inspectors inspected (the owner).
+    async fn inspecting_province(&self) -> Province {
+        Province(self.0.id.province)
+    }
+    /// Grows by one on each write.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// The inspected facility; null when it belongs to a province this gateway
+    /// cannot reach.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        facility_ref(ctx, self.0.data.facility).await
+    }
+    /// The inspected facility's ID, which names its owner province.
+    async fn facility_id(&self) -> ID {
+        ID(self.0.data.facility.to_string())
+    }
+    async fn stage(&self) -> ChainStage {
+        self.0.data.stage
+    }
+    async fn inspected_on(&self) -> scalars::Date {
+        scalars::Date(self.0.data.inspected_on)
+    }
+    async fn result(&self) -> InspectionResult {
+        self.0.data.result
+    }
+    /// What the inspectors found.
+    async fn findings(&self) -> Option<&str> {
+        self.0.data.findings.as_deref()
+    }
+    /// Internal working notes, for this province's staff only.
+    async fn internal_notes(&self) -> Option<&str> {
+        self.0.data.internal_notes.as_deref()
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+}
+
+/// Which inspections to list.
+#[derive(InputObject, Default)]
+pub struct InspectionFilterInput {
+    pub facility_id: Option<ID>,
+    pub stage: Option<ChainStage>,
+    pub result: Option<InspectionResult>,
+}
+
+/// An inspection to record.
+#[derive(InputObject)]
+pub struct RecordInspectionInput {
+    pub facility_id: ID,
+    pub stage: ChainStage,
+    /// Not in the future.
+    pub inspected_on: scalars::Date,
+    pub result: InspectionResult,
+    /// Required when the result is `FAIL`.
+    pub findings: Option<String>,
+    pub internal_notes: Option<String>,
+}
+
+#[derive(Default)]
+pub struct InspectionQuery;
+
+#[Object]
+impl InspectionQuery {
+    /// Inspections recorded by this province, in a stable order, a page at a time.
+    async fn inspections(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<InspectionFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::InspectionConnection> {
+        let filter = filter.unwrap_or_default();
+        let filter = InspectionFilter {
+            facility: filter
+                .facility_id
+                .map(|id| {
+                    GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")
+                })
+                .transpose()?,
+            stage: filter.stage,
+            result: filter.result,
+        };
+        let page = store(ctx)
+            .inspections(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |i| i.id.local, Inspection))
+    }
+}
+
+#[derive(Default)]
+pub struct InspectionMutation;
+
+#[Object]
+impl InspectionMutation {
+    /// Records an inspection of a facility of this province.
+    async fn record_inspection(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordInspectionInput,
+    ) -> Result<Inspection> {
+        let long = |value: &str| text::paragraph(value, text::LONG);
+        let findings = opt_check("input.findings", input.findings.as_deref(), long)?;
+        if input.result == InspectionResult::Fail && findings.is_none() {
+            return Err(AppError::invalid(
+                "input.findings",
+                "a failed inspection states its findings",
+            )
+            .into());
+        }
+        if input.inspected_on.0 > today() {
+            return Err(AppError::invalid("input.inspectedOn", "must not be in the future").into());
+        }
+        let data = InspectionData {
+            facility: GlobalId::parse_kind(&input.facility_id, RecordKind::Facility)
+                .field("input.facilityId")?,
+            stage: input.stage,
+            inspected_on: input.inspected_on.0,
+            result: input.result,
+            findings,
+            internal_notes: opt_check(
+                "input.internalNotes",
+                input.internal_notes.as_deref(),
+                long,
+            )?,
+        };
+        Ok(Inspection(store(ctx).record_inspection(data).await?))
+    }
+}

@@ -1,0 +1,49 @@
+//! The Relay `node(id:)` lookup and the gateway's own province.
+
+use async_graphql::{Context, ID, Interface, Object, Result};
+
+use super::{Certificate, Facility, Inspection, Product, Province, store};
+use crate::domain::{GlobalId, RecordKind};
+use crate::error::FieldContext;
+
+/// Any record with a global ID. The ID names the owner province.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Facility(Facility),
+    Certificate(Certificate),
+    Product(Product),
+    Inspection(Inspection),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any record by global ID; null if none has it.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let id = GlobalId::parse(&id).field("id")?;
+        let store = store(ctx);
+        if id.province != store.province() {
+            return Ok(None);
+        }
+        Ok(match id.kind {
+            RecordKind::Facility => store.facility(id.local).await?.map(|r| Facility(r).into()),
+            RecordKind::Certificate => store
+                .certificate(id.local)
+                .await?
+                .map(|r| Certificate(r).into()),
+            RecordKind::Product => store.product(id.local).await?.map(|r| Product(r).into()),
+            RecordKind::Inspection => store
+                .inspection(id.local)
+                .await?
+                .map(|r| Inspection(r).into()),
+        })
+    }
+
+    /// The province this gateway serves.
+    async fn province(&self, ctx: &Context<'_>) -> Province {
+        Province(store(ctx).province())
+    }
+}

@@ -1,0 +1,287 @@
+//! Products and their OCOP ratings: the object, lists and the operator's writes.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::Datelike;
+
+use super::{
+    Facility, Province, check, facility::facility_ref, opt_check, pagination, scalars, store,
+};
+use crate::domain::{
+    GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
+};
+use crate::error::{AppError, FieldContext};
+use crate::store::{ProductData, ProductFilter, ProductRecord};
+
+/// A food product of a facility of this province.
+pub struct Product(pub ProductRecord);
+
+#[Object]
+impl Product {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The owner province.
+    async fn province(&self) -> Province {
+        Province(self.0.id.province)
+    }
+    /// Grows by one on each write; send it back to update.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn name(&self) -> &str {
+        &self.0.data.name
+    }
+    async fn category(&self) -> ProductCategory {
+        self.0.data.category
+    }
+    /// The producing facility.
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        facility_ref(ctx, self.0.data.facility).await
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.data.description.as_deref()
+    }
+    /// The OCOP rating, if the product was ever rated (check `valid`).
+    async fn ocop(&self) -> Option<Ocop> {
+        self.0.data.ocop.map(Ocop::from)
+    }
+    /// A provincial specialty (đặc sản).
+    async fn specialty(&self) -> bool {
+        self.0.data.specialty
+    }
+    /// A key product of the province (sản phẩm chủ lực).
+    async fn key_product(&self) -> bool {
+        self.0.data.key_product
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.updated_at
+    }
+}
+
+/// An OCOP rating: 3 and 4 stars are awarded by the province, 5 nationally;
+/// a rating is valid 36 months.
+#[derive(SimpleObject)]
+pub struct Ocop {
+    pub stars: i32,
+    /// The date of the rating decision.
+    pub rated_on: scalars::Date,
+    pub year: i32,
+    /// The last day the rating is valid.
+    pub expires_on: scalars::Date,
+    /// Whether the rating is valid today.
+    pub valid: bool,
+}
+
+impl From<OcopRating> for Ocop {
+    fn from(rating: OcopRating) -> Self {
+        Self {
+            stars: rating.stars.get(),
+            rated_on: scalars::Date(rating.rated_on),
+            year: rating.rated_on.year(),
+            expires_on: scalars::Date(rating.expires_on()),
+            valid: rating.is_valid_on(today()),
+        }
+    }
+}
+
+/// An OCOP rating decision.
+#[derive(InputObject)]
+pub struct OcopInput {
+    /// 1 to 5.
+    pub stars: i32,
+    /// The date of the rating decision; not in the future.
+    pub rated_on: scalars::Date,
+}
+
+/// Which products to list.
+#[derive(InputObject, Default)]
+pub struct ProductFilterInput {
+    pub category: Option<ProductCategory>,
+    /// Only products whose OCOP rating is valid today and has at least these stars.
+    pub min_stars: Option<i32>,
+    pub facility_id: Option<ID>,
+    /// Products of facilities supplying this province.
+    pub supplies_to: Option<scalars::ProvinceCode>,
+    pub specialty: Option<bool>,
+    pub key_product: Option<bool>,
+    /// Words that must all appear in the name, description, or the facility's name
+    /// or address; case and diacritics are ignored.
+    pub text: Option<String>,
+}
+
+/// A new product.
+#[derive(InputObject)]
+pub struct RegisterProductInput {
+    pub name: String,
+    pub category: ProductCategory,
+    pub facility_id: ID,
+    pub description: Option<String>,
+    pub ocop: Option<OcopInput>,
+    #[graphql(default)]
+    pub specialty: bool,
+    #[graphql(default)]
+    pub key_product: bool,
+}
+
+/// Changes to a product: absent fields stay; `ocop: null` removes the rating.
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    pub name: Option<String>,
+    pub category: Option<ProductCategory>,
+    pub facility_id: Option<ID>,
+    pub description: MaybeUndefined<String>,
+    pub ocop: MaybeUndefined<OcopInput>,
+    pub specialty: Option<bool>,
+    pub key_product: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct ProductQuery;
+
+#[Object]
+impl ProductQuery {
+    /// A product by ID; null if none has it.
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
+        let id = GlobalId::parse_kind(&id, RecordKind::Product).field("id")?;
+        let store = store(ctx);
+        if id.province != store.province() {
+            return Ok(None);
+        }
+        Ok(store.product(id.local).await?.map(Product))
+    }
+
+    /// Products, in a stable order, a page at a time.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProductFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::ProductConnection> {
+        let filter = filter.unwrap_or_default();
+        let store = store(ctx);
+        let facility = match filter.facility_id {
+            Some(id) => {
+                Some(GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")?)
+            }
+            None => None,
+        };
+        if facility.is_some_and(|id| id.province != store.province()) {
+            return Ok(pagination::empty());
+        }
+        let filter = ProductFilter {
+            category: filter.category,
+            min_stars: filter
+                .min_stars
+                .map(|n| Stars::parse(n.into()).field("filter.minStars"))
+                .transpose()?,
+            facility: facility.map(|id| id.local),
+            supplies_to: filter.supplies_to.map(|p| p.0),
+            specialty: filter.specialty,
+            key_product: filter.key_product,
+            text: filter
+                .text
+                .as_deref()
+                .map(text::search_terms)
+                .unwrap_or_default(),
+        };
+        let page = store
+            .products(&filter, pagination::request(first, after.as_deref())?)
+            .await?;
+        Ok(pagination::connection(page, |p| p.id.local, Product))
+    }
+}
+
+#[derive(Default)]
+pub struct ProductMutation;
+
+#[Object]
+impl ProductMutation {
+    /// Registers a product of a facility of this province.
+    async fn register_product(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterProductInput,
+    ) -> Result<Product> {
+        let data = ProductData {
+            name: check("input.name", text::line(&input.name, text::SHORT))?,
+            category: input.category,
+            facility: GlobalId::parse_kind(&input.facility_id, RecordKind::Facility)
+                .field("input.facilityId")?,
+            description: opt_check("input.description", input.description.as_deref(), long)?,
+            ocop: input.ocop.map(ocop).transpose()?,
+            specialty: input.specialty,
+            key_product: input.key_product,
+        };
+        Ok(Product(store(ctx).register_product(data).await?))
+    }
+
+    /// Changes a product, its OCOP rating included. `version` is the version you
+    /// read: if the product changed since, the answer is `CONFLICT`.
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        input: UpdateProductInput,
+    ) -> Result<Product> {
+        let store = store(ctx);
+        let id = GlobalId::parse_kind(&id, RecordKind::Product).field("id")?;
+        let local = store.owned(id, "id")?;
+        let current = store
+            .product(local)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no product has the ID {id}")))?;
+        let mut data = current.data;
+        if let Some(name) = input.name {
+            data.name = check("input.name", text::line(&name, text::SHORT))?;
+        }
+        if let Some(category) = input.category {
+            data.category = category;
+        }
+        if let Some(facility) = input.facility_id {
+            data.facility =
+                GlobalId::parse_kind(&facility, RecordKind::Facility).field("input.facilityId")?;
+        }
+        match input.description {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => data.description = None,
+            MaybeUndefined::Value(d) => {
+                data.description = opt_check("input.description", Some(&d), long)?
+            }
+        }
+        match input.ocop {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => data.ocop = None,
+            MaybeUndefined::Value(rating) => data.ocop = Some(ocop(rating)?),
+        }
+        if let Some(specialty) = input.specialty {
+            data.specialty = specialty;
+        }
+        if let Some(key_product) = input.key_product {
+            data.key_product = key_product;
+        }
+        Ok(Product(store.update_product(id, version, data).await?))
+    }
+}
+
+fn long(value: &str) -> Result<String, Invalid> {
+    text::paragraph(value, text::LONG)
+}
+
+fn ocop(input: OcopInput) -> Result<OcopRating, AppError> {
+    let stars = Stars::parse(input.stars.into()).field("input.ocop.stars")?;
+    if input.rated_on.0 > today() {
+        return Err(AppError::invalid(
+            "input.ocop.ratedOn",
+            "must not be in the future",
+        ));
+    }
+    Ok(OcopRating {
+        stars,
+        rated_on: input.rated_on.0,
+    })
+}

@@ -1,0 +1,12 @@
+//! Cầu Nối ("the bridge"): a GraphQL data-exchange gateway between provincial
+//! food-safety agencies. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod seed;
+pub mod store;

@@ -1,0 +1,551 @@
+//! Certificates, their numbers and their status history.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use entity::{certificate, certificate_status_change, facility, number_counter};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
+
+use super::{
+    Page, PageRequest, Store, claim, facility::supplying, matches_terms, page, search_text, stored,
+};
+use crate::domain::{
+    CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, ProvinceCode,
+    RecordKind, Standard, StatusChange, StoredStatus, default_expiry, today,
+};
+use crate::error::AppError;
+
+/// What an officer writes when issuing a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateData {
+    pub kind: CertificateKind,
+    /// The recognised standard of an exemption; none for other kinds.
+    pub standard: Option<Standard>,
+    pub facility: GlobalId,
+    /// Product groups covered.
+    pub scope: Vec<String>,
+    pub issuing_authority: String,
+    pub issued_on: NaiveDate,
+    /// The last valid day; `None` only for commitments.
+    pub expires_on: Option<NaiveDate>,
+    pub grade: Option<Grade>,
+}
+
+/// A stored certificate.
+#[derive(Debug, Clone)]
+pub struct CertificateRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub number: CertificateNumber,
+    pub data: CertificateData,
+    pub status: StoredStatus,
+    pub status_reason: Option<String>,
+    pub replaces: Option<GlobalId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CertificateRecord {
+    /// The status today, expiry included.
+    pub fn status_on(&self, day: NaiveDate) -> CertificateStatus {
+        CertificateStatus::derive(self.status, self.data.expires_on, day)
+    }
+}
+
+/// One entry of a certificate's status history.
+#[derive(Debug, Clone)]
+pub struct StatusChangeRecord {
+    pub change: StatusChange,
+    pub reason: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A suspension, reinstatement or revocation.
+#[derive(Debug, Clone)]
+pub struct StatusAction {
+    pub to: StoredStatus,
+    pub effective_on: NaiveDate,
+    pub reason: Option<String>,
+}
+
+/// What may change when a certificate is renewed; the rest is carried over.
+#[derive(Debug, Clone, Default)]
+pub struct Renewal {
+    pub issued_on: Option<NaiveDate>,
+    pub expires_on: Option<NaiveDate>,
+    pub scope: Option<Vec<String>>,
+    pub issuing_authority: Option<String>,
+    pub grade: Option<Grade>,
+}
+
+/// Which certificates a list holds.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateFilter {
+    pub status: Option<CertificateStatus>,
+    pub kind: Option<CertificateKind>,
+    pub facility: Option<i64>,
+    pub supplies_to: Option<ProvinceCode>,
+    /// Active certificates whose expiry falls within this many days from today.
+    pub expiring_within_days: Option<u32>,
+    pub text: Vec<String>,
+}
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn certificate(&self, id: i64) -> Result<Option<CertificateRecord>, AppError> {
+        let row = certificate::Entity::find_by_id(id).one(&self.db).await?;
+        row.map(|row| self.certificate_record(row)).transpose()
+    }
+
+    #[tracing::instrument(skip(self), fields(number = %number))]
+    pub async fn certificate_by_number(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<Option<CertificateRecord>, AppError> {
+        let row = certificate::Entity::find()
+            .filter(certificate::Column::Number.eq(number.to_string()))
+            .one(&self.db)
+            .await?;
+        row.map(|row| self.certificate_record(row)).transpose()
+    }
+
+    /// The certificate that renewed `id`, if any.
+    pub async fn certificate_replacing(
+        &self,
+        id: i64,
+    ) -> Result<Option<CertificateRecord>, AppError> {
+        let row = certificate::Entity::find()
+            .filter(certificate::Column::ReplacesId.eq(id))
+            .one(&self.db)
+            .await?;
+        row.map(|row| self.certificate_record(row)).transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn certificates(
+        &self,
+        filter: &CertificateFilter,
+        request: PageRequest,
+    ) -> Result<Page<CertificateRecord>, AppError> {
+        use certificate::Column as C;
+        let today = today();
+        let active = || C::Status.eq(StoredStatus::Active.code());
+        let mut select = certificate::Entity::find();
+        if let Some(status) = filter.status {
+            select = select.filter(match status {
+                CertificateStatus::Active => Condition::all().add(active()).add(
+                    Condition::any()
+                        .add(C::ExpiresOn.is_null())
+                        .add(C::ExpiresOn.gte(today)),
+                ),
+                CertificateStatus::Expired => {
+                    Condition::all().add(active()).add(C::ExpiresOn.lt(today))
+                }
+                CertificateStatus::Suspended => {
+                    Condition::all().add(C::Status.eq(StoredStatus::Suspended.code()))
+                }
+                CertificateStatus::Revoked => {
+                    Condition::all().add(C::Status.eq(StoredStatus::Revoked.code()))
+                }
+            });
+        }
+        if let Some(days) = filter.expiring_within_days {
+            let until = today
+                .checked_add_days(Days::new(days.into()))
+                .unwrap_or(NaiveDate::MAX);
+            select = select
+                .filter(active())
+                .filter(C::ExpiresOn.gte(today))
+                .filter(C::ExpiresOn.lte(until));
+        }
+        if let Some(kind) = filter.kind {
+            select = select.filter(C::Kind.eq(kind.code()));
+        }
+        if let Some(facility) = filter.facility {
+            select = select.filter(C::FacilityId.eq(facility));
+        }
+        if let Some(province) = filter.supplies_to {
+            select = select.filter(C::FacilityId.in_subquery(supplying(province)));
+        }
+        if !filter.text.is_empty() {
+            let facilities = Query::select()
+                .column(facility::Column::Id)
+                .from(facility::Entity)
+                .and_where(matches_terms(facility::Column::SearchText, &filter.text))
+                .to_owned();
+            select = select.filter(
+                Condition::any()
+                    .add(matches_terms(C::SearchText, &filter.text))
+                    .add(C::FacilityId.in_subquery(facilities)),
+            );
+        }
+        let rows = page(&self.db, select, C::Id, request).await?;
+        Ok(Page {
+            items: rows
+                .items
+                .into_iter()
+                .map(|row| self.certificate_record(row))
+                .collect::<Result<_, _>>()?,
+            has_next: rows.has_next,
+        })
+    }
+
+    /// A certificate's status history, in the order it was recorded.
+    #[tracing::instrument(skip(self))]
+    pub async fn certificate_history(&self, id: i64) -> Result<Vec<StatusChangeRecord>, AppError> {
+        let rows = certificate_status_change::Entity::find()
+            .filter(certificate_status_change::Column::CertificateId.eq(id))
+            .order_by_asc(certificate_status_change::Column::Id)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StatusChangeRecord {
+                    change: StatusChange {
+                        status: stored(StoredStatus::from_code(&row.status), "status change")?,
+                        effective_on: row.effective_on,
+                    },
+                    reason: row.reason,
+                    recorded_at: row.recorded_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Issues a certificate and gives it the next number of its kind and year.
+    #[tracing::instrument(skip(self, data), fields(kind = %data.kind))]
+    pub async fn issue_certificate(
+        &self,
+        data: CertificateData,
+    ) -> Result<CertificateRecord, AppError> {
+        check_certificate(&data)?;
+        let txn = self.write().await?;
+        let record = self.insert_certificate(&txn, data, None).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// Renews `id`: issues a new certificate that names it as the one it replaces.
+    #[tracing::instrument(skip(self, renewal))]
+    pub async fn renew_certificate(
+        &self,
+        id: GlobalId,
+        version: i32,
+        renewal: Renewal,
+    ) -> Result<CertificateRecord, AppError> {
+        let txn = self.write().await?;
+        claim(&txn, "certificate", id, version).await?;
+        let old = self.certificate_in(&txn, id.local).await?;
+        if old.status != StoredStatus::Active {
+            return Err(AppError::Conflict(format!(
+                "{} is {}; only an active or expired certificate can be renewed",
+                old.number, old.status
+            )));
+        }
+        let replaced = certificate::Entity::find()
+            .filter(certificate::Column::ReplacesId.eq(id.local))
+            .one(&txn)
+            .await?;
+        if let Some(newer) = replaced {
+            return Err(AppError::Conflict(format!(
+                "{} was already renewed by {}",
+                old.number, newer.number
+            )));
+        }
+        let issued_on = renewal.issued_on.unwrap_or_else(today);
+        if issued_on < old.data.issued_on {
+            return Err(AppError::invalid(
+                "input.issuedOn",
+                format!("a renewal cannot be issued before {}", old.data.issued_on),
+            ));
+        }
+        let data = CertificateData {
+            issued_on,
+            expires_on: renewal
+                .expires_on
+                .or_else(|| default_expiry(old.data.kind, issued_on)),
+            scope: renewal.scope.unwrap_or(old.data.scope),
+            issuing_authority: renewal
+                .issuing_authority
+                .unwrap_or(old.data.issuing_authority),
+            grade: renewal.grade.or(old.data.grade),
+            ..old.data
+        };
+        check_certificate(&data)?;
+        let record = self.insert_certificate(&txn, data, Some(id.local)).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// Suspends, reinstates or revokes a certificate.
+    #[tracing::instrument(skip(self, action), fields(to = %action.to))]
+    pub async fn change_certificate_status(
+        &self,
+        id: GlobalId,
+        version: i32,
+        action: StatusAction,
+    ) -> Result<CertificateRecord, AppError> {
+        let txn = self.write().await?;
+        claim(&txn, "certificate", id, version).await?;
+        let current = self.certificate_in(&txn, id.local).await?;
+        let allowed = match action.to {
+            StoredStatus::Suspended => current.status == StoredStatus::Active,
+            StoredStatus::Active => current.status == StoredStatus::Suspended,
+            StoredStatus::Revoked => current.status != StoredStatus::Revoked,
+        };
+        if !allowed {
+            return Err(AppError::Conflict(format!(
+                "{} is {} and cannot become {}",
+                current.number, current.status, action.to
+            )));
+        }
+        let last_change = certificate_status_change::Entity::find()
+            .filter(certificate_status_change::Column::CertificateId.eq(id.local))
+            .order_by_desc(certificate_status_change::Column::Id)
+            .one(&txn)
+            .await?
+            .map_or(current.data.issued_on, |change| change.effective_on);
+        if action.effective_on < last_change {
+            return Err(AppError::invalid(
+                "effectiveOn",
+                format!("must not be before the last status change ({last_change})"),
+            ));
+        }
+        if action.effective_on > today() {
+            return Err(AppError::invalid(
+                "effectiveOn",
+                "must not be in the future",
+            ));
+        }
+        certificate::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id.local),
+            status: Set(action.to.code().to_owned()),
+            status_reason: Set(action.reason.clone()),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        record_status(
+            &txn,
+            id.local,
+            action.to,
+            action.effective_on,
+            action.reason,
+        )
+        .await?;
+        let record = self.certificate_in(&txn, id.local).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    async fn insert_certificate(
+        &self,
+        txn: &DatabaseTransaction,
+        data: CertificateData,
+        replaces: Option<i64>,
+    ) -> Result<CertificateRecord, AppError> {
+        let facility_id = self.owned(data.facility, "input.facilityId")?;
+        if facility::Entity::find_by_id(facility_id)
+            .one(txn)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::invalid(
+                "input.facilityId",
+                format!("no facility has the ID {}", data.facility),
+            ));
+        }
+        let serial = next_serial(txn, data.kind, data.issued_on).await?;
+        let number = CertificateNumber::issued(self.province, data.kind, data.issued_on, serial);
+        let now = Utc::now();
+        let row = certificate::ActiveModel {
+            province: Set(self.province.number()),
+            version: Set(1),
+            number: Set(number.to_string()),
+            kind: Set(data.kind.code().to_owned()),
+            standard: Set(data.standard.map(|s| s.code().to_owned())),
+            facility_id: Set(facility_id),
+            scope: Set(data.scope.join("\n")),
+            issuing_authority: Set(data.issuing_authority.clone()),
+            issued_on: Set(data.issued_on),
+            expires_on: Set(data.expires_on),
+            status: Set(StoredStatus::Active.code().to_owned()),
+            status_reason: Set(None),
+            grade: Set(data.grade.map(|g| g.code().to_owned())),
+            replaces_id: Set(replaces),
+            search_text: Set(search_text(
+                [number.to_string().as_str(), data.issuing_authority.as_str()]
+                    .into_iter()
+                    .chain(data.scope.iter().map(String::as_str))
+                    .chain(data.standard.map(|s| s.code())),
+            )),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        record_status(txn, row.id, StoredStatus::Active, data.issued_on, None).await?;
+        self.certificate_record(row)
+    }
+
+    async fn certificate_in(
+        &self,
+        txn: &DatabaseTransaction,
+        id: i64,
+    ) -> Result<CertificateRecord, AppError> {
+        let row = certificate::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no certificate has the row id {id}")))?;
+        self.certificate_record(row)
+    }
+
+    fn certificate_record(&self, row: certificate::Model) -> Result<CertificateRecord, AppError> {
+        let what = "certificate";
+        Ok(CertificateRecord {
+            id: self.id(RecordKind::Certificate, row.id),
+            version: row.version,
+            number: stored(CertificateNumber::parse(&row.number), what)?,
+            data: CertificateData {
+                kind: stored(CertificateKind::from_code(&row.kind), what)?,
+                standard: row
+                    .standard
+                    .map(|s| stored(Standard::from_code(&s), what))
+                    .transpose()?,
+                facility: self.id(RecordKind::Facility, row.facility_id),
+                scope: row
+                    .scope
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                issuing_authority: row.issuing_authority,
+                issued_on: row.issued_on,
+                expires_on: row.expires_on,
+                grade: row
+                    .grade
+                    .map(|g| stored(Grade::from_code(&g), what))
+                    .transpose()?,
+            },
+            status: stored(StoredStatus::from_code(&row.status), what)?,
+            status_reason: row.status_reason,
+            replaces: row
+                .replaces_id
+                .map(|id| self.id(RecordKind::Certificate, id)),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The rules a certificate's data must keep, whoever writes it.
+fn check_certificate(data: &CertificateData) -> Result<(), AppError> {
+    match (data.kind, data.standard) {
+        (CertificateKind::Exemption, None) => {
+            return Err(AppError::invalid(
+                "input.standard",
+                "an exemption names the recognised standard the facility holds",
+            ));
+        }
+        (CertificateKind::Eligibility | CertificateKind::Commitment, Some(_)) => {
+            return Err(AppError::invalid(
+                "input.standard",
+                "only an exemption names a standard",
+            ));
+        }
+        _ => {}
+    }
+    if data.issued_on > today() {
+        return Err(AppError::invalid(
+            "input.issuedOn",
+            "must not be in the future",
+        ));
+    }
+    match data.expires_on {
+        Some(expires) if expires < data.issued_on => {
+            return Err(AppError::invalid(
+                "input.expiresOn",
+                format!("must not be before the issue date {}", data.issued_on),
+            ));
+        }
+        None if data.kind != CertificateKind::Commitment => {
+            return Err(AppError::invalid(
+                "input.expiresOn",
+                "an exemption lasts as long as the standard's certificate: give its expiry",
+            ));
+        }
+        _ => {}
+    }
+    if data.scope.is_empty() {
+        return Err(AppError::invalid(
+            "input.scope",
+            "name at least one product group",
+        ));
+    }
+    Ok(())
+}
+
+/// Takes the next serial for `kind` in the year of `issued_on`. The update locks
+/// the counter row until the transaction ends, so concurrent issuers queue.
+async fn next_serial(
+    txn: &DatabaseTransaction,
+    kind: CertificateKind,
+    issued_on: NaiveDate,
+) -> Result<u32, AppError> {
+    use chrono::Datelike;
+    use number_counter::Column as N;
+    let year = issued_on.year();
+    txn.execute(
+        Query::insert()
+            .into_table(number_counter::Entity)
+            .columns([N::Kind, N::Year, N::Next])
+            .values_panic([kind.code().into(), year.into(), 1i64.into()])
+            .on_conflict(
+                OnConflict::columns([N::Kind, N::Year])
+                    .do_nothing()
+                    .to_owned(),
+            ),
+    )
+    .await?;
+    txn.execute(
+        Query::update()
+            .table(number_counter::Entity)
+            .value(N::Next, Expr::col(N::Next).add(1))
+            .and_where(Expr::col(N::Kind).eq(kind.code()))
+            .and_where(Expr::col(N::Year).eq(year)),
+    )
+    .await?;
+    let counter = number_counter::Entity::find_by_id((kind.code().to_owned(), year))
+        .one(txn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("number counter vanished inside its transaction"))?;
+    u32::try_from(counter.next - 1)
+        .ok()
+        .filter(|serial| *serial <= 999_999)
+        .ok_or_else(|| AppError::Conflict(format!("no {kind} numbers are left for {year}")))
+}
+
+async fn record_status(
+    txn: &DatabaseTransaction,
+    certificate_id: i64,
+    status: StoredStatus,
+    effective_on: NaiveDate,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    certificate_status_change::ActiveModel {
+        certificate_id: Set(certificate_id),
+        status: Set(status.code().to_owned()),
+        effective_on: Set(effective_on),
+        reason: Set(reason),
+        recorded_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}

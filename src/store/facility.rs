@@ -1,0 +1,262 @@
+//! Facilities and the provinces they supply.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{facility, facility_market};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, sea_query::Query,
+};
+
+use super::{Page, PageRequest, Store, claim, matches_terms, page, search_text, stored};
+use crate::domain::{
+    BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
+    RecordKind,
+};
+use crate::error::AppError;
+
+/// What an operator writes about a facility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityData {
+    pub name: String,
+    pub kind: FacilityKind,
+    pub business_registration_number: Option<BusinessRegistrationNumber>,
+    pub commune: String,
+    pub district: Option<String>,
+    pub address_detail: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<PhoneNumber>,
+    pub contact_id_number: Option<IdNumber>,
+    /// Provinces its products are supplied to, sorted, without repeats.
+    pub supplies_to: Vec<ProvinceCode>,
+}
+
+/// A stored facility.
+#[derive(Debug, Clone)]
+pub struct FacilityRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub data: FacilityData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which facilities a list holds.
+#[derive(Debug, Clone, Default)]
+pub struct FacilityFilter {
+    pub kind: Option<FacilityKind>,
+    pub supplies_to: Option<ProvinceCode>,
+    /// Folded search terms, all of which must match.
+    pub text: Vec<String>,
+}
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn facility(&self, id: i64) -> Result<Option<FacilityRecord>, AppError> {
+        Ok(self.facilities_by_id(&[id]).await?.remove(&id))
+    }
+
+    /// Facilities by row id, for batched lookups.
+    #[tracing::instrument(skip(self, ids), fields(count = ids.len()))]
+    pub async fn facilities_by_id(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, FacilityRecord>, AppError> {
+        let rows = facility::Entity::find()
+            .filter(facility::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let records = self.facility_records(&self.db, rows).await?;
+        Ok(records.into_iter().map(|r| (r.id.local, r)).collect())
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn facilities(
+        &self,
+        filter: &FacilityFilter,
+        request: PageRequest,
+    ) -> Result<Page<FacilityRecord>, AppError> {
+        let mut select = facility::Entity::find();
+        if let Some(kind) = filter.kind {
+            select = select.filter(facility::Column::Kind.eq(kind.code()));
+        }
+        if let Some(province) = filter.supplies_to {
+            select = select.filter(facility::Column::Id.in_subquery(supplying(province)));
+        }
+        if !filter.text.is_empty() {
+            select = select.filter(matches_terms(facility::Column::SearchText, &filter.text));
+        }
+        let rows = page(&self.db, select, facility::Column::Id, request).await?;
+        Ok(Page {
+            items: self.facility_records(&self.db, rows.items).await?,
+            has_next: rows.has_next,
+        })
+    }
+
+    #[tracing::instrument(skip(self, data), fields(name = %data.name))]
+    pub async fn create_facility(&self, data: FacilityData) -> Result<FacilityRecord, AppError> {
+        let txn = self.write().await?;
+        let now = Utc::now();
+        let row = facility::ActiveModel {
+            province: Set(self.province.number()),
+            version: Set(1),
+            created_at: Set(now),
+            ..facility_columns(&data, now)
+        }
+        .insert(&txn)
+        .await?;
+        replace_markets(&txn, row.id, &data.supplies_to).await?;
+        let record = self.facility_records(&txn, vec![row]).await?.remove(0);
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    #[tracing::instrument(skip(self, data))]
+    pub async fn update_facility(
+        &self,
+        id: GlobalId,
+        version: i32,
+        data: FacilityData,
+    ) -> Result<FacilityRecord, AppError> {
+        let txn = self.write().await?;
+        claim(&txn, "facility", id, version).await?;
+        let now = Utc::now();
+        let row = facility::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id.local),
+            ..facility_columns(&data, now)
+        }
+        .update(&txn)
+        .await?;
+        replace_markets(&txn, row.id, &data.supplies_to).await?;
+        let record = self.facility_records(&txn, vec![row]).await?.remove(0);
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// Turns rows into records, reading their markets in one query.
+    async fn facility_records(
+        &self,
+        db: &impl ConnectionTrait,
+        rows: Vec<facility::Model>,
+    ) -> Result<Vec<FacilityRecord>, AppError> {
+        let mut markets: HashMap<i64, Vec<ProvinceCode>> = HashMap::new();
+        if !rows.is_empty() {
+            let found = facility_market::Entity::find()
+                .filter(facility_market::Column::FacilityId.is_in(rows.iter().map(|r| r.id)))
+                .order_by_asc(facility_market::Column::Province)
+                .all(db)
+                .await?;
+            for market in found {
+                let province = stored(
+                    ProvinceCode::from_number(market.province.into()),
+                    "facility market",
+                )?;
+                markets
+                    .entry(market.facility_id)
+                    .or_default()
+                    .push(province);
+            }
+        }
+        rows.into_iter()
+            .map(|row| {
+                let supplies_to = markets.remove(&row.id).unwrap_or_default();
+                self.facility_record(row, supplies_to)
+            })
+            .collect()
+    }
+
+    fn facility_record(
+        &self,
+        row: facility::Model,
+        supplies_to: Vec<ProvinceCode>,
+    ) -> Result<FacilityRecord, AppError> {
+        let what = "facility";
+        Ok(FacilityRecord {
+            id: self.id(RecordKind::Facility, row.id),
+            version: row.version,
+            data: FacilityData {
+                name: row.name,
+                kind: stored(FacilityKind::from_code(&row.kind), what)?,
+                business_registration_number: row
+                    .business_registration_number
+                    .map(|n| stored(BusinessRegistrationNumber::parse(&n), what))
+                    .transpose()?,
+                commune: row.commune,
+                district: row.district,
+                address_detail: row.address_detail,
+                contact_name: row.contact_name,
+                contact_phone: row
+                    .contact_phone
+                    .map(|p| stored(PhoneNumber::parse(&p), what))
+                    .transpose()?,
+                contact_id_number: row
+                    .contact_id_number
+                    .map(|n| stored(IdNumber::parse(&n), what))
+                    .transpose()?,
+                supplies_to,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The columns an operator's data sets.
+fn facility_columns(data: &FacilityData, now: DateTime<Utc>) -> facility::ActiveModel {
+    facility::ActiveModel {
+        name: Set(data.name.clone()),
+        kind: Set(data.kind.code().to_owned()),
+        business_registration_number: Set(data
+            .business_registration_number
+            .as_ref()
+            .map(|n| n.as_str().to_owned())),
+        commune: Set(data.commune.clone()),
+        district: Set(data.district.clone()),
+        address_detail: Set(data.address_detail.clone()),
+        contact_name: Set(data.contact_name.clone()),
+        contact_phone: Set(data.contact_phone.clone().map(PhoneNumber::into_inner)),
+        contact_id_number: Set(data.contact_id_number.clone().map(IdNumber::into_inner)),
+        search_text: Set(search_text([
+            data.name.as_str(),
+            data.commune.as_str(),
+            data.district.as_deref().unwrap_or(""),
+            data.business_registration_number
+                .as_ref()
+                .map_or("", |n| n.as_str()),
+        ])),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Facility ids that supply `province`.
+pub(super) fn supplying(province: ProvinceCode) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(facility_market::Column::FacilityId)
+        .from(facility_market::Entity)
+        .and_where(facility_market::Column::Province.eq(province.number()))
+        .to_owned()
+}
+
+async fn replace_markets(
+    txn: &impl ConnectionTrait,
+    facility_id: i64,
+    provinces: &[ProvinceCode],
+) -> Result<(), AppError> {
+    facility_market::Entity::delete_many()
+        .filter(facility_market::Column::FacilityId.eq(facility_id))
+        .exec(txn)
+        .await?;
+    if !provinces.is_empty() {
+        facility_market::Entity::insert_many(provinces.iter().map(|p| {
+            facility_market::ActiveModel {
+                facility_id: Set(facility_id),
+                province: Set(p.number()),
+            }
+        }))
+        .exec(txn)
+        .await?;
+    }
+    Ok(())
+}

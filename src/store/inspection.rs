@@ -1,0 +1,138 @@
+//! Inspections of production-chain stages.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::inspection;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Page, PageRequest, Store, page, stored};
+use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
+use crate::error::AppError;
+
+/// What an inspector records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectionData {
+    pub facility: GlobalId,
+    pub stage: ChainStage,
+    pub inspected_on: NaiveDate,
+    pub result: InspectionResult,
+    pub findings: Option<String>,
+    /// Internal working notes: never shown outside the province.
+    pub internal_notes: Option<String>,
+}
+
+/// A stored inspection. Its owner is the inspecting province.
+#[derive(Debug, Clone)]
+pub struct InspectionRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub data: InspectionData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which inspections a list holds.
+#[derive(Debug, Clone, Default)]
+pub struct InspectionFilter {
+    pub facility: Option<GlobalId>,
+    pub stage: Option<ChainStage>,
+    pub result: Option<InspectionResult>,
+}
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn inspection(&self, id: i64) -> Result<Option<InspectionRecord>, AppError> {
+        let row = inspection::Entity::find_by_id(id).one(&self.db).await?;
+        row.map(|row| self.inspection_record(row)).transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn inspections(
+        &self,
+        filter: &InspectionFilter,
+        request: PageRequest,
+    ) -> Result<Page<InspectionRecord>, AppError> {
+        use inspection::Column as I;
+        let mut select = inspection::Entity::find();
+        if let Some(facility) = filter.facility {
+            select = select
+                .filter(I::FacilityProvince.eq(facility.province.number()))
+                .filter(I::FacilityId.eq(facility.local));
+        }
+        if let Some(stage) = filter.stage {
+            select = select.filter(I::Stage.eq(stage.code()));
+        }
+        if let Some(result) = filter.result {
+            select = select.filter(I::Result.eq(result.code()));
+        }
+        let rows = page(&self.db, select, I::Id, request).await?;
+        Ok(Page {
+            items: rows
+                .items
+                .into_iter()
+                .map(|row| self.inspection_record(row))
+                .collect::<Result<_, _>>()?,
+            has_next: rows.has_next,
+        })
+    }
+
+    /// Records an inspection of one of this province's facilities.
+    #[tracing::instrument(skip(self, data), fields(stage = %data.stage))]
+    pub async fn record_inspection(
+        &self,
+        data: InspectionData,
+    ) -> Result<InspectionRecord, AppError> {
+        if data.facility.province != self.province {
+            return Err(AppError::invalid(
+                "input.facilityId",
+                format!(
+                    "{} belongs to province {}; inspections of partner facilities need \
+                     federation, which this gateway does not have yet",
+                    data.facility, data.facility.province
+                ),
+            ));
+        }
+        let txn = self.write().await?;
+        let facility_id = self.existing_facility(&txn, data.facility).await?;
+        let now = Utc::now();
+        let row = inspection::ActiveModel {
+            province: Set(self.province.number()),
+            version: Set(1),
+            facility_province: Set(self.province.number()),
+            facility_id: Set(facility_id),
+            stage: Set(data.stage.code().to_owned()),
+            inspected_on: Set(data.inspected_on),
+            result: Set(data.result.code().to_owned()),
+            findings: Set(data.findings),
+            internal_notes: Set(data.internal_notes),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        self.inspection_record(row)
+    }
+
+    fn inspection_record(&self, row: inspection::Model) -> Result<InspectionRecord, AppError> {
+        let what = "inspection";
+        let facility_province = stored(
+            ProvinceCode::from_number(row.facility_province.into()),
+            what,
+        )?;
+        Ok(InspectionRecord {
+            id: self.id(RecordKind::Inspection, row.id),
+            version: row.version,
+            data: InspectionData {
+                facility: GlobalId::new(RecordKind::Facility, facility_province, row.facility_id),
+                stage: stored(ChainStage::from_code(&row.stage), what)?,
+                inspected_on: row.inspected_on,
+                result: stored(InspectionResult::from_code(&row.result), what)?,
+                findings: row.findings,
+                internal_notes: row.internal_notes,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}

@@ -1,0 +1,264 @@
+//! The only module that talks to the database.
+//!
+//! A [`Store`] holds one connection pool and the province it serves. Reads return
+//! typed records built from rows (a row that no longer parses is an internal
+//! error, never a panic). Every write runs in one transaction begun by
+//! [`Store::write`]; an update first claims the row by bumping its version where
+//! the caller's version still matches, so a stale write is a `CONFLICT` and never
+//! a lost update. SQLite write transactions begin `IMMEDIATE` so that two writers
+//! queue on the lock instead of failing on upgrade.
+
+mod certificate;
+mod facility;
+mod inspection;
+mod product;
+
+pub use certificate::{
+    CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
+    StatusChangeRecord,
+};
+pub use facility::{FacilityData, FacilityFilter, FacilityRecord};
+pub use inspection::{InspectionData, InspectionFilter, InspectionRecord};
+pub use product::{ProductData, ProductFilter, ProductRecord};
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionOptions,
+    TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query},
+};
+
+use crate::domain::{GlobalId, ProvinceCode, RecordKind, text};
+use crate::error::AppError;
+
+/// Largest page any list returns.
+pub const MAX_PAGE: u64 = 100;
+
+/// The position to read a list from: items after `after` (a local row id), at most
+/// `first` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<i64>,
+    pub first: u64,
+}
+
+/// One page of a list, in ascending id order.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next: bool,
+}
+
+/// A province's database.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    province: ProvinceCode,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`) for `province`.
+    /// The schema is not touched: call [`Store::migrate`].
+    #[tracing::instrument(skip(url), fields(backend))]
+    pub async fn connect(url: &str, province: ProvinceCode) -> anyhow::Result<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            options.max_connections(8).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        } else {
+            options.max_connections(16);
+        }
+        let db = Database::connect(options)
+            .await
+            .with_context(|| format!("cannot open the database at {}", redact(url)))?;
+        tracing::Span::current().record("backend", format!("{:?}", db.get_database_backend()));
+        Ok(Self { db, province })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.db, None)
+            .await
+            .context("cannot migrate the database")
+    }
+
+    /// Whether the database answers and every migration is applied.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        self.db.ping().await.context("database unreachable")?;
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .context("cannot read applied migrations")?;
+        anyhow::ensure!(
+            pending.is_empty(),
+            "{} migrations not applied",
+            pending.len()
+        );
+        Ok(())
+    }
+
+    /// The province this store's records belong to.
+    pub fn province(&self) -> ProvinceCode {
+        self.province
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Begins a write transaction.
+    async fn write(&self) -> Result<DatabaseTransaction, AppError> {
+        let mut options = TransactionOptions::default();
+        if self.backend() == DbBackend::Sqlite {
+            options.sqlite_transaction_mode = Some(sea_orm::SqliteTransactionMode::Immediate);
+        }
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// The global ID of one of our rows.
+    fn id(&self, kind: RecordKind, local: i64) -> GlobalId {
+        GlobalId::new(kind, self.province, local)
+    }
+
+    /// The local row id of a global ID that must be ours, or `NOT_OWNER`.
+    pub fn owned(&self, id: GlobalId, field: &str) -> Result<i64, AppError> {
+        if id.province != self.province {
+            return Err(AppError::NotOwner {
+                province: id.province,
+                message: format!(
+                    "{field}: {id} belongs to province {}; only its owner writes it",
+                    id.province
+                ),
+            });
+        }
+        Ok(id.local)
+    }
+}
+
+/// Hides the password of a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Reads one page of `select` in id order.
+async fn page<E, C>(
+    db: &C,
+    select: Select<E>,
+    id: E::Column,
+    request: PageRequest,
+) -> Result<Page<E::Model>, AppError>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut select = select.order_by_asc(id);
+    if let Some(after) = request.after {
+        select = select.filter(Expr::col(id).gt(after));
+    }
+    let first = std::cmp::min(request.first, MAX_PAGE);
+    let mut items = select.limit(first + 1).all(db).await?;
+    let has_next = items.len() as u64 > first;
+    items.truncate(first as usize);
+    Ok(Page { items, has_next })
+}
+
+/// A condition that every search term appears in `column` (folded text).
+fn matches_terms(column: impl IntoColumnRef + Copy, terms: &[String]) -> Expr {
+    terms
+        .iter()
+        .map(|term| Expr::col(column).like(format!("%{term}%")))
+        .reduce(ExprTrait::and)
+        .unwrap_or_else(|| Expr::value(true))
+}
+
+/// Claims a row for an update: bumps its version if it still has `expected`.
+/// Zero rows means the row is gone (`NOT_FOUND`) or changed (`CONFLICT`).
+async fn claim(
+    txn: &DatabaseTransaction,
+    table: &'static str,
+    id: GlobalId,
+    expected: i32,
+) -> Result<(), AppError> {
+    let version = Alias::new("version");
+    let row_id = Alias::new("id");
+    let bumped = txn
+        .execute(
+            Query::update()
+                .table(Alias::new(table))
+                .value(version.clone(), Expr::col(version.clone()).add(1))
+                .value(Alias::new("updated_at"), chrono::Utc::now())
+                .and_where(Expr::col(row_id.clone()).eq(id.local))
+                .and_where(Expr::col(version).eq(expected)),
+        )
+        .await?;
+    if bumped.rows_affected() == 1 {
+        return Ok(());
+    }
+    let exists = txn
+        .query_one(
+            Query::select()
+                .column(row_id.clone())
+                .from(Alias::new(table))
+                .and_where(Expr::col(row_id).eq(id.local)),
+        )
+        .await?
+        .is_some();
+    if exists {
+        Err(AppError::Conflict(format!(
+            "{id} has changed since version {expected}; read it again and retry"
+        )))
+    } else {
+        Err(AppError::NotFound(format!(
+            "no {} has the ID {id}",
+            id.kind.name()
+        )))
+    }
+}
+
+/// The folded search text of several parts.
+fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    parts
+        .into_iter()
+        .map(text::fold)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads a stored value back into its domain type; a failure means the row was
+/// written by something other than this code.
+fn stored<T>(parsed: Result<T, crate::domain::Invalid>, what: &str) -> Result<T, AppError> {
+    parsed.map_err(|invalid| AppError::Internal(anyhow::anyhow!("corrupt {what}: {invalid}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_error_messages() {
+        assert_eq!(
+            redact("postgres://caunoi:secret@127.0.0.1/caunoi"),
+            "postgres://…@127.0.0.1/caunoi"
+        );
+        assert_eq!(
+            redact("sqlite://state/19.sqlite"),
+            "sqlite://state/19.sqlite"
+        );
+    }
+}

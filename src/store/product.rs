@@ -1,0 +1,215 @@
+//! Products and their OCOP ratings.
+
+use chrono::{DateTime, Utc};
+use entity::{facility, product};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    sea_query::Query,
+};
+
+use super::{
+    Page, PageRequest, Store, claim, facility::supplying, matches_terms, page, search_text, stored,
+};
+use crate::domain::{
+    GlobalId, OcopRating, ProductCategory, ProvinceCode, RecordKind, Stars, today,
+};
+use crate::error::AppError;
+
+/// What an operator writes about a product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductData {
+    pub name: String,
+    pub category: ProductCategory,
+    pub facility: GlobalId,
+    pub description: Option<String>,
+    pub ocop: Option<OcopRating>,
+    /// A provincial specialty (đặc sản).
+    pub specialty: bool,
+    /// A key product of the province (sản phẩm chủ lực).
+    pub key_product: bool,
+}
+
+/// A stored product.
+#[derive(Debug, Clone)]
+pub struct ProductRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub data: ProductData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which products a list holds.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub category: Option<ProductCategory>,
+    /// Only products with a currently valid OCOP rating of at least these stars.
+    pub min_stars: Option<Stars>,
+    pub facility: Option<i64>,
+    pub supplies_to: Option<ProvinceCode>,
+    pub specialty: Option<bool>,
+    pub key_product: Option<bool>,
+    pub text: Vec<String>,
+}
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn product(&self, id: i64) -> Result<Option<ProductRecord>, AppError> {
+        let row = product::Entity::find_by_id(id).one(&self.db).await?;
+        row.map(|row| self.product_record(row)).transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn products(
+        &self,
+        filter: &ProductFilter,
+        request: PageRequest,
+    ) -> Result<Page<ProductRecord>, AppError> {
+        use product::Column as P;
+        let mut select = product::Entity::find();
+        if let Some(category) = filter.category {
+            select = select.filter(P::Category.eq(category.code()));
+        }
+        if let Some(stars) = filter.min_stars {
+            select = select
+                .filter(P::OcopStars.gte(stars.get()))
+                .filter(P::OcopExpiresOn.gte(today()));
+        }
+        if let Some(facility) = filter.facility {
+            select = select.filter(P::FacilityId.eq(facility));
+        }
+        if let Some(province) = filter.supplies_to {
+            select = select.filter(P::FacilityId.in_subquery(supplying(province)));
+        }
+        if let Some(specialty) = filter.specialty {
+            select = select.filter(P::Specialty.eq(specialty));
+        }
+        if let Some(key_product) = filter.key_product {
+            select = select.filter(P::KeyProduct.eq(key_product));
+        }
+        if !filter.text.is_empty() {
+            let facilities = Query::select()
+                .column(facility::Column::Id)
+                .from(facility::Entity)
+                .and_where(matches_terms(facility::Column::SearchText, &filter.text))
+                .to_owned();
+            select = select.filter(
+                Condition::any()
+                    .add(matches_terms(P::SearchText, &filter.text))
+                    .add(P::FacilityId.in_subquery(facilities)),
+            );
+        }
+        let rows = page(&self.db, select, P::Id, request).await?;
+        Ok(Page {
+            items: rows
+                .items
+                .into_iter()
+                .map(|row| self.product_record(row))
+                .collect::<Result<_, _>>()?,
+            has_next: rows.has_next,
+        })
+    }
+
+    #[tracing::instrument(skip(self, data), fields(name = %data.name))]
+    pub async fn register_product(&self, data: ProductData) -> Result<ProductRecord, AppError> {
+        let txn = self.write().await?;
+        let facility_id = self.existing_facility(&txn, data.facility).await?;
+        let now = Utc::now();
+        let row = product::ActiveModel {
+            province: Set(self.province.number()),
+            version: Set(1),
+            created_at: Set(now),
+            ..product_columns(&data, facility_id, now)
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        self.product_record(row)
+    }
+
+    #[tracing::instrument(skip(self, data))]
+    pub async fn update_product(
+        &self,
+        id: GlobalId,
+        version: i32,
+        data: ProductData,
+    ) -> Result<ProductRecord, AppError> {
+        let txn = self.write().await?;
+        claim(&txn, "product", id, version).await?;
+        let facility_id = self.existing_facility(&txn, data.facility).await?;
+        let row = product::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id.local),
+            ..product_columns(&data, facility_id, Utc::now())
+        }
+        .update(&txn)
+        .await?;
+        txn.commit().await?;
+        self.product_record(row)
+    }
+
+    /// The local row id of a facility named in an input, which must exist here.
+    pub(super) async fn existing_facility(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        id: GlobalId,
+    ) -> Result<i64, AppError> {
+        let local = self.owned(id, "input.facilityId")?;
+        match facility::Entity::find_by_id(local).one(txn).await? {
+            Some(_) => Ok(local),
+            None => Err(AppError::invalid(
+                "input.facilityId",
+                format!("no facility has the ID {id}"),
+            )),
+        }
+    }
+
+    fn product_record(&self, row: product::Model) -> Result<ProductRecord, AppError> {
+        let what = "product";
+        let ocop = match (row.ocop_stars, row.ocop_rated_on) {
+            (Some(stars), Some(rated_on)) => Some(OcopRating {
+                stars: stored(Stars::parse(stars.into()), what)?,
+                rated_on,
+            }),
+            _ => None,
+        };
+        Ok(ProductRecord {
+            id: self.id(RecordKind::Product, row.id),
+            version: row.version,
+            data: ProductData {
+                name: row.name,
+                category: stored(ProductCategory::from_code(&row.category), what)?,
+                facility: self.id(RecordKind::Facility, row.facility_id),
+                description: row.description,
+                ocop,
+                specialty: row.specialty,
+                key_product: row.key_product,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn product_columns(
+    data: &ProductData,
+    facility_id: i64,
+    now: DateTime<Utc>,
+) -> product::ActiveModel {
+    product::ActiveModel {
+        name: Set(data.name.clone()),
+        category: Set(data.category.code().to_owned()),
+        facility_id: Set(facility_id),
+        description: Set(data.description.clone()),
+        ocop_stars: Set(data.ocop.map(|r| r.stars.get())),
+        ocop_rated_on: Set(data.ocop.map(|r| r.rated_on)),
+        ocop_expires_on: Set(data.ocop.map(OcopRating::expires_on)),
+        specialty: Set(data.specialty),
+        key_product: Set(data.key_product),
+        search_text: Set(search_text([
+            data.name.as_str(),
+            data.description.as_deref().unwrap_or(""),
+        ])),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,152 @@
+//! Bad input gets INVALID_INPUT naming the field, and stores nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestGateway, assert_code, assert_invalid, spawn_gateway};
+
+const CREATE: &str =
+    "mutation($input: CreateFacilityInput!) { createFacility(input: $input) { id } }";
+
+fn facility(extra: Value) -> Value {
+    let mut input = json!({ "name": "Hợp tác xã", "kind": "COOPERATIVE", "commune": "Tân Cương" });
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({ "input": input })
+}
+
+async fn refused(gw: &TestGateway, extra: Value, field: &str) {
+    let before = gw.counts().await;
+    let answer = gw.post(CREATE, facility(extra.clone())).await;
+    assert_invalid(&answer, field);
+    assert_eq!(answer["data"], Value::Null, "{extra}");
+    assert_eq!(gw.counts().await, before, "{extra} stored something");
+}
+
+#[tokio::test]
+async fn bad_facility_fields_are_named() {
+    let gw = spawn_gateway().await;
+    refused(&gw, json!({ "kind": "SPACESHIP" }), "input.kind").await;
+    refused(&gw, json!({ "name": "   " }), "input.name").await;
+    refused(&gw, json!({ "name": "Hợp tác xã\u{0}" }), "input.name").await;
+    refused(
+        &gw,
+        json!({ "commune": "Tân\u{1b}[31mCương" }),
+        "input.commune",
+    )
+    .await;
+    refused(&gw, json!({ "name": "x".repeat(201) }), "input.name").await;
+    refused(
+        &gw,
+        json!({ "contactPhone": "12345" }),
+        "input.contactPhone",
+    )
+    .await;
+    refused(
+        &gw,
+        json!({ "contactIdNumber": "0192" }),
+        "input.contactIdNumber",
+    )
+    .await;
+    refused(
+        &gw,
+        json!({ "businessRegistrationNumber": "46 00" }),
+        "input.businessRegistrationNumber",
+    )
+    .await;
+    refused(
+        &gw,
+        json!({ "suppliesTo": ["19", "4O"] }),
+        "input.suppliesTo.1",
+    )
+    .await;
+    refused(&gw, json!({ "suppliesTo": ["100"] }), "input.suppliesTo.0").await;
+}
+
+#[tokio::test]
+async fn a_huge_string_is_refused_with_its_field() {
+    let gw = spawn_gateway().await;
+    // Under the body limit, the field check names the field.
+    refused(&gw, json!({ "name": "chè ".repeat(50_000) }), "input.name").await;
+}
+
+#[tokio::test]
+async fn bad_certificate_fields_are_named() {
+    let gw = spawn_gateway().await;
+    let f = gw.create_facility("Cơ sở", json!({})).await;
+    let issue = "mutation($i: IssueCertificateInput!) { issueCertificate(input: $i) { id } }";
+    let input = |extra: Value| {
+        let mut input = json!({ "facilityId": f["id"], "kind": "ELIGIBILITY", "scope": ["Chè"], "issuingAuthority": "Chi cục" });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({ "i": input })
+    };
+    let before = gw.counts().await;
+    for (extra, field) in [
+        (
+            json!({ "issuedOn": "2024-05-01", "expiresOn": "2024-04-30" }),
+            "input.expiresOn",
+        ),
+        (json!({ "issuedOn": "01/05/2024" }), "input.issuedOn"),
+        (json!({ "issuedOn": "2999-01-01" }), "input.issuedOn"),
+        (json!({ "scope": [] }), "input.scope"),
+        (json!({ "scope": ["Chè", "\u{7}"] }), "input.scope.1"),
+        (json!({ "grade": "D" }), "input.grade"),
+        (json!({ "kind": "LICENCE" }), "input.kind"),
+        (json!({ "facilityId": "nonsense" }), "input.facilityId"),
+        (json!({ "issuingAuthority": "" }), "input.issuingAuthority"),
+    ] {
+        assert_invalid(&gw.post(issue, input(extra)).await, field);
+    }
+    assert_eq!(gw.counts().await, before);
+}
+
+#[tokio::test]
+async fn bad_ids_and_literals_are_named() {
+    let gw = spawn_gateway().await;
+    assert_invalid(
+        &gw.post(r#"{ node(id: "Lot:19:1") { id } }"#, json!({}))
+            .await,
+        "id",
+    );
+    assert_invalid(
+        &gw.post(r#"{ facility(id: "19") { id } }"#, json!({})).await,
+        "id",
+    );
+    assert_invalid(
+        &gw.post(
+            r#"{ certificates(filter: { status: LOST }) { edges { cursor } } }"#,
+            json!({}),
+        )
+        .await,
+        "filter.status",
+    );
+    assert_invalid(
+        &gw.post(
+            r#"{ verifyCertificate(number: "19-ATTP-2024-1", on: "yesterday") { valid } }"#,
+            json!({}),
+        )
+        .await,
+        "on",
+    );
+}
+
+#[tokio::test]
+async fn malformed_queries_and_limits_have_codes() {
+    let gw = spawn_gateway().await;
+    assert_code(
+        &gw.post("{ facilities { edges ", json!({})).await,
+        "INVALID_INPUT",
+    );
+    assert_code(
+        &gw.post("{ noSuchField }", json!({})).await,
+        "INVALID_INPUT",
+    );
+    let deep =
+        "{ facilities { edges { node { certificates { edges { node { facility { certificates {
+        edges { node { facility { name } } } } } } } } } } } }";
+    assert_code(&gw.post(deep, json!({})).await, "QUERY_TOO_DEEP");
+}
