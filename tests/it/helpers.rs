@@ -21,15 +21,15 @@ pub struct TestGateway {
 }
 
 /// The database URL for a fresh test database: SQLite under `dir`, or a new
-/// database on the PostgreSQL server named by `CAUNOI_TEST_DATABASE_URL`.
+/// database on the PostgreSQL server named by `TEST_POSTGRES_URL`.
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
-    match std::env::var("CAUNOI_TEST_DATABASE_URL") {
+    match std::env::var("TEST_POSTGRES_URL") {
         Ok(server) if !server.is_empty() => {
             use sea_orm::{ConnectionTrait, Database};
             let name = format!("caunoi_test_{:016x}", fastrand::u64(..));
             let admin = Database::connect(&server)
                 .await
-                .expect("the PostgreSQL server in CAUNOI_TEST_DATABASE_URL answers");
+                .expect("the PostgreSQL server in TEST_POSTGRES_URL answers");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await

@@ -1,12 +1,13 @@
 //! The integration suite: one binary, one module per area.
 //!
 //! Every test starts its own gateway on `127.0.0.1:0` with its own database: a
-//! SQLite file in a temporary directory, or, when `CAUNOI_TEST_DATABASE_URL`
+//! SQLite file in a temporary directory, or, when `TEST_POSTGRES_URL`
 //! names a PostgreSQL server, a fresh database created on it for that test.
 
 mod helpers;
 
 mod certificates;
+mod cli;
 mod demo;
 mod facilities;
 mod http;

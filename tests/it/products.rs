@@ -181,3 +181,33 @@ async fn facilities_list_their_products_and_certificates() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_product_is_found_by_its_id() {
+    let gw = spawn_gateway().await;
+    let f = gw.create_facility("Hợp tác xã", json!({})).await;
+    let product = gw
+        .data(
+            REGISTER,
+            json!({ "i": { "name": "Nhút Thanh Chương", "category": "PROCESSED_FOOD", "facilityId": f["id"] } }),
+        )
+        .await["registerProduct"]
+        .clone();
+    let found = gw
+        .data(
+            "query($id: ID!) { product(id: $id) { id name province { code } } }",
+            json!({ "id": product["id"] }),
+        )
+        .await;
+    assert_eq!(
+        found["product"],
+        json!({ "id": product["id"], "name": "Nhút Thanh Chương", "province": { "code": "19" } })
+    );
+    let wrong_kind = gw
+        .post(
+            "query($id: ID!) { product(id: $id) { id } }",
+            json!({ "id": f["id"] }),
+        )
+        .await;
+    assert_invalid(&wrong_kind, "id");
+}

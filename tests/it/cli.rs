@@ -1,0 +1,70 @@
+//! The `caunoi` binary, as an operator runs it.
+
+use std::process::Command;
+
+fn caunoi(args: &[&str], state: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_caunoi"))
+        .args(["--state-dir", state.to_str().unwrap()])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the caunoi binary runs")
+}
+
+#[test]
+fn schema_prints_the_committed_contract_without_a_database() {
+    let state = tempfile::tempdir().unwrap();
+    let output = caunoi(&["schema"], state.path());
+    assert!(output.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+    assert_eq!(
+        std::fs::read_dir(state.path()).unwrap().count(),
+        0,
+        "schema created state"
+    );
+}
+
+#[test]
+fn seed_then_demo_check_for_nghe_an() {
+    let state = tempfile::tempdir().unwrap();
+    let seeded = caunoi(&["--province", "40", "seed"], state.path());
+    let stdout = String::from_utf8_lossy(&seeded.stdout);
+    assert!(
+        seeded.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    assert!(
+        stdout.starts_with("Seeded province 40: 220 facilities"),
+        "{stdout}"
+    );
+    assert!(state.path().join("40.sqlite").exists());
+
+    let demo = caunoi(&["--province", "40", "demo", "--check"], state.path());
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    assert!(demo.status.success(), "{stdout}");
+    assert!(stdout.contains("Province 40 already has data"), "{stdout}");
+    assert!(stdout.contains("\"name\": \"Nghệ An\""), "{stdout}");
+    assert!(!stdout.contains("WRONG ANSWER"), "{stdout}");
+}
+
+#[test]
+fn a_bad_configuration_is_refused_naming_the_key() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("caunoi.toml");
+    std::fs::write(&file, "[province]\ncode = \"19\"\nnmae = \"Thái Nguyên\"\n").unwrap();
+    let output = caunoi(
+        &["--config", file.to_str().unwrap(), "migrate"],
+        state.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nmae"), "{stderr}");
+
+    let output = caunoi(&["--province", "190", "migrate"], state.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("province.code"));
+}
