@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    Facility, Province, check, facility::facility_ref, opt_check, pagination, scalars::Date, store,
+    Facility, Province, check, facility::facility_ref, local_id, opt_check, pagination,
+    scalars::Date, store, writable_id,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
@@ -211,11 +212,13 @@ impl CertificateQuery {
     ) -> Result<pagination::CertificateConnection> {
         let filter = filter.unwrap_or_default();
         let store = store(ctx);
-        let facility = match filter.facility_id {
-            Some(id) => {
-                Some(GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")?)
-            }
+        let facility = match &filter.facility_id {
             None => None,
+            Some(id) => match local_id(ctx, id, RecordKind::Facility, "filter.facilityId")? {
+                Some(local) => Some(local),
+                // Another province's facility has nothing of ours.
+                None => return Ok(pagination::empty()),
+            },
         };
         let expiring_within_days = match filter.expiring_within_days {
             None => None,
@@ -223,14 +226,10 @@ impl CertificateQuery {
                 AppError::invalid("filter.expiringWithinDays", "must not be negative")
             })?),
         };
-        if facility.is_some_and(|id| id.province != store.province()) {
-            // Another province's facility holds no certificates of ours.
-            return Ok(pagination::empty());
-        }
         let filter = CertificateFilter {
             status: filter.status,
             kind: filter.kind,
-            facility: facility.map(|id| id.local),
+            facility,
             supplies_to: filter.supplies_to.map(|p| p.0),
             expiring_within_days,
             text: filter
@@ -390,9 +389,7 @@ impl CertificateMutation {
         version: i32,
         #[graphql(default)] input: RenewCertificateInput,
     ) -> Result<Certificate> {
-        let store = store(ctx);
-        let id = GlobalId::parse_kind(&id, RecordKind::Certificate).field("id")?;
-        store.owned(id, "id")?;
+        let id = writable_id(ctx, &id, RecordKind::Certificate)?;
         let renewal = Renewal {
             issued_on: input.issued_on.map(|d| d.0),
             expires_on: input.expires_on.map(|d| d.0),
@@ -405,7 +402,7 @@ impl CertificateMutation {
             grade: input.grade,
         };
         Ok(Certificate(
-            store.renew_certificate(id, version, renewal).await?,
+            store(ctx).renew_certificate(id, version, renewal).await?,
         ))
     }
 }
@@ -418,16 +415,16 @@ async fn change_status(
     reason: Option<String>,
     effective_on: Option<Date>,
 ) -> Result<Certificate> {
-    let store = store(ctx);
-    let id = GlobalId::parse_kind(id, RecordKind::Certificate).field("id")?;
-    store.owned(id, "id")?;
+    let id = writable_id(ctx, id, RecordKind::Certificate)?;
     let action = StatusAction {
         to,
         effective_on: effective_on.map_or_else(today, |d| d.0),
         reason,
     };
     Ok(Certificate(
-        store.change_certificate_status(id, version, action).await?,
+        store(ctx)
+            .change_certificate_status(id, version, action)
+            .await?,
     ))
 }
 

@@ -3,12 +3,12 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::{
-    Certificate, Inspection, Product, Province, check, opt_check, pagination, scalars, store,
+    Certificate, Inspection, Product, Province, check, local_id, opt_check, pagination, scalars,
+    store, writable_id,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
 };
-use crate::error::FieldContext;
 use crate::store::{
     CertificateFilter, FacilityData, FacilityFilter, FacilityRecord, InspectionFilter,
     ProductFilter,
@@ -197,12 +197,10 @@ pub struct FacilityQuery;
 impl FacilityQuery {
     /// A facility by ID; null if none has it.
     async fn facility(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Facility>> {
-        let id = GlobalId::parse_kind(&id, RecordKind::Facility).field("id")?;
-        let store = store(ctx);
-        if id.province != store.province() {
-            return Ok(None);
+        match local_id(ctx, &id, RecordKind::Facility, "id")? {
+            Some(local) => Ok(store(ctx).facility(local).await?.map(Facility)),
+            None => Ok(None),
         }
-        Ok(store.facility(id.local).await?.map(Facility))
     }
 
     /// Facilities, in a stable order, a page at a time.
@@ -286,9 +284,8 @@ impl FacilityMutation {
         input: UpdateFacilityInput,
     ) -> Result<Facility> {
         let store = store(ctx);
-        let id = GlobalId::parse_kind(&id, RecordKind::Facility).field("id")?;
-        let local = store.owned(id, "id")?;
-        let current = store.facility(local).await?.ok_or_else(|| {
+        let id = writable_id(ctx, &id, RecordKind::Facility)?;
+        let current = store.facility(id.local).await?.ok_or_else(|| {
             crate::error::AppError::NotFound(format!("no facility has the ID {id}"))
         })?;
         let mut data = current.data;

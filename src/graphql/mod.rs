@@ -26,7 +26,7 @@ use async_graphql::{
     dataloader::DataLoader,
 };
 
-use crate::domain::Invalid;
+use crate::domain::{GlobalId, Invalid, RecordKind};
 use crate::error::{AppError, FieldContext};
 use crate::store::Store;
 
@@ -128,6 +128,29 @@ fn give_code(error: &mut ServerError, before_execution: bool) {
 
 fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a Store {
     ctx.data_unchecked::<Store>()
+}
+
+/// Reads an ID argument of `kind`. `Ok(None)` when another province owns the
+/// record: nothing of theirs is stored here.
+fn local_id(
+    ctx: &async_graphql::Context<'_>,
+    id: &str,
+    kind: RecordKind,
+    field: &str,
+) -> Result<Option<i64>, AppError> {
+    let id = GlobalId::parse_kind(id, kind).field(field)?;
+    Ok((id.province == store(ctx).province()).then_some(id.local))
+}
+
+/// Reads the ID of a record to write, which this province must own.
+fn writable_id(
+    ctx: &async_graphql::Context<'_>,
+    id: &str,
+    kind: RecordKind,
+) -> Result<GlobalId, AppError> {
+    let id = GlobalId::parse_kind(id, kind).field("id")?;
+    store(ctx).owned(id, "id")?;
+    Ok(id)
 }
 
 /// A required value, parsed; a failure names `field`.

@@ -4,7 +4,8 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::Datelike;
 
 use super::{
-    Facility, Province, check, facility::facility_ref, opt_check, pagination, scalars, store,
+    Facility, Province, check, facility::facility_ref, local_id, opt_check, pagination, scalars,
+    store, writable_id,
 };
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
@@ -145,12 +146,10 @@ pub struct ProductQuery;
 impl ProductQuery {
     /// A product by ID; null if none has it.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
-        let id = GlobalId::parse_kind(&id, RecordKind::Product).field("id")?;
-        let store = store(ctx);
-        if id.province != store.province() {
-            return Ok(None);
+        match local_id(ctx, &id, RecordKind::Product, "id")? {
+            Some(local) => Ok(store(ctx).product(local).await?.map(Product)),
+            None => Ok(None),
         }
-        Ok(store.product(id.local).await?.map(Product))
     }
 
     /// Products, in a stable order, a page at a time.
@@ -163,22 +162,21 @@ impl ProductQuery {
     ) -> Result<pagination::ProductConnection> {
         let filter = filter.unwrap_or_default();
         let store = store(ctx);
-        let facility = match filter.facility_id {
-            Some(id) => {
-                Some(GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")?)
-            }
+        let facility = match &filter.facility_id {
             None => None,
+            Some(id) => match local_id(ctx, id, RecordKind::Facility, "filter.facilityId")? {
+                Some(local) => Some(local),
+                // Another province's facility has nothing of ours.
+                None => return Ok(pagination::empty()),
+            },
         };
-        if facility.is_some_and(|id| id.province != store.province()) {
-            return Ok(pagination::empty());
-        }
         let filter = ProductFilter {
             category: filter.category,
             min_stars: filter
                 .min_stars
                 .map(|n| Stars::parse(n.into()).field("filter.minStars"))
                 .transpose()?,
-            facility: facility.map(|id| id.local),
+            facility,
             supplies_to: filter.supplies_to.map(|p| p.0),
             specialty: filter.specialty,
             key_product: filter.key_product,
@@ -229,10 +227,9 @@ impl ProductMutation {
         input: UpdateProductInput,
     ) -> Result<Product> {
         let store = store(ctx);
-        let id = GlobalId::parse_kind(&id, RecordKind::Product).field("id")?;
-        let local = store.owned(id, "id")?;
+        let id = writable_id(ctx, &id, RecordKind::Product)?;
         let current = store
-            .product(local)
+            .product(id.local)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no product has the ID {id}")))?;
         let mut data = current.data;

@@ -11,7 +11,9 @@ use sea_orm::{
 };
 
 use super::{
-    Page, PageRequest, Store, claim, facility::supplying, matches_terms, page, search_text, stored,
+    Page, PageRequest, Store, claim,
+    facility::{matching_facilities, supplying},
+    matches_terms, page, search_text, stored,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, ProvinceCode,
@@ -172,11 +174,7 @@ impl Store {
             select = select.filter(C::FacilityId.in_subquery(supplying(province)));
         }
         if !filter.text.is_empty() {
-            let facilities = Query::select()
-                .column(facility::Column::Id)
-                .from(facility::Entity)
-                .and_where(matches_terms(facility::Column::SearchText, &filter.text))
-                .to_owned();
+            let facilities = matching_facilities(&filter.text);
             select = select.filter(
                 Condition::any()
                     .add(matches_terms(C::SearchText, &filter.text))

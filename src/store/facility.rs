@@ -230,6 +230,15 @@ fn facility_columns(data: &FacilityData, now: DateTime<Utc>) -> facility::Active
     }
 }
 
+/// Facility ids whose search text holds every one of `terms`.
+pub(super) fn matching_facilities(terms: &[String]) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(facility::Column::Id)
+        .from(facility::Entity)
+        .and_where(matches_terms(facility::Column::SearchText, terms))
+        .to_owned()
+}
+
 /// Facility ids that supply `province`.
 pub(super) fn supplying(province: ProvinceCode) -> sea_orm::sea_query::SelectStatement {
     Query::select()

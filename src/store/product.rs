@@ -4,11 +4,12 @@ use chrono::{DateTime, Utc};
 use entity::{facility, product};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    sea_query::Query,
 };
 
 use super::{
-    Page, PageRequest, Store, claim, facility::supplying, matches_terms, page, search_text, stored,
+    Page, PageRequest, Store, claim,
+    facility::{matching_facilities, supplying},
+    matches_terms, page, search_text, stored,
 };
 use crate::domain::{
     GlobalId, OcopRating, ProductCategory, ProvinceCode, RecordKind, Stars, today,
@@ -88,11 +89,7 @@ impl Store {
             select = select.filter(P::KeyProduct.eq(key_product));
         }
         if !filter.text.is_empty() {
-            let facilities = Query::select()
-                .column(facility::Column::Id)
-                .from(facility::Entity)
-                .and_where(matches_terms(facility::Column::SearchText, &filter.text))
-                .to_owned();
+            let facilities = matching_facilities(&filter.text);
             select = select.filter(
                 Condition::any()
                     .add(matches_terms(P::SearchText, &filter.text))
