@@ -140,8 +140,11 @@ async fn serve(app: App, config: &Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let province: ProvinceCode = config.province_code()?;
     tracing::info!(%address, %province, "serving GraphQL at http://{address}/graphql");
+    let example = r#"{"query":"{ province { code name } facilities(first: 2) { edges { node { name } } } }"}"#;
     println!(
-        "Province {province} serves GraphQL at http://{address}/graphql (GraphiQL in a browser); Ctrl-C stops."
+        "Province {province} serves GraphQL at http://{address}/graphql (GraphiQL in a browser).\n\
+         Try: curl -s http://{address}/graphql -H 'content-type: application/json' -d '{example}'\n\
+         Ctrl-C stops."
     );
     app.run(listener, async {
         let _ = tokio::signal::ctrl_c().await;
