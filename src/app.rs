@@ -1,26 +1,30 @@
-//! The gateway as a value: built from configuration, run on a listener it is given.
+//! The gateway as a value: built from configuration, run on listeners it is given.
 //!
-//! [`App::build`] opens and migrates the database and builds the schema;
-//! [`App::run`] serves on a bound listener until `shutdown` completes, so tests
-//! bind `127.0.0.1:0` and never fight over ports.
+//! [`App::build`] opens and migrates the database, loads the TLS material and
+//! builds the schema; [`App::run`] serves the exchange (mutual TLS) on a bound
+//! listener and [`App::run_ops`] the ops endpoints, each until its `shutdown`
+//! completes. Tests bind `127.0.0.1:0` and never fight over ports.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    extract::{DefaultBodyLimit, Request, State, rejection::BytesRejection},
     http::StatusCode,
+    middleware::{self, Next},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use axum_server::tls::TlsInfo;
 use serde_json::json;
-use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::graphql::{self, CauNoiSchema};
+use crate::server::Tls;
+use crate::server::identity::{Caller, Identity};
 use crate::store::Store;
 
 /// A built gateway.
@@ -28,11 +32,13 @@ use crate::store::Store;
 pub struct App {
     schema: CauNoiSchema,
     store: Store,
+    tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
+    handshake_timeout: Duration,
 }
 
 impl App {
-    /// Opens the database, applies migrations and builds the schema.
+    /// Opens the database, applies migrations, loads TLS and builds the schema.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url()?, config.province_code()?).await?;
         store.migrate().await?;
@@ -48,7 +54,9 @@ impl App {
         Ok(Self {
             schema,
             store,
+            tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
+            handshake_timeout: config.tls.handshake_timeout,
         })
     }
 
@@ -56,34 +64,105 @@ impl App {
         &self.store
     }
 
-    /// Runs one GraphQL request in-process, as the HTTP handler does.
-    pub async fn execute(
-        &self,
-        request: impl Into<async_graphql::Request>,
-    ) -> async_graphql::Response {
-        graphql::execute(&self.schema, request.into()).await
+    /// The TLS material in force, for reloading.
+    pub fn tls(&self) -> &Tls {
+        &self.tls
     }
 
-    /// The HTTP routes.
+    /// Runs one GraphQL request in-process for `caller`, as the HTTP handler does.
+    pub async fn execute(
+        &self,
+        caller: Caller,
+        request: impl Into<async_graphql::Request>,
+    ) -> async_graphql::Response {
+        graphql::execute(&self.schema, caller, request.into()).await
+    }
+
+    /// The exchange routes: every request is identified by its client certificate.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/graphql", get(graphiql).post(graphql_post))
             .layer(DefaultBodyLimit::max(self.limits.body_bytes))
+            .layer(middleware::from_fn_with_state(self.clone(), identify))
             .with_state(self.clone())
     }
 
-    /// Serves on `listener` until `shutdown` completes, then finishes the requests
-    /// in flight.
+    /// The ops routes: health and readiness, nothing else.
+    pub fn ops_router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .with_state(self.clone())
+    }
+
+    /// Serves the exchange over mutual TLS on `listener` until `shutdown`
+    /// completes, then lets requests in flight finish.
     pub async fn run(
         self,
-        listener: TcpListener,
+        listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(self.tls.rustls())
+            .handshake_timeout(self.handshake_timeout);
         let router = self.router();
-        axum::serve(listener, router)
+        axum_server::from_tcp(listener)?
+            .acceptor(acceptor)
+            .handle(handle)
+            .serve(router.into_make_service())
+            .await?;
+        Ok(())
+    }
+
+    /// Serves the ops endpoints over plain HTTP until `shutdown` completes.
+    pub async fn run_ops(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(listener, self.ops_router())
             .with_graceful_shutdown(shutdown)
             .await?;
         Ok(())
+    }
+}
+
+/// Turns the connection's client certificate into an [`Identity`], or refuses.
+async fn identify(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    let chain = request
+        .extensions()
+        .get::<Arc<TlsInfo>>()
+        .map(|info| info.peer_certificates.clone())
+        .unwrap_or_default();
+    match app.tls.authenticator().identify(&chain) {
+        Ok(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(refusal) => {
+            tracing::warn!(
+                fingerprint = %refusal.fingerprint,
+                subject = %refusal.subject,
+                reason = %refusal.reason,
+                "refused a trusted certificate"
+            );
+            error_response(StatusCode::FORBIDDEN, "FORBIDDEN", None, refusal.reason)
+        }
+    }
+}
+
+async fn readyz(State(app): State<App>) -> Response {
+    match app.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        }
     }
 }
 
@@ -96,11 +175,15 @@ async fn graphiql() -> Html<String> {
 }
 
 /// `POST /graphql`. Mutations are never accepted over GET: GET serves GraphiQL.
-async fn graphql_post(State(app): State<App>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn graphql_post(
+    State(app): State<App>,
+    Extension(identity): Extension<Identity>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return request_error(
+            return invalid_body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "the request body is larger than {} bytes",
@@ -108,25 +191,23 @@ async fn graphql_post(State(app): State<App>, body: Result<Bytes, BytesRejection
                 ),
             );
         }
-        Err(rejection) => return request_error(rejection.status(), rejection.body_text()),
+        Err(rejection) => return invalid_body(rejection.status(), rejection.body_text()),
     };
     let request = match parse_request(&body) {
         Ok(request) => request,
-        Err(message) => return request_error(StatusCode::BAD_REQUEST, message),
+        Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    match tokio::time::timeout(timeout, app.execute(request)).await {
+    match tokio::time::timeout(timeout, app.execute(identity.caller, request)).await {
         Ok(response) => Json(response).into_response(),
         Err(_) => {
             tracing::warn!(?timeout, "request timed out");
-            (
+            error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "errors": [{
-                    "message": format!("the request took longer than {timeout:?}"),
-                    "extensions": { "code": "TIMEOUT" }
-                }]})),
+                "TIMEOUT",
+                None,
+                format!("the request took longer than {timeout:?}"),
             )
-                .into_response()
         }
     }
 }
@@ -139,7 +220,9 @@ fn parse_request(body: &[u8]) -> Result<async_graphql::Request, String> {
     match &value {
         serde_json::Value::Object(fields) if fields.get("query").is_some_and(|q| q.is_string()) => {
         }
-        serde_json::Value::Array(_) => return Err("batched requests are not accepted".to_owned()),
+        serde_json::Value::Array(_) => {
+            return Err("batched requests are not accepted".to_owned());
+        }
         _ => {
             return Err(
                 "the body is not a GraphQL request: expected an object with a `query` string"
@@ -151,14 +234,25 @@ fn parse_request(body: &[u8]) -> Result<async_graphql::Request, String> {
         .map_err(|error| format!("the body is not a GraphQL request: {error}"))
 }
 
-/// An error about the HTTP request itself, in the GraphQL error shape.
-fn request_error(status: StatusCode, message: String) -> Response {
+/// An error about the HTTP request body, in the GraphQL error shape.
+fn invalid_body(status: StatusCode, message: String) -> Response {
+    error_response(status, "INVALID_INPUT", Some("body"), message)
+}
+
+/// A response holding one GraphQL-shaped error.
+fn error_response(
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+    message: String,
+) -> Response {
+    let mut extensions = json!({ "code": code });
+    if let Some(field) = field {
+        extensions["field"] = json!(field);
+    }
     (
         status,
-        Json(json!({ "errors": [{
-            "message": message,
-            "extensions": { "code": "INVALID_INPUT", "field": "body" }
-        }]})),
+        Json(json!({ "errors": [{ "message": message, "extensions": extensions }] })),
     )
         .into_response()
 }

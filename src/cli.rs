@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::{Config, LogFormat};
-use crate::domain::ProvinceCode;
+use crate::domain::{ProvinceCode, Role};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +51,38 @@ enum Command {
     Seed,
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Schema,
+    /// Manage this province's certificates.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Create the province's CA and the gateway's certificate.
+    Init {
+        /// Where to write them (default: the configured TLS directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// DNS names and IP addresses the gateway is reached at.
+        #[arg(long = "host", default_values = ["localhost", "127.0.0.1"])]
+        hosts: Vec<String>,
+    },
+    /// Issue a client certificate for an internal user.
+    Issue {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// dashboard, operator or sync.
+        #[arg(long)]
+        role: String,
+        /// Names the files <name>.pem and <name>.key.
+        #[arg(long)]
+        name: String,
+    },
+    /// Print the CA certificate, which partners configure to trust us.
+    ExportCa {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line; errors are printed with their causes.
@@ -98,13 +130,13 @@ impl Cli {
 async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Schema => unreachable!("handled before the runtime starts"),
+        Command::Pki(command) => pki(command, &config)?,
         Command::Migrate => {
-            App::build(&config).await?;
+            open_store(&config).await?;
             tracing::info!("migrations applied");
         }
         Command::Seed => {
-            let app = App::build(&config).await?;
-            let report = crate::seed::seed(app.store()).await?;
+            let report = crate::seed::seed(&open_store(&config).await?).await?;
             println!("{report}");
         }
         Command::Serve => {
@@ -116,6 +148,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
                 config.province.name =
                     crate::seed::province_name(config.province_code()?).map(str::to_owned);
             }
+            let credentials = dev_pki(&config)?;
             let app = App::build(&config).await?;
             let seeded = crate::seed::seed(app.store()).await?;
             println!("{seeded}\n");
@@ -127,29 +160,145 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
                     ExitCode::FAILURE
                 });
             }
+            println!("{}", credentials.curl(config.listen));
             serve(app, &config).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The configured database, migrated; no certificates needed.
+async fn open_store(config: &Config) -> anyhow::Result<crate::store::Store> {
+    let store =
+        crate::store::Store::connect(&config.database_url()?, config.province_code()?).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn pki(command: PkiCommand, config: &Config) -> anyhow::Result<()> {
+    let province = config.province_code()?;
+    match command {
+        PkiCommand::Init { dir, hosts } => {
+            let dir = dir.unwrap_or_else(|| config.pki_dir());
+            for path in crate::pki::init(&dir, province, &hosts)? {
+                println!("wrote {}", path.display());
+            }
+        }
+        PkiCommand::Issue { dir, role, name } => {
+            let dir = dir.unwrap_or_else(|| config.pki_dir());
+            let role = Role::from_code(&role).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let (cert, key) = crate::pki::issue(&dir, province, role, &name)?;
+            println!("wrote {}\nwrote {}", cert.display(), key.display());
+        }
+        PkiCommand::ExportCa { dir } => {
+            let dir = dir.unwrap_or_else(|| config.pki_dir());
+            let path = dir.join(crate::pki::CA_CERT);
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            print!("{pem}");
+        }
+    }
+    Ok(())
+}
+
+/// The demo's development PKI: created on first run, reused after.
+struct DemoCredentials {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl DemoCredentials {
+    fn curl(&self, listen: std::net::SocketAddr) -> String {
+        let query = r#"{"query":"{ province { code name } facilities(first: 2) { edges { node { name } } } }"}"#;
+        format!(
+            "A dashboard certificate for trying it out:\n  curl -s https://localhost:{}/graphql \\\n    \
+             --cacert {} --cert {} --key {} \\\n    -H 'content-type: application/json' -d '{query}'",
+            listen.port(),
+            self.ca.display(),
+            self.cert.display(),
+            self.key.display()
+        )
+    }
+}
+
+fn dev_pki(config: &Config) -> anyhow::Result<DemoCredentials> {
+    let dir = config.pki_dir();
+    let province = config.province_code()?;
+    if !dir.join(crate::pki::CA_KEY).exists() {
+        crate::pki::init(
+            &dir,
+            province,
+            &["localhost".to_owned(), "127.0.0.1".to_owned()],
+        )?;
+    }
+    let (cert, key) = (dir.join("dashboard.pem"), dir.join("dashboard.key"));
+    if !cert.exists() {
+        crate::pki::issue(&dir, province, Role::Dashboard, "dashboard")?;
+    }
+    Ok(DemoCredentials {
+        ca: dir.join(crate::pki::CA_CERT),
+        cert,
+        key,
+    })
+}
+
 async fn serve(app: App, config: &Config) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let ops = TcpListener::bind(config.ops_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.ops_listen))?;
     let address = listener.local_addr()?;
     let province: ProvinceCode = config.province_code()?;
-    tracing::info!(%address, %province, "serving GraphQL at http://{address}/graphql");
-    let example = r#"{"query":"{ province { code name } facilities(first: 2) { edges { node { name } } } }"}"#;
+    tracing::info!(%address, ops = %config.ops_listen, %province, "serving");
     println!(
-        "Province {province} serves GraphQL at http://{address}/graphql (GraphiQL in a browser).\n\
-         Try: curl -s http://{address}/graphql -H 'content-type: application/json' -d '{example}'\n\
-         Ctrl-C stops."
+        "Province {province} serves GraphQL at https://{address}/graphql (mutual TLS), \
+         health and readiness at http://{}/healthz and /readyz. Ctrl-C stops.",
+        config.ops_listen
     );
-    app.run(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |stop: &tokio::sync::broadcast::Sender<()>| {
+        let mut receiver = stop.subscribe();
+        async move {
+            let _ = receiver.recv().await;
+        }
+    };
+    tokio::spawn(watch_tls(app.clone(), config.tls.reload_interval));
+    let exchange = tokio::spawn(app.clone().run(listener, stopped(&stop)));
+    let ops = tokio::spawn(app.run_ops(ops, stopped(&stop)));
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = stop.send(());
+    exchange.await??;
+    ops.await??;
+    Ok(())
+}
+
+/// Reloads the TLS material on SIGHUP, and when its files change.
+async fn watch_tls(app: App, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    #[cfg(unix)]
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hangups.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        let result = tokio::select! {
+            _ = ticks.tick() => app.tls().reload_if_changed().map(|_| ()),
+            _ = hangup => app.tls().reload(),
+        };
+        if let Err(error) = result {
+            tracing::error!(error = %format!("{error:#}"), "TLS reload failed; the previous material stays in force");
+        }
+    }
 }
 
 fn init_tracing(config: &Config) {

@@ -31,10 +31,68 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; by default a SQLite file under `state_dir`.
     pub database_url: Option<String>,
-    /// The GraphQL listener. Loopback only until mutual TLS is in place.
+    /// The exchange listener: GraphQL over mutual TLS.
     pub listen: SocketAddr,
+    /// The ops listener: `/healthz`, `/readyz`, `/metrics` over plain HTTP.
+    pub ops_listen: SocketAddr,
+    pub tls: Tls,
+    /// Partner provinces whose gateways may call us.
+    pub partners: Vec<Partner>,
     pub limits: Limits,
     pub log: Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// Where `ca.pem`, `gateway.pem` and `gateway.key` live; `<state_dir>/pki` by
+    /// default, which `caunoi pki init` fills.
+    pub dir: Option<PathBuf>,
+    /// CRLs in PEM, checked on every handshake. An expired CRL is an error.
+    pub crls: Vec<PathBuf>,
+    /// Accept TLS 1.2 as well as 1.3.
+    pub allow_tls12: bool,
+    /// A connection that has not finished its handshake by then is closed.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// If not empty, only certificates with these SHA-256 fingerprints (hex) may
+    /// call, however trusted their CA.
+    pub allowed_fingerprints: Vec<String>,
+    /// How often certificate, CA and CRL files are checked for changes (SIGHUP
+    /// reloads at once).
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+/// A partner province.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// Its two-digit code.
+    pub province: String,
+    pub name: Option<String>,
+    /// Its CA certificate (what `caunoi pki export-ca` printed there).
+    pub ca: PathBuf,
+}
+
+impl Partner {
+    pub fn province_code(&self) -> anyhow::Result<ProvinceCode> {
+        ProvinceCode::parse(&self.province)
+            .map_err(|e| anyhow::anyhow!("partners: province {}: {e}", self.province))
+    }
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            crls: Vec::new(),
+            allow_tls12: false,
+            handshake_timeout: Duration::from_secs(10),
+            allowed_fingerprints: Vec::new(),
+            reload_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +144,9 @@ impl Default for Config {
             state_dir: PathBuf::from("state"),
             database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            tls: Tls::default(),
+            partners: Vec::new(),
             limits: Limits::default(),
             log: Log::default(),
         }
@@ -142,11 +203,18 @@ impl Config {
         for code in self.province_names.keys() {
             ProvinceCode::parse(code).map_err(|e| anyhow::anyhow!("province_names.{code}: {e}"))?;
         }
+        let mut partners = std::collections::BTreeSet::new();
+        for partner in &self.partners {
+            let code = partner.province_code()?;
+            anyhow::ensure!(
+                code != self.province_code()?,
+                "partners: {code} is this gateway's own province"
+            );
+            anyhow::ensure!(partners.insert(code), "partners: {code} is listed twice");
+        }
         anyhow::ensure!(
-            self.listen.ip().is_loopback(),
-            "listen: {} is not a loopback address; until mutual TLS is in place the \
-             gateway serves loopback only",
-            self.listen
+            self.tls.handshake_timeout >= Duration::from_millis(100),
+            "tls.handshake_timeout: at least 100ms"
         );
         anyhow::ensure!(
             self.limits.body_bytes >= 1024,
@@ -182,6 +250,14 @@ impl Config {
         Ok(format!("sqlite://{}?mode=rwc", file.display()))
     }
 
+    /// Where the gateway's certificate, key and CA live.
+    pub fn pki_dir(&self) -> PathBuf {
+        self.tls
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("pki"))
+    }
+
     /// Province names the API shows.
     pub fn province_names(&self) -> anyhow::Result<ProvinceNames> {
         let mut names = BTreeMap::new();
@@ -190,6 +266,11 @@ impl Config {
                 ProvinceCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?,
                 name.clone(),
             );
+        }
+        for partner in &self.partners {
+            if let Some(name) = &partner.name {
+                names.insert(partner.province_code()?, name.clone());
+            }
         }
         if let Some(name) = &self.province.name {
             names.insert(self.province_code()?, name.clone());
@@ -233,11 +314,21 @@ mod tests {
     }
 
     #[test]
-    fn non_loopback_listeners_are_refused() {
-        let config = Config {
-            listen: "0.0.0.0:8443".parse().unwrap(),
+    fn partners_are_neither_ourselves_nor_repeated() {
+        let partner = |code: &str| Partner {
+            province: code.to_owned(),
+            name: None,
+            ca: "ca.pem".into(),
+        };
+        let ours = Config {
+            partners: vec![partner("19")],
             ..Config::default()
         };
-        assert!(config.validate().is_err());
+        assert!(ours.validate().is_err());
+        let twice = Config {
+            partners: vec![partner("40"), partner("40")],
+            ..Config::default()
+        };
+        assert!(twice.validate().is_err());
     }
 }

@@ -8,5 +8,8 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod pki;
+pub mod policy;
 pub mod seed;
+pub mod server;
 pub mod store;

@@ -10,6 +10,7 @@
 mod certificate;
 mod facility;
 mod id;
+mod identity;
 mod inspection;
 mod product;
 mod province;
@@ -21,6 +22,7 @@ pub use certificate::{
 };
 pub use facility::{BusinessRegistrationNumber, FacilityKind, IdNumber, PhoneNumber};
 pub use id::{GlobalId, RecordKind};
+pub use identity::{Principal, Role};
 pub use inspection::{ChainStage, InspectionResult};
 pub use product::{OcopRating, ProductCategory, Stars};
 pub use province::ProvinceCode;

@@ -24,10 +24,12 @@ pub use province::{Province, ProvinceNames};
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema, ServerError, Value,
     dataloader::DataLoader,
+    parser::types::{DocumentOperations, OperationType},
 };
 
 use crate::domain::{GlobalId, Invalid, RecordKind};
 use crate::error::{AppError, FieldContext};
+use crate::server::identity::Caller;
 use crate::store::Store;
 
 #[derive(MergedObject, Default)]
@@ -79,19 +81,52 @@ pub fn sdl() -> String {
     schema(QueryLimits::default()).finish().sdl()
 }
 
-/// Runs one request against `schema` (which carries the [`Store`]).
-pub async fn execute(schema: &CauNoiSchema, request: Request) -> Response {
+/// Runs one request of `caller` against `schema` (which carries the [`Store`]).
+/// The policy decides first; a refused request runs no resolver.
+pub async fn execute(schema: &CauNoiSchema, caller: Caller, request: Request) -> Response {
+    if let Some(operation) = operation_type(&request)
+        && let Err(reason) = crate::policy::authorize(caller, operation)
+    {
+        return Response::from_errors(vec![forbidden(reason)]);
+    }
     let store = schema
         .data::<Store>()
         .expect("the app attaches a store to the schema")
         .clone();
     let loader = DataLoader::new(facility::FacilityLoader(store), tokio::spawn);
-    let mut response = schema.execute(request.data(loader)).await;
+    let mut response = schema.execute(request.data(loader).data(caller)).await;
     let validation_failed = matches!(response.data, Value::Null);
     for error in &mut response.errors {
         give_code(error, validation_failed);
     }
     response
+}
+
+/// The type of the operation a request would run; `None` if the query does not
+/// parse or names no operation it holds (the schema then reports why).
+fn operation_type(request: &Request) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| operation.node.ty)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// A `FORBIDDEN` error.
+pub fn forbidden(reason: String) -> ServerError {
+    let mut error = ServerError::new(reason, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "FORBIDDEN");
+    error
 }
 
 /// Gives an error raised by async-graphql itself (parsing, validation, limits)

@@ -3,11 +3,17 @@
 use caunoi::app::App;
 use serde_json::json;
 
-use crate::helpers::{config, fresh_store};
+use caunoi::domain::Role;
+use caunoi::server::identity::Caller;
+
+use crate::helpers::{TestPki, config, fresh_store};
+
+const DASHBOARD: Caller = Caller::Internal(Role::Dashboard);
 
 #[tokio::test]
 async fn the_seeded_province_answers_every_demo_example() {
     let dir = tempfile::tempdir().unwrap();
+    TestPki::create(dir.path(), "19");
     let (store, _) = fresh_store(dir.path()).await;
     let report = caunoi::seed::seed(&store).await.unwrap();
     assert!(report.facilities >= 200, "{report}");
@@ -27,7 +33,7 @@ async fn the_seeded_province_answers_every_demo_example() {
         let query = format!(
             "{{ certificates(filter: {{ status: {status} }}, first: 1) {{ edges {{ cursor }} }} }}"
         );
-        let answer = serde_json::to_value(app.execute(query.as_str()).await).unwrap();
+        let answer = serde_json::to_value(app.execute(DASHBOARD, query.as_str()).await).unwrap();
         assert_eq!(
             answer["data"]["certificates"]["edges"]
                 .as_array()
@@ -39,6 +45,7 @@ async fn the_seeded_province_answers_every_demo_example() {
     }
     let tea = serde_json::to_value(
         app.execute(
+            DASHBOARD,
             async_graphql::Request::new(
                 "query($t: String!) { products(filter: { text: $t }) { edges { node { name } } } }",
             )

@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use caunoi::app::App;
 use caunoi::config::Config;
-use caunoi::domain::ProvinceCode;
+use caunoi::domain::{Principal, ProvinceCode, Role};
+use caunoi::pki::{Authority, LeafSpec};
 use caunoi::store::Store;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -15,7 +18,12 @@ pub struct TestGateway {
     pub address: SocketAddr,
     /// The gateway's database, for tests that must reach behind the API.
     pub database_url: String,
+    /// Its CA, to mint more client certificates.
+    pub pki: TestPki,
+    /// A client holding an operator's certificate.
     pub http: reqwest::Client,
+    /// The running app, for reloading its TLS material.
+    pub app: App,
     _state: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -71,36 +79,157 @@ pub fn config(dir: &std::path::Path) -> Config {
     }
 }
 
+/// A province's PKI minted for one test: its CA on disk where the gateway's
+/// configuration expects it, and in memory to sign more.
+pub struct TestPki {
+    pub authority: Authority,
+}
+
+impl TestPki {
+    /// Creates the CA and gateway certificate of `province` under `dir/pki`.
+    pub fn create(dir: &std::path::Path, province: &str) -> Self {
+        let province = ProvinceCode::parse(province).unwrap();
+        let pki = dir.join("pki");
+        caunoi::pki::init(
+            &pki,
+            province,
+            &["localhost".to_owned(), "127.0.0.1".to_owned()],
+        )
+        .expect("a test PKI");
+        Self {
+            authority: Authority::load(&pki).unwrap(),
+        }
+    }
+
+    /// A leaf of this CA for `urn:caunoi:<province>:<role>` (any province).
+    pub fn leaf(&self, province: &str, role: Role) -> caunoi::pki::Leaf {
+        self.leaf_with(province, role, |_| {})
+    }
+
+    /// A leaf of this CA, its specification changed by `adjust`.
+    pub fn leaf_with(
+        &self,
+        province: &str,
+        role: Role,
+        adjust: impl FnOnce(&mut LeafSpec),
+    ) -> caunoi::pki::Leaf {
+        let principal = Principal::new(ProvinceCode::parse(province).unwrap(), role);
+        let mut spec = LeafSpec::client(principal, &format!("test {principal}"));
+        adjust(&mut spec);
+        self.authority.leaf(&spec).unwrap()
+    }
+}
+
+/// An HTTPS client that trusts `server_ca` and presents `leaf`, if any.
+pub fn https_client(server_ca: &str, leaf: Option<&caunoi::pki::Leaf>) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    install_crypto();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(server_ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let mut config = match leaf {
+        Some(leaf) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+                    .map(Result::unwrap)
+                    .collect(),
+                PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .tls_info(true)
+        .build()
+        .unwrap()
+}
+
 /// Starts a gateway of province 19 on an empty database.
 pub async fn spawn_gateway() -> TestGateway {
+    spawn_gateway_with(|_| {}).await
+}
+
+/// Starts a gateway of province 19, its configuration changed by `adjust`.
+pub async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway {
     let dir = tempfile::tempdir().expect("a temporary directory");
+    let pki = TestPki::create(dir.path(), "19");
     let (store, database_url) = fresh_store(dir.path()).await;
-    let app = App::with_store(&config(dir.path()), store).expect("the app builds");
-    spawn_app(app, database_url, dir).await
+    let mut config = config(dir.path());
+    adjust(&mut config);
+    let app = App::with_store(&config, store).expect("the app builds");
+    spawn_app(app, database_url, pki, dir).await
 }
 
 /// Serves `app` on `127.0.0.1:0` until the returned gateway is dropped.
-pub async fn spawn_app(app: App, database_url: String, dir: tempfile::TempDir) -> TestGateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
+pub async fn spawn_app(
+    app: App,
+    database_url: String,
+    pki: TestPki,
+    dir: tempfile::TempDir,
+) -> TestGateway {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run(listener, async {
+    tokio::spawn(app.clone().run(listener, async {
         let _ = stopped.await;
     }));
+    let operator = pki.leaf("19", Role::Operator);
     TestGateway {
         address,
         database_url,
-        http: reqwest::Client::new(),
+        http: https_client(pki.authority.cert_pem(), Some(&operator)),
+        app,
+        pki,
         _state: dir,
         _stop: stop,
     }
 }
 
 impl TestGateway {
+    /// Where the gateway's certificate, key and CA are.
+    pub fn pki_dir(&self) -> std::path::PathBuf {
+        self._state.path().join("pki")
+    }
+
     pub fn url(&self) -> String {
-        format!("http://{}/graphql", self.address)
+        format!("https://{}/graphql", self.address)
+    }
+
+    /// A client trusting this gateway and presenting `leaf`, if any.
+    pub fn client(&self, leaf: Option<&caunoi::pki::Leaf>) -> reqwest::Client {
+        https_client(self.pki.authority.cert_pem(), leaf)
+    }
+
+    /// A client of ours in `role`.
+    pub fn client_as(&self, role: Role) -> reqwest::Client {
+        self.client(Some(&self.pki.leaf("19", role)))
+    }
+
+    /// Posts a query with `client`; returns the HTTP status and the JSON answer.
+    pub async fn post_with(
+        &self,
+        client: &reqwest::Client,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let response = client
+            .post(self.url())
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("the answer is JSON"))
     }
 
     /// Posts a query with variables; returns the whole JSON answer.

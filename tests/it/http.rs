@@ -91,3 +91,33 @@ async fn internal_errors_never_leak_their_cause() {
     );
     assert!(!message.contains("spaceship"), "{message}");
 }
+
+#[tokio::test]
+async fn the_ops_listener_serves_health_and_nothing_else() {
+    let gw = spawn_gateway().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(gw.app.clone().run_ops(listener, std::future::pending()));
+    let http = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("http://{address}{path}"))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(get("/readyz").await, (200, "ready\n".to_owned()));
+    assert_eq!(get("/graphql").await.0, 404);
+    let posted = http
+        .post(format!("http://{address}/graphql"))
+        .json(&json!({ "query": "{ facilities { edges { cursor } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 404);
+}

@@ -16,4 +16,5 @@ mod pagination;
 mod products;
 mod schema;
 mod storage;
+mod tls;
 mod validation;

@@ -1,0 +1,231 @@
+//! Who is calling: the verified client certificate becomes a typed caller before
+//! any resolver runs.
+//!
+//! rustls has already verified the chain against the union of trusted CAs (our own
+//! and each partner's). That does not say *which* CA vouched for the holder, and a
+//! partner controls its own CA's names, so the chain is verified again against each
+//! CA on its own; the one that accepts it decides what the certificate may claim:
+//! our CA issues dashboards, operators and sync jobs of our province; partner CA
+//! `P` issues only `urn:caunoi:P:gateway`. Anything else is authenticated but
+//! refused. Results are cached by certificate fingerprint until the trust material
+//! is reloaded. Headers play no part.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::ClientCertVerifier;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use crate::domain::{Principal, ProvinceCode, Role};
+
+/// The caller of a request, as policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A partner province's gateway.
+    Partner(ProvinceCode),
+    /// One of our own dashboards, operators or sync jobs.
+    Internal(Role),
+}
+
+/// A verified caller and the certificate that proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub caller: Caller,
+    pub principal: Principal,
+    /// SHA-256 of the leaf certificate, lower-case hex.
+    pub fingerprint: String,
+    pub subject: String,
+}
+
+/// A certificate that was trusted but may not call us, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: String,
+    pub fingerprint: String,
+    pub subject: String,
+    pub principal: Option<Principal>,
+}
+
+/// One trusted CA and what its certificates may claim.
+pub struct Anchor {
+    /// `None` for our own CA, the partner's province otherwise.
+    pub partner: Option<ProvinceCode>,
+    pub verifier: Arc<dyn ClientCertVerifier>,
+}
+
+/// Turns verified certificate chains into callers.
+pub struct Authenticator {
+    own: ProvinceCode,
+    anchors: Vec<Anchor>,
+    allowed: Option<HashSet<String>>,
+    cache: Mutex<HashMap<String, Result<Identity, Refusal>>>,
+}
+
+/// Cached verdicts kept before the cache starts afresh.
+const CACHE_LIMIT: usize = 10_000;
+
+impl Authenticator {
+    pub fn new(own: ProvinceCode, anchors: Vec<Anchor>, allowed: Option<HashSet<String>>) -> Self {
+        Self {
+            own,
+            anchors,
+            allowed,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Identifies the holder of `chain` (leaf first), as presented in the handshake.
+    pub fn identify(&self, chain: &[Vec<u8>]) -> Result<Identity, Refusal> {
+        let Some(leaf) = chain.first() else {
+            return Err(Refusal {
+                reason: "no client certificate".to_owned(),
+                fingerprint: String::new(),
+                subject: String::new(),
+                principal: None,
+            });
+        };
+        let fingerprint = fingerprint(leaf);
+        if let Some(verdict) = self.cache.lock().expect("cache lock").get(&fingerprint) {
+            return verdict.clone();
+        }
+        let verdict = self.decide(chain, leaf, &fingerprint);
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(fingerprint, verdict.clone());
+        verdict
+    }
+
+    fn decide(
+        &self,
+        chain: &[Vec<u8>],
+        leaf: &[u8],
+        fingerprint: &str,
+    ) -> Result<Identity, Refusal> {
+        let (subject, uris) = describe(leaf);
+        let refuse = |reason: String, principal: Option<Principal>| Refusal {
+            reason,
+            fingerprint: fingerprint.to_owned(),
+            subject: subject.clone(),
+            principal,
+        };
+        let principal = match uris.as_slice() {
+            [uri] => Principal::parse(uri).map_err(|e| refuse(e.0, None))?,
+            [] => {
+                return Err(refuse(
+                    "the certificate names no urn:caunoi identity".to_owned(),
+                    None,
+                ));
+            }
+            _ => {
+                return Err(refuse(
+                    "the certificate names several identities".to_owned(),
+                    None,
+                ));
+            }
+        };
+        if let Some(allowed) = &self.allowed
+            && !allowed.contains(fingerprint)
+        {
+            return Err(refuse(
+                "the certificate is not in the fingerprint allow-list".to_owned(),
+                Some(principal),
+            ));
+        }
+        let end_entity = CertificateDer::from(leaf);
+        let intermediates: Vec<CertificateDer<'_>> = chain[1..]
+            .iter()
+            .map(|c| CertificateDer::from(c.as_slice()))
+            .collect();
+        let now = UnixTime::now();
+        let anchor = self
+            .anchors
+            .iter()
+            .find(|a| {
+                a.verifier
+                    .verify_client_cert(&end_entity, &intermediates, now)
+                    .is_ok()
+            })
+            .ok_or_else(|| {
+                refuse(
+                    "no trusted CA issued this certificate".to_owned(),
+                    Some(principal),
+                )
+            })?;
+        let caller = match (anchor.partner, principal.role) {
+            (None, Role::Dashboard | Role::Operator | Role::Sync)
+                if principal.province == self.own =>
+            {
+                Caller::Internal(principal.role)
+            }
+            (None, Role::Gateway) if principal.province == self.own => {
+                return Err(refuse(
+                    "our own gateway certificate is for asking partners, not us".to_owned(),
+                    Some(principal),
+                ));
+            }
+            (Some(partner), Role::Gateway) if principal.province == partner => {
+                Caller::Partner(partner)
+            }
+            (Some(partner), _) if principal.province == partner => {
+                return Err(refuse(
+                    format!("province {partner}'s CA may vouch only for its gateway"),
+                    Some(principal),
+                ));
+            }
+            (issuer, _) => {
+                let issuer = issuer.unwrap_or(self.own);
+                return Err(refuse(
+                    format!(
+                        "a certificate from province {issuer}'s CA claims province {}",
+                        principal.province
+                    ),
+                    Some(principal),
+                ));
+            }
+        };
+        Ok(Identity {
+            caller,
+            principal,
+            fingerprint: fingerprint.to_owned(),
+            subject,
+        })
+    }
+}
+
+/// SHA-256 of a DER certificate, lower-case hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The subject and the `urn:caunoi:` SAN URIs of a certificate.
+fn describe(der: &[u8]) -> (String, Vec<String>) {
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return (String::new(), Vec::new());
+    };
+    let subject = cert.subject().to_string();
+    let uris = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    GeneralName::URI(uri) if uri.starts_with(Principal::PREFIX) => {
+                        Some((*uri).to_owned())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (subject, uris)
+}
