@@ -22,7 +22,7 @@ use axum_server::tls::TlsInfo;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::graphql::{self, CauNoiSchema};
+use crate::graphql::{self, Schemas};
 use crate::server::Tls;
 use crate::server::identity::{Caller, Identity};
 use crate::store::Store;
@@ -30,7 +30,7 @@ use crate::store::Store;
 /// A built gateway.
 #[derive(Clone)]
 pub struct App {
-    schema: CauNoiSchema,
+    schemas: Schemas,
     store: Store,
     tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
@@ -47,12 +47,12 @@ impl App {
 
     /// Builds the gateway over an open, migrated store.
     pub fn with_store(config: &Config, store: Store) -> anyhow::Result<Self> {
-        let schema = graphql::schema(config.query_limits())
-            .data(store.clone())
-            .data(config.province_names()?)
-            .finish();
+        let names = config.province_names()?;
+        let schemas = Schemas::build(config.query_limits(), |builder| {
+            builder.data(store.clone()).data(names.clone())
+        });
         Ok(Self {
-            schema,
+            schemas,
             store,
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
@@ -75,7 +75,7 @@ impl App {
         caller: Caller,
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
-        graphql::execute(&self.schema, caller, request.into()).await
+        graphql::execute(&self.schemas, caller, request.into()).await
     }
 
     /// The exchange routes: every request is identified by its client certificate.
@@ -193,6 +193,15 @@ async fn graphql_post(
         }
         Err(rejection) => return invalid_body(rejection.status(), rejection.body_text()),
     };
+    if matches!(identity.caller, Caller::Partner(_)) && body.len() > app.limits.partner_body_bytes {
+        return invalid_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "a partner's request body may not exceed {} bytes",
+                app.limits.partner_body_bytes
+            ),
+        );
+    }
     let request = match parse_request(&body) {
         Ok(request) => request,
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),

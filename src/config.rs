@@ -106,12 +106,16 @@ pub struct ProvinceConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Largest request body accepted.
+    /// Largest request body accepted from our own callers.
     pub body_bytes: usize,
+    /// Largest request body accepted from a partner.
+    pub partner_body_bytes: usize,
     /// Deepest selection nesting.
     pub depth: usize,
-    /// Highest query complexity (one per field, times page sizes).
+    /// Highest query complexity (one per field) for our own callers.
     pub complexity: usize,
+    /// Highest query complexity for a partner.
+    pub partner_complexity: usize,
     /// Longest a request may run.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -158,8 +162,10 @@ impl Default for Limits {
         let query = QueryLimits::default();
         Self {
             body_bytes: 1024 * 1024,
+            partner_body_bytes: 256 * 1024,
             depth: query.depth,
             complexity: query.complexity,
+            partner_complexity: query.partner_complexity,
             request_timeout: Duration::from_secs(10),
         }
     }
@@ -282,6 +288,7 @@ impl Config {
         QueryLimits {
             depth: self.limits.depth,
             complexity: self.limits.complexity,
+            partner_complexity: self.limits.partner_complexity,
         }
     }
 }

@@ -1,36 +1,58 @@
 //! What each caller may do: the one place that decides, before any resolver runs.
 //!
-//! Deny by default. Operators read and write their province's records; dashboards
-//! read them; sync jobs read change feeds (none are served yet, so they get
-//! nothing); partners get nothing until the sharing rules are in place. A refused
-//! request is `FORBIDDEN` and runs no resolver.
+//! Deny by default. Operators read and write their province's records and read
+//! the audit trail; dashboards read the records; sync jobs read change feeds (none
+//! are served yet, so they get nothing); partner gateways read what is shared with
+//! them — the store filters records by [`crate::store::Audience`] and personal data
+//! fields refuse them — and call no mutation (none is made for partners yet). A
+//! refused request is `FORBIDDEN` and runs no resolver.
 
 use async_graphql::parser::types::OperationType;
 
 use crate::domain::Role;
 use crate::server::identity::Caller;
 
-/// Whether `caller` may run an operation of type `operation`; `Err` says why not.
-pub fn authorize(caller: Caller, operation: OperationType) -> Result<(), String> {
+/// Root fields only operators may ask for.
+const OPERATOR_FIELDS: &[&str] = &["auditLog"];
+
+/// Whether `caller` may run an operation of type `operation` selecting
+/// `root_fields` at its root; `Err` says why not.
+pub fn authorize(
+    caller: Caller,
+    operation: OperationType,
+    root_fields: &[String],
+) -> Result<(), String> {
     use OperationType::{Mutation, Query, Subscription};
+    let operator_only = root_fields
+        .iter()
+        .find(|field| OPERATOR_FIELDS.contains(&field.as_str()));
     match (caller, operation) {
         (_, Subscription) => Err("subscriptions are not served".to_owned()),
         (Caller::Internal(Role::Operator), Query | Mutation) => Ok(()),
-        (Caller::Internal(Role::Dashboard), Query) => Ok(()),
+        (Caller::Internal(Role::Dashboard) | Caller::Partner(_), Query) => match operator_only {
+            Some(field) => Err(format!("`{field}` is for operators")),
+            None => Ok(()),
+        },
         (Caller::Internal(Role::Dashboard), Mutation) => {
             Err("dashboards read; only operators write".to_owned())
         }
+        (Caller::Partner(_), Mutation) => Err(
+            "partners may call only the mutations made for partners, and there are none yet"
+                .to_owned(),
+        ),
         (Caller::Internal(Role::Sync), _) => {
             Err("sync clients read change feeds, which this gateway does not serve yet".to_owned())
         }
         (Caller::Internal(Role::Gateway), _) => {
             Err("a gateway certificate of our own province does not call us".to_owned())
         }
-        (Caller::Partner(_), _) => Err(
-            "partner access opens with the sharing rules, which this gateway does not have yet"
-                .to_owned(),
-        ),
     }
+}
+
+/// Whether `caller` may see personal data (names, phones and identity numbers of
+/// household producers and contacts, Decree 13/2023) and internal notes.
+pub fn sees_internal_fields(caller: Caller) -> bool {
+    matches!(caller, Caller::Internal(_))
 }
 
 #[cfg(test)]
@@ -38,26 +60,42 @@ mod tests {
     use super::*;
     use crate::domain::ProvinceCode;
 
-    /// Every caller against every operation type: the whole policy, as a table.
+    /// Every caller against every kind of operation: the whole policy, as a table.
     #[test]
     fn the_policy_table() {
         use OperationType::{Mutation, Query, Subscription};
         let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
+        let records = vec!["certificates".to_owned()];
+        let audit = vec!["facilities".to_owned(), "auditLog".to_owned()];
+        // query records, query the audit log, mutate, subscribe
         let table = [
-            (Caller::Internal(Role::Operator), [true, true, false]),
-            (Caller::Internal(Role::Dashboard), [true, false, false]),
-            (Caller::Internal(Role::Sync), [false, false, false]),
-            (Caller::Internal(Role::Gateway), [false, false, false]),
-            (partner, [false, false, false]),
+            (Caller::Internal(Role::Operator), [true, true, true, false]),
+            (
+                Caller::Internal(Role::Dashboard),
+                [true, false, false, false],
+            ),
+            (Caller::Internal(Role::Sync), [false, false, false, false]),
+            (
+                Caller::Internal(Role::Gateway),
+                [false, false, false, false],
+            ),
+            (partner, [true, false, false, false]),
         ];
         for (caller, allowed) in table {
-            for (operation, allowed) in [Query, Mutation, Subscription].into_iter().zip(allowed) {
+            let asked = [
+                (Query, &records),
+                (Query, &audit),
+                (Mutation, &records),
+                (Subscription, &records),
+            ];
+            for ((operation, fields), allowed) in asked.into_iter().zip(allowed) {
                 assert_eq!(
-                    authorize(caller, operation).is_ok(),
+                    authorize(caller, operation, fields).is_ok(),
                     allowed,
-                    "{caller:?} {operation:?}"
+                    "{caller:?} {operation:?} {fields:?}"
                 );
             }
+            assert_eq!(sees_internal_fields(caller), caller != partner);
         }
     }
 }

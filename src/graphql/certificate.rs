@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    Facility, Province, check, facility::facility_ref, local_id, opt_check, pagination,
-    scalars::Date, store, writable_id,
+    Facility, Province, audience, check, facility::facility_ref, local_id, opt_check, pagination,
+    returned, scalars::Date, store, writable_id,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
@@ -80,16 +80,19 @@ impl Certificate {
     /// The certificate this one renewed.
     async fn replaces(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
         match self.0.replaces {
-            Some(id) => Ok(store(ctx).certificate(id.local).await?.map(Certificate)),
+            Some(id) => Ok(store(ctx)
+                .certificate(id.local, audience(ctx))
+                .await?
+                .map(|r| returned(ctx, Certificate(r)))),
             None => Ok(None),
         }
     }
     /// The certificate that renewed this one.
     async fn replaced_by(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
         Ok(store(ctx)
-            .certificate_replacing(self.0.id.local)
+            .certificate_replacing(self.0.id.local, audience(ctx))
             .await?
-            .map(Certificate))
+            .map(|r| returned(ctx, Certificate(r))))
     }
     /// Every status change, oldest first, starting with the issue.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CertificateStatusChange>> {
@@ -199,7 +202,10 @@ impl CertificateQuery {
         if number.province != store.province() {
             return Ok(None);
         }
-        Ok(store.certificate_by_number(&number).await?.map(Certificate))
+        Ok(store
+            .certificate_by_number(&number, audience(ctx))
+            .await?
+            .map(|r| returned(ctx, Certificate(r))))
     }
 
     /// Certificates, in a stable order, a page at a time.
@@ -237,11 +243,16 @@ impl CertificateQuery {
                 .as_deref()
                 .map(text::search_terms)
                 .unwrap_or_default(),
+            audience: audience(ctx),
         };
         let page = store
             .certificates(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |c| c.id.local, Certificate))
+        Ok(pagination::connection(
+            page,
+            |c| c.id.local,
+            |r| returned(ctx, Certificate(r)),
+        ))
     }
 
     /// Whether the certificate `number` was valid on `on` (default today), and if
@@ -262,7 +273,7 @@ impl CertificateQuery {
             ))
             .into());
         }
-        let Some(certificate) = store.certificate_by_number(&number).await? else {
+        let Some(certificate) = store.certificate_by_number(&number, audience(ctx)).await? else {
             return Ok(CertificateVerification {
                 number: number.to_string(),
                 on: Date(on),
@@ -288,7 +299,7 @@ impl CertificateQuery {
             on: Date(on),
             valid: verdict.is_ok(),
             reason: verdict.err(),
-            certificate: Some(Certificate(certificate)),
+            certificate: Some(returned(ctx, Certificate(certificate))),
         })
     }
 }
@@ -322,7 +333,10 @@ impl CertificateMutation {
                 .or_else(|| default_expiry(input.kind, issued_on)),
             grade: input.grade,
         };
-        Ok(Certificate(store(ctx).issue_certificate(data).await?))
+        Ok(returned(
+            ctx,
+            Certificate(store(ctx).issue_certificate(data).await?),
+        ))
     }
 
     /// Suspends an active certificate from `effectiveOn` (default today).

@@ -3,14 +3,14 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::{
-    Certificate, Inspection, Product, Province, check, local_id, opt_check, pagination, scalars,
-    store, writable_id,
+    Certificate, Inspection, InternalOnly, Product, Province, audience, check, local_id, opt_check,
+    pagination, returned, scalars, store, writable_id,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
 };
 use crate::store::{
-    CertificateFilter, FacilityData, FacilityFilter, FacilityRecord, InspectionFilter,
+    Audience, CertificateFilter, FacilityData, FacilityFilter, FacilityRecord, InspectionFilter,
     ProductFilter,
 };
 
@@ -62,10 +62,12 @@ impl Facility {
         }
     }
     /// Personal data (Decree 13/2023): the contact person's name.
+    #[graphql(guard = "InternalOnly")]
     async fn contact_name(&self) -> Option<&str> {
         self.0.data.contact_name.as_deref()
     }
     /// Personal data: the contact person's phone number.
+    #[graphql(guard = "InternalOnly")]
     async fn contact_phone(&self) -> Option<String> {
         self.0
             .data
@@ -74,6 +76,7 @@ impl Facility {
             .map(PhoneNumber::into_inner)
     }
     /// Personal data: the contact person's identity number.
+    #[graphql(guard = "InternalOnly")]
     async fn contact_id_number(&self) -> Option<String> {
         self.0
             .data
@@ -100,12 +103,17 @@ impl Facility {
     ) -> Result<pagination::CertificateConnection> {
         let filter = CertificateFilter {
             facility: Some(self.0.id.local),
+            audience: audience(ctx),
             ..Default::default()
         };
         let page = store(ctx)
             .certificates(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |c| c.id.local, Certificate))
+        Ok(pagination::connection(
+            page,
+            |c| c.id.local,
+            |r| returned(ctx, Certificate(r)),
+        ))
     }
     /// This facility's products.
     async fn products(
@@ -116,12 +124,17 @@ impl Facility {
     ) -> Result<pagination::ProductConnection> {
         let filter = ProductFilter {
             facility: Some(self.0.id.local),
+            audience: audience(ctx),
             ..Default::default()
         };
         let page = store(ctx)
             .products(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |p| p.id.local, Product))
+        Ok(pagination::connection(
+            page,
+            |p| p.id.local,
+            |r| returned(ctx, Product(r)),
+        ))
     }
     /// Inspections of this facility recorded by this province.
     async fn inspections(
@@ -132,12 +145,17 @@ impl Facility {
     ) -> Result<pagination::InspectionConnection> {
         let filter = InspectionFilter {
             facility: Some(self.0.id),
+            audience: audience(ctx),
             ..Default::default()
         };
         let page = store(ctx)
             .inspections(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |i| i.id.local, Inspection))
+        Ok(pagination::connection(
+            page,
+            |i| i.id.local,
+            |r| returned(ctx, Inspection(r)),
+        ))
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.created_at
@@ -198,7 +216,10 @@ impl FacilityQuery {
     /// A facility by ID; null if none has it.
     async fn facility(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Facility>> {
         match local_id(ctx, &id, RecordKind::Facility, "id")? {
-            Some(local) => Ok(store(ctx).facility(local).await?.map(Facility)),
+            Some(local) => Ok(store(ctx)
+                .facility(local, audience(ctx))
+                .await?
+                .map(|r| returned(ctx, Facility(r)))),
             None => Ok(None),
         }
     }
@@ -220,11 +241,16 @@ impl FacilityQuery {
                 .as_deref()
                 .map(text::search_terms)
                 .unwrap_or_default(),
+            audience: audience(ctx),
         };
         let page = store(ctx)
             .facilities(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |f| f.id.local, Facility))
+        Ok(pagination::connection(
+            page,
+            |f| f.id.local,
+            |r| returned(ctx, Facility(r)),
+        ))
     }
 }
 
@@ -271,7 +297,10 @@ impl FacilityMutation {
             )?,
             supplies_to: provinces(input.supplies_to),
         };
-        Ok(Facility(store(ctx).create_facility(data).await?))
+        Ok(returned(
+            ctx,
+            Facility(store(ctx).create_facility(data).await?),
+        ))
     }
 
     /// Changes a facility. `version` is the version you read: if the facility
@@ -285,9 +314,12 @@ impl FacilityMutation {
     ) -> Result<Facility> {
         let store = store(ctx);
         let id = writable_id(ctx, &id, RecordKind::Facility)?;
-        let current = store.facility(id.local).await?.ok_or_else(|| {
-            crate::error::AppError::NotFound(format!("no facility has the ID {id}"))
-        })?;
+        let current = store
+            .facility(id.local, Audience::Internal)
+            .await?
+            .ok_or_else(|| {
+                crate::error::AppError::NotFound(format!("no facility has the ID {id}"))
+            })?;
         let mut data = current.data;
         if let Some(name) = input.name {
             data.name = check("input.name", text::line(&name, text::SHORT))?;
@@ -337,7 +369,10 @@ impl FacilityMutation {
         if let Some(supplies_to) = input.supplies_to {
             data.supplies_to = provinces(supplies_to);
         }
-        Ok(Facility(store.update_facility(id, version, data).await?))
+        Ok(returned(
+            ctx,
+            Facility(store.update_facility(id, version, data).await?),
+        ))
     }
 }
 
@@ -369,7 +404,10 @@ fn patch<T>(
 }
 
 /// Batches facility lookups made while resolving one request.
-pub struct FacilityLoader(pub crate::store::Store);
+pub struct FacilityLoader {
+    pub store: crate::store::Store,
+    pub audience: Audience,
+}
 
 impl async_graphql::dataloader::Loader<i64> for FacilityLoader {
     type Value = FacilityRecord;
@@ -379,7 +417,7 @@ impl async_graphql::dataloader::Loader<i64> for FacilityLoader {
         &self,
         keys: &[i64],
     ) -> Result<std::collections::HashMap<i64, FacilityRecord>, Self::Error> {
-        Ok(self.0.facilities_by_id(keys).await?)
+        Ok(self.store.facilities_by_id(keys, self.audience).await?)
     }
 }
 
@@ -390,5 +428,8 @@ pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Faci
         return Ok(None);
     }
     let loader = ctx.data::<async_graphql::dataloader::DataLoader<FacilityLoader>>()?;
-    Ok(loader.load_one(id.local).await?.map(Facility))
+    Ok(loader
+        .load_one(id.local)
+        .await?
+        .map(|r| returned(ctx, Facility(r))))
 }

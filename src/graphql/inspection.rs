@@ -2,7 +2,10 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use super::{Facility, Province, facility::facility_ref, opt_check, pagination, scalars, store};
+use super::{
+    Facility, InternalOnly, Province, audience, facility::facility_ref, opt_check, pagination,
+    returned, scalars, store,
+};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::error::{AppError, FieldContext};
 use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
@@ -51,6 +54,7 @@ impl Inspection {
         self.0.data.findings.as_deref()
     }
     /// Internal working notes, for this province's staff only.
+    #[graphql(guard = "InternalOnly")]
     async fn internal_notes(&self) -> Option<&str> {
         self.0.data.internal_notes.as_deref()
     }
@@ -103,11 +107,16 @@ impl InspectionQuery {
                 .transpose()?,
             stage: filter.stage,
             result: filter.result,
+            audience: audience(ctx),
         };
         let page = store(ctx)
             .inspections(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |i| i.id.local, Inspection))
+        Ok(pagination::connection(
+            page,
+            |i| i.id.local,
+            |r| returned(ctx, Inspection(r)),
+        ))
     }
 }
 
@@ -147,6 +156,9 @@ impl InspectionMutation {
                 long,
             )?,
         };
-        Ok(Inspection(store(ctx).record_inspection(data).await?))
+        Ok(returned(
+            ctx,
+            Inspection(store(ctx).record_inspection(data).await?),
+        ))
     }
 }

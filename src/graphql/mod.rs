@@ -30,7 +30,8 @@ use async_graphql::{
 use crate::domain::{GlobalId, Invalid, RecordKind};
 use crate::error::{AppError, FieldContext};
 use crate::server::identity::Caller;
-use crate::store::Store;
+use crate::store::{Audience, Store};
+use std::sync::Mutex;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -56,6 +57,7 @@ pub type CauNoiSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct QueryLimits {
     pub depth: usize,
     pub complexity: usize,
+    pub partner_complexity: usize,
 }
 
 impl Default for QueryLimits {
@@ -63,11 +65,12 @@ impl Default for QueryLimits {
         Self {
             depth: 10,
             complexity: 5000,
+            partner_complexity: 1000,
         }
     }
 }
 
-/// The schema, without any data attached.
+/// The schema without any data attached, with the internal limits.
 pub fn schema(
     limits: QueryLimits,
 ) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -76,24 +79,57 @@ pub fn schema(
         .limit_complexity(limits.complexity)
 }
 
+/// One schema per kind of caller: partners get no introspection, no "did you
+/// mean" suggestions and a lower complexity limit.
+#[derive(Clone)]
+pub struct Schemas {
+    pub internal: CauNoiSchema,
+    pub partner: CauNoiSchema,
+}
+
+impl Schemas {
+    /// Both schemas, each given the same data by `attach`.
+    pub fn build(
+        limits: QueryLimits,
+        attach: impl Fn(
+            async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>,
+        ) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>,
+    ) -> Self {
+        Self {
+            internal: attach(schema(limits)).finish(),
+            partner: attach(
+                schema(limits)
+                    .limit_complexity(limits.partner_complexity)
+                    .disable_introspection()
+                    .disable_suggestions(),
+            )
+            .finish(),
+        }
+    }
+}
+
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     schema(QueryLimits::default()).finish().sdl()
 }
 
-/// Runs one request of `caller` against `schema` (which carries the [`Store`]).
-/// The policy decides first; a refused request runs no resolver.
-pub async fn execute(schema: &CauNoiSchema, caller: Caller, request: Request) -> Response {
-    if let Some(operation) = operation_type(&request)
-        && let Err(reason) = crate::policy::authorize(caller, operation)
+/// Runs one request of `caller` against the schema for that caller. The policy
+/// decides first; a refused request runs no resolver.
+pub async fn execute(schemas: &Schemas, caller: Caller, request: Request) -> Response {
+    if let Some((operation, root_fields)) = operation_of(&request)
+        && let Err(reason) = crate::policy::authorize(caller, operation, &root_fields)
     {
         return Response::from_errors(vec![forbidden(reason)]);
     }
+    let (schema, audience) = match caller {
+        Caller::Partner(province) => (&schemas.partner, Audience::Partner(province)),
+        Caller::Internal(_) => (&schemas.internal, Audience::Internal),
+    };
     let store = schema
         .data::<Store>()
         .expect("the app attaches a store to the schema")
         .clone();
-    let loader = DataLoader::new(facility::FacilityLoader(store), tokio::spawn);
+    let loader = DataLoader::new(facility::FacilityLoader { store, audience }, tokio::spawn);
     let mut response = schema.execute(request.data(loader).data(caller)).await;
     let validation_failed = matches!(response.data, Value::Null);
     for error in &mut response.errors {
@@ -102,20 +138,60 @@ pub async fn execute(schema: &CauNoiSchema, caller: Caller, request: Request) ->
     response
 }
 
-/// The type of the operation a request would run; `None` if the query does not
-/// parse or names no operation it holds (the schema then reports why).
-fn operation_type(request: &Request) -> Option<OperationType> {
+/// The type and root field names of the operation a request would run; `None` if
+/// the query does not parse or names no operation it holds (the schema then says
+/// why, and no resolver runs).
+fn operation_of(request: &Request) -> Option<(OperationType, Vec<String>)> {
     let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| operation.node.ty)
+    let operation = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()?
         }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
-            .next()
-            .map(|operation| operation.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    let mut fields = Vec::new();
+    root_fields(
+        &document,
+        &operation.node.selection_set.node,
+        &mut fields,
+        0,
+    );
+    Some((operation.node.ty, fields))
+}
+
+/// Collects the field names of a selection set, through fragments.
+fn root_fields(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    set: &async_graphql::parser::types::SelectionSet,
+    fields: &mut Vec<String>,
+    depth: usize,
+) {
+    use async_graphql::parser::types::Selection;
+    if depth > 16 {
+        return;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => fields.push(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => root_fields(
+                document,
+                &fragment.node.selection_set.node,
+                fields,
+                depth + 1,
+            ),
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    root_fields(
+                        document,
+                        &fragment.node.selection_set.node,
+                        fields,
+                        depth + 1,
+                    )
+                }
+            }
+        }
     }
 }
 
@@ -163,6 +239,90 @@ fn give_code(error: &mut ServerError, before_execution: bool) {
 
 fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a Store {
     ctx.data_unchecked::<Store>()
+}
+
+/// Refuses internal-only fields — personal data and internal notes — to partners:
+/// the field answers null with a `FORBIDDEN` error, the rest of the answer stands.
+struct InternalOnly;
+
+impl async_graphql::Guard for InternalOnly {
+    async fn check(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+        if crate::policy::sees_internal_fields(*ctx.data_unchecked::<Caller>()) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "personal data and internal notes are not shared with partner provinces".to_owned(),
+            )
+            .into())
+        }
+    }
+}
+
+/// Who reads in this request: what the store may show.
+fn audience(ctx: &async_graphql::Context<'_>) -> Audience {
+    match ctx.data_unchecked::<Caller>() {
+        Caller::Partner(province) => Audience::Partner(*province),
+        Caller::Internal(_) => Audience::Internal,
+    }
+}
+
+/// The records a request returned (global ID and version), for the audit trail.
+#[derive(Debug, Default)]
+pub struct Returned(Mutex<Vec<(GlobalId, i32)>>);
+
+impl Returned {
+    /// Each record once, in the order first returned.
+    pub fn records(&self) -> Vec<(GlobalId, i32)> {
+        let mut seen = std::collections::HashSet::new();
+        self.0
+            .lock()
+            .expect("returned records lock")
+            .iter()
+            .filter(|(id, _)| seen.insert(*id))
+            .copied()
+            .collect()
+    }
+}
+
+/// An output object backed by one stored record.
+trait Recorded {
+    fn key(&self) -> (GlobalId, i32);
+}
+
+impl Recorded for Facility {
+    fn key(&self) -> (GlobalId, i32) {
+        (self.0.id, self.0.version)
+    }
+}
+
+impl Recorded for Certificate {
+    fn key(&self) -> (GlobalId, i32) {
+        (self.0.id, self.0.version)
+    }
+}
+
+impl Recorded for Product {
+    fn key(&self) -> (GlobalId, i32) {
+        (self.0.id, self.0.version)
+    }
+}
+
+impl Recorded for Inspection {
+    fn key(&self) -> (GlobalId, i32) {
+        (self.0.id, self.0.version)
+    }
+}
+
+/// Notes that `item` goes back to the caller, when the request is audited.
+fn returned<T: Recorded>(ctx: &async_graphql::Context<'_>, item: T) -> T {
+    if let Some(returned) = ctx.data_opt::<Returned>() {
+        returned
+            .0
+            .lock()
+            .expect("returned records lock")
+            .push(item.key());
+    }
+    item
 }
 
 /// Reads an ID argument of `kind`. `Ok(None)` when another province owns the

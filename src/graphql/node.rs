@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::{Certificate, Facility, Inspection, Product, Province, store};
+use super::{Certificate, Facility, Inspection, Product, Province, audience, returned, store};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::FieldContext;
 
@@ -28,17 +28,24 @@ impl NodeQuery {
         if id.province != store.province() {
             return Ok(None);
         }
+        let audience = audience(ctx);
         Ok(match id.kind {
-            RecordKind::Facility => store.facility(id.local).await?.map(|r| Facility(r).into()),
+            RecordKind::Facility => store
+                .facility(id.local, audience)
+                .await?
+                .map(|r| returned(ctx, Facility(r)).into()),
             RecordKind::Certificate => store
-                .certificate(id.local)
+                .certificate(id.local, audience)
                 .await?
-                .map(|r| Certificate(r).into()),
-            RecordKind::Product => store.product(id.local).await?.map(|r| Product(r).into()),
+                .map(|r| returned(ctx, Certificate(r)).into()),
+            RecordKind::Product => store
+                .product(id.local, audience)
+                .await?
+                .map(|r| returned(ctx, Product(r)).into()),
             RecordKind::Inspection => store
-                .inspection(id.local)
+                .inspection(id.local, audience)
                 .await?
-                .map(|r| Inspection(r).into()),
+                .map(|r| returned(ctx, Inspection(r)).into()),
         })
     }
 

@@ -4,14 +4,14 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::Datelike;
 
 use super::{
-    Facility, Province, check, facility::facility_ref, local_id, opt_check, pagination, scalars,
-    store, writable_id,
+    Facility, Province, audience, check, facility::facility_ref, local_id, opt_check, pagination,
+    returned, scalars, store, writable_id,
 };
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::store::{ProductData, ProductFilter, ProductRecord};
+use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
 
 /// A food product of a facility of this province.
 pub struct Product(pub ProductRecord);
@@ -147,7 +147,10 @@ impl ProductQuery {
     /// A product by ID; null if none has it.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
         match local_id(ctx, &id, RecordKind::Product, "id")? {
-            Some(local) => Ok(store(ctx).product(local).await?.map(Product)),
+            Some(local) => Ok(store(ctx)
+                .product(local, audience(ctx))
+                .await?
+                .map(|r| returned(ctx, Product(r)))),
             None => Ok(None),
         }
     }
@@ -185,11 +188,16 @@ impl ProductQuery {
                 .as_deref()
                 .map(text::search_terms)
                 .unwrap_or_default(),
+            audience: audience(ctx),
         };
         let page = store
             .products(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(page, |p| p.id.local, Product))
+        Ok(pagination::connection(
+            page,
+            |p| p.id.local,
+            |r| returned(ctx, Product(r)),
+        ))
     }
 }
 
@@ -214,7 +222,10 @@ impl ProductMutation {
             specialty: input.specialty,
             key_product: input.key_product,
         };
-        Ok(Product(store(ctx).register_product(data).await?))
+        Ok(returned(
+            ctx,
+            Product(store(ctx).register_product(data).await?),
+        ))
     }
 
     /// Changes a product, its OCOP rating included. `version` is the version you
@@ -229,7 +240,7 @@ impl ProductMutation {
         let store = store(ctx);
         let id = writable_id(ctx, &id, RecordKind::Product)?;
         let current = store
-            .product(id.local)
+            .product(id.local, Audience::Internal)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no product has the ID {id}")))?;
         let mut data = current.data;
@@ -261,7 +272,10 @@ impl ProductMutation {
         if let Some(key_product) = input.key_product {
             data.key_product = key_product;
         }
-        Ok(Product(store.update_product(id, version, data).await?))
+        Ok(returned(
+            ctx,
+            Product(store.update_product(id, version, data).await?),
+        ))
     }
 }
 

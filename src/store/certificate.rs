@@ -11,8 +11,8 @@ use sea_orm::{
 };
 
 use super::{
-    Page, PageRequest, Store, claim,
-    facility::{matching_facilities, supplying},
+    Audience, Page, PageRequest, Store, claim,
+    facility::{matching_facilities, of_visible_facilities, supplying},
     matches_terms, page, search_text, stored,
 };
 use crate::domain::{
@@ -94,12 +94,20 @@ pub struct CertificateFilter {
     /// Active certificates whose expiry falls within this many days from today.
     pub expiring_within_days: Option<u32>,
     pub text: Vec<String>,
+    pub audience: Audience,
 }
 
 impl Store {
     #[tracing::instrument(skip(self))]
-    pub async fn certificate(&self, id: i64) -> Result<Option<CertificateRecord>, AppError> {
-        let row = certificate::Entity::find_by_id(id).one(&self.db).await?;
+    pub async fn certificate(
+        &self,
+        id: i64,
+        audience: Audience,
+    ) -> Result<Option<CertificateRecord>, AppError> {
+        let row = certificate::Entity::find_by_id(id)
+            .filter(visible_certificates(audience))
+            .one(&self.db)
+            .await?;
         row.map(|row| self.certificate_record(row)).transpose()
     }
 
@@ -107,9 +115,11 @@ impl Store {
     pub async fn certificate_by_number(
         &self,
         number: &CertificateNumber,
+        audience: Audience,
     ) -> Result<Option<CertificateRecord>, AppError> {
         let row = certificate::Entity::find()
             .filter(certificate::Column::Number.eq(number.to_string()))
+            .filter(visible_certificates(audience))
             .one(&self.db)
             .await?;
         row.map(|row| self.certificate_record(row)).transpose()
@@ -119,9 +129,11 @@ impl Store {
     pub async fn certificate_replacing(
         &self,
         id: i64,
+        audience: Audience,
     ) -> Result<Option<CertificateRecord>, AppError> {
         let row = certificate::Entity::find()
             .filter(certificate::Column::ReplacesId.eq(id))
+            .filter(visible_certificates(audience))
             .one(&self.db)
             .await?;
         row.map(|row| self.certificate_record(row)).transpose()
@@ -136,7 +148,7 @@ impl Store {
         use certificate::Column as C;
         let today = today();
         let active = || C::Status.eq(StoredStatus::Active.code());
-        let mut select = certificate::Entity::find();
+        let mut select = certificate::Entity::find().filter(visible_certificates(filter.audience));
         if let Some(status) = filter.status {
             select = select.filter(match status {
                 CertificateStatus::Active => Condition::all().add(active()).add(
@@ -439,6 +451,11 @@ impl Store {
             updated_at: row.updated_at,
         })
     }
+}
+
+/// The certificates `audience` may see: those of facilities it may see.
+fn visible_certificates(audience: Audience) -> Condition {
+    of_visible_facilities(certificate::Column::FacilityId, audience)
 }
 
 /// The rules a certificate's data must keep, whoever writes it.

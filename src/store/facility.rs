@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{facility, facility_market};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Query,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, sea_query::Query,
 };
 
-use super::{Page, PageRequest, Store, claim, matches_terms, page, search_text, stored};
+use super::{Audience, Page, PageRequest, Store, claim, matches_terms, page, search_text, stored};
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
     RecordKind,
@@ -49,12 +49,17 @@ pub struct FacilityFilter {
     pub supplies_to: Option<ProvinceCode>,
     /// Folded search terms, all of which must match.
     pub text: Vec<String>,
+    pub audience: Audience,
 }
 
 impl Store {
     #[tracing::instrument(skip(self))]
-    pub async fn facility(&self, id: i64) -> Result<Option<FacilityRecord>, AppError> {
-        Ok(self.facilities_by_id(&[id]).await?.remove(&id))
+    pub async fn facility(
+        &self,
+        id: i64,
+        audience: Audience,
+    ) -> Result<Option<FacilityRecord>, AppError> {
+        Ok(self.facilities_by_id(&[id], audience).await?.remove(&id))
     }
 
     /// Facilities by row id, for batched lookups.
@@ -62,9 +67,11 @@ impl Store {
     pub async fn facilities_by_id(
         &self,
         ids: &[i64],
+        audience: Audience,
     ) -> Result<HashMap<i64, FacilityRecord>, AppError> {
         let rows = facility::Entity::find()
             .filter(facility::Column::Id.is_in(ids.iter().copied()))
+            .filter(visible_facilities(audience))
             .all(&self.db)
             .await?;
         let records = self.facility_records(&self.db, rows).await?;
@@ -77,7 +84,7 @@ impl Store {
         filter: &FacilityFilter,
         request: PageRequest,
     ) -> Result<Page<FacilityRecord>, AppError> {
-        let mut select = facility::Entity::find();
+        let mut select = facility::Entity::find().filter(visible_facilities(filter.audience));
         if let Some(kind) = filter.kind {
             select = select.filter(facility::Column::Kind.eq(kind.code()));
         }
@@ -227,6 +234,26 @@ fn facility_columns(data: &FacilityData, now: DateTime<Utc>) -> facility::Active
         ])),
         updated_at: Set(now),
         ..Default::default()
+    }
+}
+
+/// The facilities `audience` may see.
+fn visible_facilities(audience: Audience) -> Condition {
+    match audience {
+        Audience::Internal => Condition::all(),
+        Audience::Partner(province) => {
+            Condition::all().add(facility::Column::Id.in_subquery(supplying(province)))
+        }
+    }
+}
+
+/// Records of facilities `audience` may see, by their facility column.
+pub(super) fn of_visible_facilities(column: impl ColumnTrait, audience: Audience) -> Condition {
+    match audience {
+        Audience::Internal => Condition::all(),
+        Audience::Partner(province) => {
+            Condition::all().add(column.in_subquery(supplying(province)))
+        }
     }
 }
 

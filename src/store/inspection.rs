@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::inspection;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+};
 
-use super::{Page, PageRequest, Store, page, stored};
+use super::{Audience, Page, PageRequest, Store, facility::of_visible_facilities, page, stored};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
 use crate::error::AppError;
 
@@ -36,12 +38,20 @@ pub struct InspectionFilter {
     pub facility: Option<GlobalId>,
     pub stage: Option<ChainStage>,
     pub result: Option<InspectionResult>,
+    pub audience: Audience,
 }
 
 impl Store {
     #[tracing::instrument(skip(self))]
-    pub async fn inspection(&self, id: i64) -> Result<Option<InspectionRecord>, AppError> {
-        let row = inspection::Entity::find_by_id(id).one(&self.db).await?;
+    pub async fn inspection(
+        &self,
+        id: i64,
+        audience: Audience,
+    ) -> Result<Option<InspectionRecord>, AppError> {
+        let row = inspection::Entity::find_by_id(id)
+            .filter(self.visible_inspections(audience))
+            .one(&self.db)
+            .await?;
         row.map(|row| self.inspection_record(row)).transpose()
     }
 
@@ -52,7 +62,8 @@ impl Store {
         request: PageRequest,
     ) -> Result<Page<InspectionRecord>, AppError> {
         use inspection::Column as I;
-        let mut select = inspection::Entity::find();
+        let mut select =
+            inspection::Entity::find().filter(self.visible_inspections(filter.audience));
         if let Some(facility) = filter.facility {
             select = select
                 .filter(I::FacilityProvince.eq(facility.province.number()))
@@ -112,6 +123,19 @@ impl Store {
         .await?;
         txn.commit().await?;
         self.inspection_record(row)
+    }
+
+    /// The inspections `audience` may see: those of our facilities it may see.
+    fn visible_inspections(&self, audience: Audience) -> Condition {
+        match audience {
+            Audience::Internal => Condition::all(),
+            Audience::Partner(_) => Condition::all()
+                .add(inspection::Column::FacilityProvince.eq(self.province.number()))
+                .add(of_visible_facilities(
+                    inspection::Column::FacilityId,
+                    audience,
+                )),
+        }
     }
 
     fn inspection_record(&self, row: inspection::Model) -> Result<InspectionRecord, AppError> {

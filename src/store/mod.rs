@@ -35,6 +35,17 @@ use sea_orm::{
 use crate::domain::{GlobalId, ProvinceCode, RecordKind, text};
 use crate::error::AppError;
 
+/// Who reads. Our own staff see every record we own; a partner sees only what the
+/// cooperation agreement shares with it: facilities supplying its province with
+/// their certificates, products and inspections, and every OCOP-rated product.
+/// A record hidden from a reader is, to that reader, a record that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audience {
+    #[default]
+    Internal,
+    Partner(ProvinceCode),
+}
+
 /// Largest page any list returns.
 pub const MAX_PAGE: u64 = 100;
 

@@ -7,8 +7,8 @@ use sea_orm::{
 };
 
 use super::{
-    Page, PageRequest, Store, claim,
-    facility::{matching_facilities, supplying},
+    Audience, Page, PageRequest, Store, claim,
+    facility::{matching_facilities, of_visible_facilities, supplying},
     matches_terms, page, search_text, stored,
 };
 use crate::domain::{
@@ -51,12 +51,20 @@ pub struct ProductFilter {
     pub specialty: Option<bool>,
     pub key_product: Option<bool>,
     pub text: Vec<String>,
+    pub audience: Audience,
 }
 
 impl Store {
     #[tracing::instrument(skip(self))]
-    pub async fn product(&self, id: i64) -> Result<Option<ProductRecord>, AppError> {
-        let row = product::Entity::find_by_id(id).one(&self.db).await?;
+    pub async fn product(
+        &self,
+        id: i64,
+        audience: Audience,
+    ) -> Result<Option<ProductRecord>, AppError> {
+        let row = product::Entity::find_by_id(id)
+            .filter(visible_products(audience))
+            .one(&self.db)
+            .await?;
         row.map(|row| self.product_record(row)).transpose()
     }
 
@@ -67,7 +75,7 @@ impl Store {
         request: PageRequest,
     ) -> Result<Page<ProductRecord>, AppError> {
         use product::Column as P;
-        let mut select = product::Entity::find();
+        let mut select = product::Entity::find().filter(visible_products(filter.audience));
         if let Some(category) = filter.category {
             select = select.filter(P::Category.eq(category.code()));
         }
@@ -184,6 +192,17 @@ impl Store {
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
+    }
+}
+
+/// The products `audience` may see: those of facilities it may see, and every
+/// OCOP-rated product, which both provinces promote.
+fn visible_products(audience: Audience) -> Condition {
+    match audience {
+        Audience::Internal => Condition::all(),
+        Audience::Partner(_) => Condition::any()
+            .add(product::Column::OcopStars.is_not_null())
+            .add(of_visible_facilities(product::Column::FacilityId, audience)),
     }
 }
 

@@ -338,3 +338,19 @@ pub fn day(days: i64) -> String {
         .format("%Y-%m-%d")
         .to_string()
 }
+
+/// A gateway of province 19 that trusts partner 40's CA, and that partner's PKI.
+pub async fn spawn_with_partner() -> (TestGateway, TestPki, tempfile::TempDir) {
+    let partner_dir = tempfile::tempdir().unwrap();
+    let partner = TestPki::create(partner_dir.path(), "40");
+    let partner_ca = partner_dir.path().join("pki").join(caunoi::pki::CA_CERT);
+    let gw = spawn_gateway_with(|config| {
+        config.partners = vec![caunoi::config::Partner {
+            province: "40".to_owned(),
+            name: Some("Nghệ An".to_owned()),
+            ca: partner_ca,
+        }]
+    })
+    .await;
+    (gw, partner, partner_dir)
+}

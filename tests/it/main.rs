@@ -15,6 +15,7 @@ mod inspections;
 mod pagination;
 mod products;
 mod schema;
+mod sharing;
 mod storage;
 mod tls;
 mod validation;

@@ -2,7 +2,7 @@
 
 use caunoi::domain::{CertificateKind, FacilityKind, GlobalId, ProvinceCode, today};
 use caunoi::error::AppError;
-use caunoi::store::{CertificateData, FacilityData, Store};
+use caunoi::store::{Audience, CertificateData, FacilityData, Store};
 
 use crate::helpers::fresh_store;
 
@@ -83,7 +83,11 @@ async fn of_concurrent_updates_at_one_version_exactly_one_wins() {
         }
     }
     assert_eq!(winners.len(), 1);
-    let stored = store.facility(created.id.local).await.unwrap().unwrap();
+    let stored = store
+        .facility(created.id.local, Audience::Internal)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.version, 2);
     assert_eq!(stored.data.name, winners[0].data.name);
 }
@@ -113,11 +117,15 @@ async fn a_failed_write_leaves_no_trace() {
         matches!(refused, Err(AppError::InvalidInput { .. })),
         "{refused:?}"
     );
-    let after = store.certificate(issued.id.local).await.unwrap().unwrap();
+    let after = store
+        .certificate(issued.id.local, Audience::Internal)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.version, 1);
     assert!(
         store
-            .certificate_replacing(issued.id.local)
+            .certificate_replacing(issued.id.local, Audience::Internal)
             .await
             .unwrap()
             .is_none()
