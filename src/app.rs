@@ -21,10 +21,15 @@ use axum::{
 use axum_server::tls::TlsInfo;
 use serde_json::json;
 
+use async_graphql::parser::types::OperationType;
+
+use crate::audit::{self, Event, Outcome};
 use crate::config::Config;
+use crate::graphql::Returned;
 use crate::graphql::{self, Schemas};
 use crate::server::Tls;
 use crate::server::identity::{Caller, Identity};
+use crate::server::metrics::{self, CountHandshakes};
 use crate::store::Store;
 
 /// A built gateway.
@@ -47,6 +52,7 @@ impl App {
 
     /// Builds the gateway over an open, migrated store.
     pub fn with_store(config: &Config, store: Store) -> anyhow::Result<Self> {
+        metrics::handle();
         let names = config.province_names()?;
         let schemas = Schemas::build(config.query_limits(), |builder| {
             builder.data(store.clone()).data(names.clone())
@@ -69,13 +75,89 @@ impl App {
         &self.tls
     }
 
-    /// Runs one GraphQL request in-process for `caller`, as the HTTP handler does.
+    /// Runs one GraphQL request for `identity`, as the HTTP handler does, and
+    /// writes the audit record when the request is one that must leave evidence:
+    /// a partner's, a refused one, or a mutation. A partner whose request cannot
+    /// be recorded gets no data.
     pub async fn execute(
         &self,
-        caller: Caller,
+        identity: &Identity,
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
-        graphql::execute(&self.schemas, caller, request.into()).await
+        let request = request.into();
+        let started = std::time::Instant::now();
+        let query_hash = audit::sha256_hex(request.query.as_bytes());
+        let variables_hash = audit::sha256_hex(
+            serde_json::to_string(&request.variables)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        let operation_name = request.operation_name.clone();
+        let returned = Arc::new(Returned::default());
+        let executed =
+            graphql::execute(&self.schemas, identity.caller, request, returned.clone()).await;
+        let operation = match executed.operation {
+            Some(OperationType::Query) => "query",
+            Some(OperationType::Mutation) => "mutation",
+            Some(OperationType::Subscription) => "subscription",
+            None => "none",
+        };
+        let outcome = if executed.refused {
+            Outcome::Refused
+        } else if executed.response.errors.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        };
+        metrics::request(identity.caller.label(), operation, outcome.code());
+        let partner = matches!(identity.caller, Caller::Partner(_));
+        let mutation = executed.operation == Some(OperationType::Mutation);
+        if !(partner || mutation || executed.refused) {
+            return executed.response;
+        }
+        let mut response = executed.response;
+        let event = Event {
+            at: Event::now(),
+            fingerprint: identity.fingerprint.clone(),
+            subject: identity.subject.clone(),
+            role: Some(identity.principal.role.code().to_owned()),
+            province: Some(identity.principal.province.number()),
+            operation_name,
+            operation_type: operation.to_owned(),
+            query_hash,
+            variables_hash,
+            records: returned
+                .records()
+                .into_iter()
+                .map(|(id, version)| format!("{id}@{version}"))
+                .collect(),
+            outcome: outcome.code().to_owned(),
+            error_codes: error_codes(&response),
+            latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        };
+        if let Err(error) = self.record(&event).await {
+            tracing::error!(error = ?error, "the audit record could not be written");
+            let message = if partner {
+                "the request could not be recorded in the audit trail, so no data is returned"
+            } else if mutation {
+                "the change was made but could not be recorded in the audit trail; tell the administrator"
+            } else {
+                return response;
+            };
+            let error = graphql::coded_error(message, "INTERNAL");
+            if partner {
+                return async_graphql::Response::from_errors(vec![error]);
+            }
+            response.errors.push(error);
+        }
+        response
+    }
+
+    /// Appends an audit event, counting the write.
+    async fn record(&self, event: &Event) -> Result<i64, crate::error::AppError> {
+        let written = self.store.append_audit(event).await;
+        metrics::audit_write(written.is_ok());
+        written
     }
 
     /// The exchange routes: every request is identified by its client certificate.
@@ -92,6 +174,7 @@ impl App {
         Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
+            .route("/metrics", get(|| async { metrics::handle().render() }))
             .with_state(self.clone())
     }
 
@@ -108,8 +191,11 @@ impl App {
             shutdown.await;
             stopper.graceful_shutdown(Some(Duration::from_secs(10)));
         });
-        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(self.tls.rustls())
-            .handshake_timeout(self.handshake_timeout);
+        let acceptor = CountHandshakes(
+            axum_server::tls_rustls::RustlsAcceptor::new(self.tls.rustls())
+                .handshake_timeout(self.handshake_timeout)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+        );
         let router = self.router();
         axum_server::from_tcp(listener)?
             .acceptor(acceptor)
@@ -151,6 +237,25 @@ async fn identify(State(app): State<App>, mut request: Request, next: Next) -> R
                 reason = %refusal.reason,
                 "refused a trusted certificate"
             );
+            metrics::request("unknown", "none", Outcome::Refused.code());
+            let event = Event {
+                at: Event::now(),
+                fingerprint: refusal.fingerprint.clone(),
+                subject: refusal.subject.clone(),
+                role: refusal.principal.map(|p| p.role.code().to_owned()),
+                province: refusal.principal.map(|p| p.province.number()),
+                operation_name: None,
+                operation_type: "none".to_owned(),
+                query_hash: String::new(),
+                variables_hash: String::new(),
+                records: Vec::new(),
+                outcome: Outcome::Refused.code().to_owned(),
+                error_codes: vec!["FORBIDDEN".to_owned()],
+                latency_us: 0,
+            };
+            if let Err(error) = app.record(&event).await {
+                tracing::error!(error = ?error, "the audit record of a refusal could not be written");
+            }
             error_response(StatusCode::FORBIDDEN, "FORBIDDEN", None, refusal.reason)
         }
     }
@@ -207,7 +312,7 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    match tokio::time::timeout(timeout, app.execute(identity.caller, request)).await {
+    match tokio::time::timeout(timeout, app.execute(&identity, request)).await {
         Ok(response) => Json(response).into_response(),
         Err(_) => {
             tracing::warn!(?timeout, "request timed out");
@@ -219,6 +324,26 @@ async fn graphql_post(
             )
         }
     }
+}
+
+/// The distinct error codes of a response, in order.
+fn error_codes(response: &async_graphql::Response) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(code) => Some(code.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "INTERNAL".to_owned());
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
 }
 
 /// Reads one GraphQL request: a JSON object with a `query` string. Batches (JSON

@@ -54,6 +54,22 @@ enum Command {
     /// Manage this province's certificates.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Check or export the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit non-zero at the first broken link.
+    Verify {
+        /// A head exported earlier (`<sequence>:<hash>`) that must still be in
+        /// the chain, so that cutting entries off the end is caught.
+        #[arg(long)]
+        expect: Option<String>,
+    },
+    /// Print the chain's head, `<sequence>:<hash>`, to keep elsewhere.
+    Head,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +147,28 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Schema => unreachable!("handled before the runtime starts"),
         Command::Pki(command) => pki(command, &config)?,
+        Command::Audit(AuditCommand::Head) => {
+            println!(
+                "{}",
+                open_store(&config)
+                    .await?
+                    .audit_head()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            );
+        }
+        Command::Audit(AuditCommand::Verify { expect }) => {
+            let expect = expect
+                .as_deref()
+                .map(crate::audit::Head::parse)
+                .transpose()?;
+            let verdict =
+                crate::audit::verify(&open_store(&config).await?, expect.as_ref()).await?;
+            println!("{verdict}");
+            if verdict.broken.is_some() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Migrate => {
             open_store(&config).await?;
             tracing::info!("migrations applied");

@@ -7,10 +7,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::domain::Role;
 use crate::seed::search_example;
-use crate::server::identity::Caller;
-
-/// The examples are asked as a dashboard would: read only.
-const DASHBOARD: Caller = Caller::Internal(Role::Dashboard);
+use crate::server::identity::Identity;
 
 /// Says whether an answer's `data` is right, and if not, why.
 type Check = Box<dyn Fn(&Value) -> Result<(), String>>;
@@ -26,14 +23,16 @@ struct Example {
 /// Runs the examples, prints each question and answer, and says whether every
 /// answer was right.
 pub async fn show(app: &App) -> anyhow::Result<bool> {
+    // The examples are asked as a dashboard would: read only.
+    let dashboard = Identity::local(app.store().province(), Role::Dashboard);
     let search = search_example(app.store().province()).unwrap_or("chè");
-    let revoked = first_number(app, "REVOKED").await?;
-    let active = first_number(app, "ACTIVE").await?;
+    let revoked = first_number(app, &dashboard, "REVOKED").await?;
+    let active = first_number(app, &dashboard, "ACTIVE").await?;
     let mut all_ok = true;
     for example in examples(search, &revoked, &active) {
         let variables = Variables::from_json(example.variables.clone());
         let request = async_graphql::Request::new(example.query).variables(variables);
-        let response = app.execute(DASHBOARD, request).await;
+        let response = app.execute(&dashboard, request).await;
         let answer = serde_json::to_value(&response)?;
         let verdict = if response.errors.is_empty() {
             (example.check)(&answer["data"])
@@ -58,11 +57,11 @@ pub async fn show(app: &App) -> anyhow::Result<bool> {
 }
 
 /// The number of the first certificate with `status`, or an empty string.
-async fn first_number(app: &App, status: &str) -> anyhow::Result<String> {
+async fn first_number(app: &App, dashboard: &Identity, status: &str) -> anyhow::Result<String> {
     let query = format!(
         "{{ certificates(filter: {{ status: {status} }}, first: 1) {{ edges {{ node {{ number }} }} }} }}"
     );
-    let answer = serde_json::to_value(app.execute(DASHBOARD, query.as_str()).await)?;
+    let answer = serde_json::to_value(app.execute(dashboard, query.as_str()).await)?;
     Ok(answer["data"]["certificates"]["edges"][0]["node"]["number"]
         .as_str()
         .unwrap_or_default()

@@ -13,7 +13,7 @@ use crate::domain::Role;
 use crate::server::identity::Caller;
 
 /// Root fields only operators may ask for.
-const OPERATOR_FIELDS: &[&str] = &["auditLog"];
+const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
 
 /// Whether `caller` may run an operation of type `operation` selecting
 /// `root_fields` at its root; `Err` says why not.

@@ -6,6 +6,8 @@
 //! meaning. Every owned row carries its owner `province` and a `version` that grows
 //! by one on each write.
 
+pub mod audit_head;
+pub mod audit_log;
 pub mod certificate;
 pub mod certificate_status_change;
 pub mod facility;

@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_owned_records;
+mod m0002_audit;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_owned_records::Migration)]
+        vec![
+            Box::new(m0001_owned_records::Migration),
+            Box::new(m0002_audit::Migration),
+        ]
     }
 }

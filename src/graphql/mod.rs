@@ -6,6 +6,7 @@
 //! needs no database. [`execute`] runs one request with its per-request data and
 //! gives every error a stable `extensions.code`.
 
+mod audit;
 mod certificate;
 mod facility;
 mod inspection;
@@ -31,11 +32,12 @@ use crate::domain::{GlobalId, Invalid, RecordKind};
 use crate::error::{AppError, FieldContext};
 use crate::server::identity::Caller;
 use crate::store::{Audience, Store};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
     node::NodeQuery,
+    audit::AuditQuery,
     facility::FacilityQuery,
     certificate::CertificateQuery,
     product::ProductQuery,
@@ -113,13 +115,33 @@ pub fn sdl() -> String {
     schema(QueryLimits::default()).finish().sdl()
 }
 
+/// What running a request did.
+pub struct Executed {
+    pub response: Response,
+    /// The type of the operation run, if the query named one.
+    pub operation: Option<OperationType>,
+    /// The policy refused it; no resolver ran.
+    pub refused: bool,
+}
+
 /// Runs one request of `caller` against the schema for that caller. The policy
-/// decides first; a refused request runs no resolver.
-pub async fn execute(schemas: &Schemas, caller: Caller, request: Request) -> Response {
-    if let Some((operation, root_fields)) = operation_of(&request)
-        && let Err(reason) = crate::policy::authorize(caller, operation, &root_fields)
+/// decides first; a refused request runs no resolver. Every record the answer
+/// holds is noted in `returned`.
+pub async fn execute(
+    schemas: &Schemas,
+    caller: Caller,
+    request: Request,
+    returned: Arc<Returned>,
+) -> Executed {
+    let operation = operation_of(&request);
+    if let Some((ty, root_fields)) = &operation
+        && let Err(reason) = crate::policy::authorize(caller, *ty, root_fields)
     {
-        return Response::from_errors(vec![forbidden(reason)]);
+        return Executed {
+            response: Response::from_errors(vec![forbidden(reason)]),
+            operation: Some(*ty),
+            refused: true,
+        };
     }
     let (schema, audience) = match caller {
         Caller::Partner(province) => (&schemas.partner, Audience::Partner(province)),
@@ -130,12 +152,18 @@ pub async fn execute(schemas: &Schemas, caller: Caller, request: Request) -> Res
         .expect("the app attaches a store to the schema")
         .clone();
     let loader = DataLoader::new(facility::FacilityLoader { store, audience }, tokio::spawn);
-    let mut response = schema.execute(request.data(loader).data(caller)).await;
+    let mut response = schema
+        .execute(request.data(loader).data(caller).data(returned))
+        .await;
     let validation_failed = matches!(response.data, Value::Null);
     for error in &mut response.errors {
         give_code(error, validation_failed);
     }
-    response
+    Executed {
+        response,
+        operation: operation.map(|(ty, _)| ty),
+        refused: false,
+    }
 }
 
 /// The type and root field names of the operation a request would run; `None` if
@@ -197,11 +225,16 @@ fn root_fields(
 
 /// A `FORBIDDEN` error.
 pub fn forbidden(reason: String) -> ServerError {
-    let mut error = ServerError::new(reason, None);
+    coded_error(&reason, "FORBIDDEN")
+}
+
+/// An error with `message` and `extensions.code`.
+pub fn coded_error(message: &str, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
     error
         .extensions
         .get_or_insert_with(Default::default)
-        .set("code", "FORBIDDEN");
+        .set("code", code);
     error
 }
 
@@ -315,7 +348,7 @@ impl Recorded for Inspection {
 
 /// Notes that `item` goes back to the caller, when the request is audited.
 fn returned<T: Recorded>(ctx: &async_graphql::Context<'_>, item: T) -> T {
-    if let Some(returned) = ctx.data_opt::<Returned>() {
+    if let Some(returned) = ctx.data_opt::<Arc<Returned>>() {
         returned
             .0
             .lock()

@@ -7,7 +7,7 @@
 use async_graphql::SimpleObject;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use super::{Certificate, Facility, Inspection, Product};
+use super::{Certificate, Facility, Inspection, Product, audit::AuditEntry};
 use crate::error::AppError;
 use crate::store::{MAX_PAGE, Page, PageRequest};
 
@@ -64,6 +64,7 @@ connection_types!(Facility, FacilityEdge, FacilityConnection);
 connection_types!(Certificate, CertificateEdge, CertificateConnection);
 connection_types!(Product, ProductEdge, ProductConnection);
 connection_types!(Inspection, InspectionEdge, InspectionConnection);
+connection_types!(AuditEntry, AuditEntryEdge, AuditEntryConnection);
 
 /// Reads `first` and `after` into a store request.
 pub fn request(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, AppError> {

@@ -38,6 +38,28 @@ pub struct Identity {
     pub subject: String,
 }
 
+impl Identity {
+    /// A caller inside this process (the demo's examples), with no certificate.
+    pub fn local(province: ProvinceCode, role: Role) -> Self {
+        Self {
+            caller: Caller::Internal(role),
+            principal: Principal::new(province, role),
+            fingerprint: "local".to_owned(),
+            subject: "in-process".to_owned(),
+        }
+    }
+}
+
+impl Caller {
+    /// The caller's kind, as metrics label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Caller::Partner(_) => "partner",
+            Caller::Internal(role) => role.code(),
+        }
+    }
+}
+
 /// A certificate that was trusted but may not call us, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

@@ -9,6 +9,7 @@
 //! material, connections already open keep theirs.
 
 pub mod identity;
+pub mod metrics;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

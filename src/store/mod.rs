@@ -8,11 +8,13 @@
 //! a lost update. SQLite write transactions begin `IMMEDIATE` so that two writers
 //! queue on the lock instead of failing on upgrade.
 
+mod audit;
 mod certificate;
 mod facility;
 mod inspection;
 mod product;
 
+pub use audit::AuditFilter;
 pub use certificate::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,

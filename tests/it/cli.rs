@@ -19,7 +19,10 @@ fn schema_prints_the_committed_contract_without_a_database() {
     assert!(output.status.success());
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+    assert!(
+        String::from_utf8(output.stdout).unwrap() == committed,
+        "`caunoi schema` differs from schema.graphql"
+    );
     assert_eq!(
         std::fs::read_dir(state.path()).unwrap().count(),
         0,
@@ -67,4 +70,20 @@ fn a_bad_configuration_is_refused_naming_the_key() {
     let output = caunoi(&["--province", "190", "migrate"], state.path());
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("province.code"));
+}
+
+#[test]
+fn audit_verify_and_head_speak_for_the_chain() {
+    let state = tempfile::tempdir().unwrap();
+    let head = caunoi(&["audit", "head"], state.path());
+    assert!(head.status.success());
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(head.trim(), format!("0:{}", caunoi::audit::GENESIS));
+    let verify = caunoi(&["audit", "verify", "--expect", head.trim()], state.path());
+    assert!(verify.status.success());
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("intact: 0 entries"));
+    let missing = format!("5:{}", "ab".repeat(32));
+    let verify = caunoi(&["audit", "verify", "--expect", &missing], state.path());
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("BROKEN at entry 5"));
 }

@@ -3,12 +3,15 @@
 use caunoi::app::App;
 use serde_json::json;
 
+use caunoi::domain::ProvinceCode;
 use caunoi::domain::Role;
-use caunoi::server::identity::Caller;
+use caunoi::server::identity::Identity;
 
 use crate::helpers::{TestPki, config, fresh_store};
 
-const DASHBOARD: Caller = Caller::Internal(Role::Dashboard);
+fn dashboard() -> Identity {
+    Identity::local(ProvinceCode::parse("19").unwrap(), Role::Dashboard)
+}
 
 #[tokio::test]
 async fn the_seeded_province_answers_every_demo_example() {
@@ -33,7 +36,7 @@ async fn the_seeded_province_answers_every_demo_example() {
         let query = format!(
             "{{ certificates(filter: {{ status: {status} }}, first: 1) {{ edges {{ cursor }} }} }}"
         );
-        let answer = serde_json::to_value(app.execute(DASHBOARD, query.as_str()).await).unwrap();
+        let answer = serde_json::to_value(app.execute(&dashboard(), query.as_str()).await).unwrap();
         assert_eq!(
             answer["data"]["certificates"]["edges"]
                 .as_array()
@@ -45,7 +48,7 @@ async fn the_seeded_province_answers_every_demo_example() {
     }
     let tea = serde_json::to_value(
         app.execute(
-            DASHBOARD,
+            &dashboard(),
             async_graphql::Request::new(
                 "query($t: String!) { products(filter: { text: $t }) { edges { node { name } } } }",
             )

@@ -113,6 +113,15 @@ async fn the_ops_listener_serves_health_and_nothing_else() {
     assert_eq!(get("/healthz").await, (200, "ok\n".to_owned()));
     assert_eq!(get("/readyz").await, (200, "ready\n".to_owned()));
     assert_eq!(get("/graphql").await.0, 404);
+    gw.counts().await;
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        r#"caunoi_requests_total{caller="operator",operation="query",outcome="ok"}"#,
+        r#"caunoi_tls_handshakes_total{result="ok"}"#,
+    ] {
+        assert!(metrics.contains(line), "/metrics lacks {line}:\n{metrics}");
+    }
     let posted = http
         .post(format!("http://{address}/graphql"))
         .json(&json!({ "query": "{ facilities { edges { cursor } } }" }))

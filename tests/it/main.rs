@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod audit;
 mod certificates;
 mod cli;
 mod demo;

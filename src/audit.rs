@@ -1,0 +1,260 @@
+//! The tamper-evident audit trail.
+//!
+//! Every partner request, every refused request and every mutation becomes an
+//! [`Event`], appended to a hash chain: each entry's hash covers the previous
+//! entry's hash and every field of its own, in a canonical JSON encoding. Changing,
+//! removing or reordering an entry breaks every hash after it; [`verify`] walks the
+//! chain and reports the first broken link. The head (last id and hash) is kept in
+//! its own row and can be exported, so that cutting entries off the end is caught
+//! too. Times are kept to the microsecond, which both databases store exactly.
+
+use std::fmt;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::json;
+
+use crate::store::{PageRequest, Store};
+
+/// The hash before the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+crate::domain::coded_enum! {
+    /// How an audited request ended.
+    pub enum Outcome {
+        /// Answered without errors.
+        Ok => "ok",
+        /// Answered, with at least one error.
+        Error => "error",
+        /// Refused before any resolver ran.
+        Refused => "refused",
+    }
+}
+
+/// What one audited request was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// SHA-256 of the caller's certificate.
+    pub fingerprint: String,
+    pub subject: String,
+    /// The role and province the certificate claims, when it names them.
+    pub role: Option<String>,
+    pub province: Option<i32>,
+    pub operation_name: Option<String>,
+    /// `query`, `mutation`, `subscription` or `none`.
+    pub operation_type: String,
+    pub query_hash: String,
+    pub variables_hash: String,
+    /// `GlobalId@version` of every record returned.
+    pub records: Vec<String>,
+    pub outcome: String,
+    pub error_codes: Vec<String>,
+    pub latency_us: i64,
+}
+
+impl Event {
+    /// An event happening now, its time cut to the microsecond.
+    pub fn now() -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+
+    /// The hash of this event as entry `id` after `prev_hash`.
+    pub fn link_hash(&self, id: i64, prev_hash: &str) -> String {
+        let canonical = json!([
+            prev_hash,
+            id,
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.fingerprint,
+            self.subject,
+            self.role,
+            self.province,
+            self.operation_name,
+            self.operation_type,
+            self.query_hash,
+            self.variables_hash,
+            self.records,
+            self.outcome,
+            self.error_codes,
+            self.latency_us,
+        ])
+        .to_string();
+        sha256_hex(canonical.as_bytes())
+    }
+}
+
+/// SHA-256, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A stored entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub event: Event,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The chain's head: its last entry's id and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub id: i64,
+    pub hash: String,
+}
+
+impl Head {
+    /// Reads `id:hash`, as `caunoi audit head` prints it.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let (id, hash) = text
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("a chain head is written <id>:<hash>"))?;
+        let id = id
+            .parse()
+            .map_err(|_| anyhow::anyhow!("`{id}` is not an entry id"))?;
+        anyhow::ensure!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "`{hash}` is not a SHA-256 hash"
+        );
+        Ok(Self {
+            id,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.id, self.hash)
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Entries checked.
+    pub entries: u64,
+    /// The head as recomputed from the entries.
+    pub head: Head,
+    /// The first broken link: the entry id and what is wrong there.
+    pub broken: Option<(i64, String)>,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.broken {
+            None => write!(
+                f,
+                "audit chain intact: {} entries, head {}",
+                self.entries, self.head
+            ),
+            Some((id, why)) => write!(f, "audit chain BROKEN at entry {id}: {why}"),
+        }
+    }
+}
+
+/// Walks the whole chain, page by page. `expected` is a head exported earlier:
+/// the chain must still hold that entry with that hash.
+pub async fn verify(store: &Store, expected: Option<&Head>) -> anyhow::Result<Verdict> {
+    let mut head = Head {
+        id: 0,
+        hash: GENESIS.to_owned(),
+    };
+    let mut entries = 0u64;
+    let mut after = None;
+    let mut seen_expected = expected.is_none_or(|h| h.id == 0);
+    let broken = |id: i64, why: String, entries: u64, head: &Head| Verdict {
+        entries,
+        head: head.clone(),
+        broken: Some((id, why)),
+    };
+    loop {
+        let page = store
+            .audit_entries(PageRequest { after, first: 1000 }, &Default::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the audit log: {e:?}"))?;
+        for entry in &page.items {
+            let expected_id = head.id + 1;
+            if entry.id != expected_id {
+                return Ok(broken(
+                    expected_id,
+                    format!("entry {expected_id} is missing (the next is {})", entry.id),
+                    entries,
+                    &head,
+                ));
+            }
+            if entry.prev_hash != head.hash {
+                return Ok(broken(
+                    entry.id,
+                    "it does not link to the entry before".to_owned(),
+                    entries,
+                    &head,
+                ));
+            }
+            if entry.event.link_hash(entry.id, &entry.prev_hash) != entry.hash {
+                return Ok(broken(
+                    entry.id,
+                    "its content does not match its hash".to_owned(),
+                    entries,
+                    &head,
+                ));
+            }
+            head = Head {
+                id: entry.id,
+                hash: entry.hash.clone(),
+            };
+            entries += 1;
+            if let Some(expected) = expected
+                && expected.id == entry.id
+            {
+                if expected.hash != entry.hash {
+                    return Ok(broken(
+                        entry.id,
+                        "it differs from the exported head".to_owned(),
+                        entries,
+                        &head,
+                    ));
+                }
+                seen_expected = true;
+            }
+        }
+        if !page.has_next {
+            break;
+        }
+        after = page.items.last().map(|e| e.id);
+    }
+    if !seen_expected {
+        let expected = expected.expect("checked above");
+        return Ok(broken(
+            expected.id,
+            format!(
+                "the exported head {expected} is gone: the chain was cut after entry {}",
+                head.id
+            ),
+            entries,
+            &head,
+        ));
+    }
+    let stored = store
+        .audit_head()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the audit head: {e:?}"))?;
+    if stored != head {
+        return Ok(broken(
+            head.id + 1,
+            format!("the stored head is {stored} but the chain ends at {head}"),
+            entries,
+            &head,
+        ));
+    }
+    Ok(Verdict {
+        entries,
+        head,
+        broken: None,
+    })
+}

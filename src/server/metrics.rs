@@ -1,0 +1,72 @@
+//! Prometheus metrics, with bounded labels, rendered by the ops listener.
+//!
+//! - `caunoi_requests_total{caller, operation, outcome}`: `caller` is `partner`,
+//!   `dashboard`, `operator`, `sync` or `unknown`; `operation` is `query`,
+//!   `mutation`, `subscription` or `none`; `outcome` is `ok`, `error` or `refused`.
+//! - `caunoi_tls_handshakes_total{result}`: `ok` or `failed`.
+//! - `caunoi_audit_writes_total{result}`: `ok` or `failed`.
+//!
+//! The recorder is process-wide (the `metrics` crate has one), installed once.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use axum_server::accept::Accept;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the recorder on first use and returns its handle.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder was installed first; /metrics stays empty");
+        }
+        handle
+    })
+}
+
+/// Counts one request.
+pub fn request(caller: &'static str, operation: &'static str, outcome: &'static str) {
+    metrics::counter!(
+        "caunoi_requests_total",
+        "caller" => caller,
+        "operation" => operation,
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// Counts one audit write.
+pub fn audit_write(ok: bool) {
+    metrics::counter!("caunoi_audit_writes_total", "result" => if ok { "ok" } else { "failed" })
+        .increment(1);
+}
+
+/// Wraps a TLS acceptor to count handshakes by result.
+#[derive(Clone, Debug)]
+pub struct CountHandshakes<A>(pub A);
+
+impl<A, I, S> Accept<I, S> for CountHandshakes<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+{
+    type Stream = A::Stream;
+    type Service = A::Service;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(A::Stream, A::Service)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let handshake = self.0.accept(stream, service);
+        Box::pin(async move {
+            let result = handshake.await;
+            let label = if result.is_ok() { "ok" } else { "failed" };
+            metrics::counter!("caunoi_tls_handshakes_total", "result" => label).increment(1);
+            result
+        })
+    }
+}

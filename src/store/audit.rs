@@ -1,0 +1,135 @@
+//! The audit chain's storage: appends serialised on the head row.
+
+use entity::{audit_head, audit_log};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+
+use super::{Page, PageRequest, Store, page};
+use crate::audit::{Entry, Event, Head};
+use crate::error::AppError;
+
+/// Which audit entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub outcome: Option<String>,
+    pub province: Option<i32>,
+    pub role: Option<String>,
+}
+
+impl Store {
+    /// Appends `event` to the chain and returns its id. Appends are serialised by
+    /// the head row: locked `FOR UPDATE` on PostgreSQL, by the write lock on SQLite.
+    #[tracing::instrument(skip(self, event), fields(outcome = %event.outcome))]
+    pub async fn append_audit(&self, event: &Event) -> Result<i64, AppError> {
+        let txn = self.write().await?;
+        let mut select = audit_head::Entity::find_by_id(1);
+        if self.backend() == DbBackend::Postgres {
+            select = select.lock_exclusive();
+        }
+        let head = select
+            .one(&txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+        let id = head.last_id + 1;
+        let hash = event.link_hash(id, &head.last_hash);
+        audit_log::ActiveModel {
+            id: Set(id),
+            at: Set(event.at),
+            fingerprint: Set(event.fingerprint.clone()),
+            subject: Set(event.subject.clone()),
+            role: Set(event.role.clone()),
+            province: Set(event.province),
+            operation_name: Set(event.operation_name.clone()),
+            operation_type: Set(event.operation_type.clone()),
+            query_hash: Set(event.query_hash.clone()),
+            variables_hash: Set(event.variables_hash.clone()),
+            records: Set(serde_json::to_string(&event.records).map_err(anyhow::Error::from)?),
+            outcome: Set(event.outcome.clone()),
+            error_codes: Set(event.error_codes.join(",")),
+            latency_us: Set(event.latency_us),
+            prev_hash: Set(head.last_hash.clone()),
+            hash: Set(hash.clone()),
+        }
+        .insert(&txn)
+        .await?;
+        audit_head::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(1),
+            last_id: Set(id),
+            last_hash: Set(hash),
+        }
+        .update(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// The chain's head as stored.
+    pub async fn audit_head(&self) -> Result<Head, AppError> {
+        let head = audit_head::Entity::find_by_id(1)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+        Ok(Head {
+            id: head.last_id,
+            hash: head.last_hash,
+        })
+    }
+
+    /// Entries in id order.
+    pub async fn audit_entries(
+        &self,
+        request: PageRequest,
+        filter: &AuditFilter,
+    ) -> Result<Page<Entry>, AppError> {
+        let mut select = audit_log::Entity::find();
+        if let Some(outcome) = &filter.outcome {
+            select = select.filter(audit_log::Column::Outcome.eq(outcome.as_str()));
+        }
+        if let Some(province) = filter.province {
+            select = select.filter(audit_log::Column::Province.eq(province));
+        }
+        if let Some(role) = &filter.role {
+            select = select.filter(audit_log::Column::Role.eq(role.as_str()));
+        }
+        let rows = page(&self.db, select, audit_log::Column::Id, request).await?;
+        let items = rows
+            .items
+            .into_iter()
+            .map(|row| {
+                let records: Vec<String> = serde_json::from_str(&row.records)
+                    .map_err(|e| anyhow::anyhow!("audit entry {}: records: {e}", row.id))?;
+                Ok(Entry {
+                    id: row.id,
+                    event: Event {
+                        at: row.at,
+                        fingerprint: row.fingerprint,
+                        subject: row.subject,
+                        role: row.role,
+                        province: row.province,
+                        operation_name: row.operation_name,
+                        operation_type: row.operation_type,
+                        query_hash: row.query_hash,
+                        variables_hash: row.variables_hash,
+                        records,
+                        outcome: row.outcome,
+                        error_codes: row
+                            .error_codes
+                            .split(',')
+                            .filter(|c| !c.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        latency_us: row.latency_us,
+                    },
+                    prev_hash: row.prev_hash,
+                    hash: row.hash,
+                })
+            })
+            .collect::<Result<_, AppError>>()?;
+        Ok(Page {
+            items,
+            has_next: rows.has_next,
+        })
+    }
+}

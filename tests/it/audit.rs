@@ -1,0 +1,255 @@
+//! The audit trail: what leaves evidence, the hash chain, and failing closed.
+
+use caunoi::audit::{Head, verify};
+use caunoi::domain::Role;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestGateway, spawn_with_partner};
+
+const LOG: &str = "{ auditLog(first: 100) { edges { node {
+    sequence role callerProvince operationType outcome errorCodes records queryHash fingerprint } } } }";
+
+async fn log(gw: &TestGateway) -> Vec<Value> {
+    gw.data(LOG, json!({})).await["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+async fn raw(gw: &TestGateway, sql: &str) {
+    Database::connect(&gw.database_url)
+        .await
+        .unwrap()
+        .execute_unprepared(sql)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn partner_requests_refusals_and_mutations_leave_evidence_dashboard_reads_do_not() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    let facility = gw
+        .create_facility("Hợp tác xã cam Vinh", json!({ "suppliesTo": ["40"] }))
+        .await;
+    let partner_client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
+    let partner_query = "{ facilities { edges { node { id name } } } }";
+    gw.post_with(&partner_client, partner_query, json!({}))
+        .await;
+    gw.post_with(
+        &gw.client_as(Role::Dashboard),
+        "{ province { code } }",
+        json!({}),
+    )
+    .await;
+    gw.post_with(
+        &gw.client_as(Role::Dashboard),
+        r#"mutation { createFacility(input: { name: "X", kind: TRADER, commune: "Vinh" }) { id } }"#,
+        json!({}),
+    )
+    .await;
+    let stranger = gw.pki.leaf_with("19", Role::Operator, |spec| {
+        spec.uri = "urn:caunoi:19:admin".to_owned()
+    });
+    gw.post_with(
+        &gw.client(Some(&stranger)),
+        "{ province { code } }",
+        json!({}),
+    )
+    .await;
+
+    let entries = log(&gw).await;
+    let summary: Vec<(Value, Value, Value)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["role"].clone(),
+                e["operationType"].clone(),
+                e["outcome"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (json!("operator"), json!("mutation"), json!("OK")),
+            (json!("gateway"), json!("query"), json!("OK")),
+            (json!("dashboard"), json!("mutation"), json!("REFUSED")),
+            (Value::Null, json!("none"), json!("REFUSED")),
+        ]
+    );
+    let sequences: Vec<i64> = entries
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, [1, 2, 3, 4]);
+    let partner_entry = &entries[1];
+    assert_eq!(partner_entry["callerProvince"], "40");
+    assert_eq!(
+        partner_entry["records"],
+        json!([format!("{}@1", facility["id"].as_str().unwrap())])
+    );
+    assert_eq!(
+        partner_entry["queryHash"],
+        caunoi::audit::sha256_hex(partner_query.as_bytes())
+    );
+    assert_eq!(partner_entry["fingerprint"].as_str().unwrap().len(), 64);
+    assert_eq!(entries[2]["errorCodes"], json!(["FORBIDDEN"]));
+    assert_eq!(entries[3]["errorCodes"], json!(["FORBIDDEN"]));
+}
+
+#[tokio::test]
+async fn the_chain_verifies_and_a_tampered_entry_is_found() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    let partner_client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
+    for _ in 0..3 {
+        gw.post_with(&partner_client, "{ province { code } }", json!({}))
+            .await;
+    }
+    let store = gw.app.store();
+    let verdict = verify(store, None).await.unwrap();
+    assert_eq!(verdict.broken, None, "{verdict}");
+    assert_eq!(verdict.entries, 3);
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(verdict.head, head);
+
+    raw(
+        &gw,
+        "UPDATE audit_log SET subject = 'CN=someone else' WHERE id = 2",
+    )
+    .await;
+    let verdict = verify(store, None).await.unwrap();
+    assert_eq!(
+        verdict.broken.as_ref().map(|(id, _)| *id),
+        Some(2),
+        "{verdict}"
+    );
+}
+
+#[tokio::test]
+async fn cutting_the_tail_is_found_even_when_the_head_row_is_rewritten() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    let partner_client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
+    for _ in 0..3 {
+        gw.post_with(&partner_client, "{ province { code } }", json!({}))
+            .await;
+    }
+    let store = gw.app.store();
+    let exported: Head = store.audit_head().await.unwrap();
+    raw(&gw, "DELETE FROM audit_log WHERE id = 3").await;
+    let verdict = verify(store, None).await.unwrap();
+    assert!(
+        verdict.broken.is_some(),
+        "the stored head still names entry 3: {verdict}"
+    );
+    // A careful intruder rewrites the head too; the exported head still catches it.
+    let entry_two: String = {
+        let db = Database::connect(&gw.database_url).await.unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT hash FROM audit_log WHERE id = 2",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get("", "hash").unwrap()
+    };
+    raw(
+        &gw,
+        &format!("UPDATE audit_head SET last_id = 2, last_hash = '{entry_two}'"),
+    )
+    .await;
+    assert_eq!(verify(store, None).await.unwrap().broken, None);
+    let verdict = verify(store, Some(&exported)).await.unwrap();
+    assert_eq!(
+        verdict.broken.as_ref().map(|(id, _)| *id),
+        Some(3),
+        "{verdict}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_audited_requests_keep_one_unbroken_chain() {
+    let (gw, _partner, _dir) = spawn_with_partner().await;
+    let mut writes = Vec::new();
+    for i in 0..16 {
+        let client = gw.http.clone();
+        let url = gw.url();
+        writes.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({ "query": format!(
+                    r#"mutation {{ createFacility(input: {{ name: "Cơ sở {i}", kind: TRADER, commune: "Vinh" }}) {{ id }} }}"#
+                ) }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for write in writes {
+        assert_eq!(write.await.unwrap(), 200);
+    }
+    let verdict = verify(gw.app.store(), None).await.unwrap();
+    assert_eq!(verdict.broken, None, "{verdict}");
+    assert_eq!(verdict.entries, 16);
+}
+
+#[tokio::test]
+async fn a_partner_gets_no_data_when_the_audit_cannot_be_written() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    gw.create_facility("Hợp tác xã cam Vinh", json!({ "suppliesTo": ["40"] }))
+        .await;
+    raw(&gw, "DROP TABLE audit_head").await;
+    let partner_client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
+    let (status, answer) = gw
+        .post_with(
+            &partner_client,
+            "{ facilities { edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"], Value::Null, "{answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert!(!answer.to_string().contains("cam Vinh"));
+    // An operator's change is made, and the failure to record it is said.
+    let (_, answer) = gw
+        .post_with(
+            &gw.http,
+            r#"mutation { createFacility(input: { name: "Cơ sở mới", kind: TRADER, commune: "Vinh" }) { name } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer["data"]["createFacility"]["name"], "Cơ sở mới");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "INTERNAL");
+}
+
+#[tokio::test]
+async fn only_operators_read_the_audit_log() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    for client in [
+        gw.client_as(Role::Dashboard),
+        gw.client(Some(&partner.leaf("40", Role::Gateway))),
+    ] {
+        for query in [
+            LOG,
+            "{ auditHead { sequence hash } }",
+            "query { ...on Query { auditLog { edges { cursor } } } }",
+        ] {
+            let (_, answer) = gw.post_with(&client, query, json!({})).await;
+            assert_eq!(
+                answer["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{query}: {answer}"
+            );
+        }
+    }
+    let head = gw.data("{ auditHead { sequence hash } }", json!({})).await;
+    assert_eq!(
+        head["auditHead"]["sequence"], 6,
+        "six refusals were recorded"
+    );
+}
