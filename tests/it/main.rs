@@ -14,6 +14,7 @@ mod facilities;
 mod http;
 mod inspections;
 mod pagination;
+mod policy;
 mod products;
 mod schema;
 mod sharing;

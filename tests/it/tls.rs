@@ -301,3 +301,55 @@ async fn a_rotated_gateway_certificate_is_served_after_a_reload() {
     assert!(gw.app.tls().reload().is_err());
     assert_eq!(served_certificate(&gw).await, after);
 }
+
+#[tokio::test]
+async fn the_readme_curl_command_works() {
+    let gw = spawn_gateway().await;
+    let dashboard = gw.pki.leaf("19", Role::Dashboard);
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let ca = gw.pki_dir().join(caunoi::pki::CA_CERT);
+    let cert = file("dashboard.pem", &dashboard.cert_pem);
+    let key = file("dashboard.key", &dashboard.key_pem);
+    let url = format!("https://localhost:{}/graphql", gw.address.port());
+    let curl = |with_certificate: bool| {
+        let mut command = std::process::Command::new("curl");
+        command.args([
+            "-s",
+            "--resolve",
+            &format!("localhost:{}:127.0.0.1", gw.address.port()),
+        ]);
+        command.arg("--cacert").arg(&ca);
+        if with_certificate {
+            command.arg("--cert").arg(&cert).arg("--key").arg(&key);
+        }
+        command
+            .args([
+                "-H",
+                "content-type: application/json",
+                "-d",
+                r#"{"query":"{ province { code name } }"}"#,
+            ])
+            .arg(&url);
+        // The gateway runs on this test's runtime: wait for curl off it.
+        tokio::task::spawn_blocking(move || command.output())
+    };
+    let output = curl(true)
+        .await
+        .unwrap()
+        .expect("curl is installed (the README uses it)");
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        answer,
+        json!({ "data": { "province": { "code": "19", "name": "Thái Nguyên" } } })
+    );
+    let refused = curl(false).await.unwrap().unwrap();
+    assert!(
+        !refused.status.success(),
+        "curl without a client certificate got in"
+    );
+}

@@ -1,0 +1,53 @@
+//! The access policy against every root field of the schema, for every caller.
+
+use async_graphql::parser::types::{OperationType, TypeKind, TypeSystemDefinition};
+use caunoi::domain::{ProvinceCode, Role};
+use caunoi::policy::authorize;
+use caunoi::server::identity::Caller;
+
+/// Every field of the schema's `Query` and `Mutation` types.
+fn root_fields() -> Vec<(OperationType, String)> {
+    let document = async_graphql::parser::parse_schema(caunoi::graphql::sdl()).unwrap();
+    let mut fields = Vec::new();
+    for definition in document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let operation = match ty.node.name.node.as_str() {
+            "Query" => OperationType::Query,
+            "Mutation" => OperationType::Mutation,
+            _ => continue,
+        };
+        if let TypeKind::Object(object) = &ty.node.kind {
+            for field in &object.fields {
+                fields.push((operation, field.node.name.node.to_string()));
+            }
+        }
+    }
+    fields
+}
+
+#[test]
+fn every_caller_against_every_query_and_mutation() {
+    let fields = root_fields();
+    assert!(fields.len() > 20, "{fields:?}");
+    let operator_only = ["auditLog", "auditHead"];
+    let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
+    for (operation, field) in &fields {
+        let query = *operation == OperationType::Query;
+        let audit = operator_only.contains(&field.as_str());
+        for (caller, expected) in [
+            (Caller::Internal(Role::Operator), true),
+            (Caller::Internal(Role::Dashboard), query && !audit),
+            (partner, query && !audit),
+            (Caller::Internal(Role::Sync), false),
+            (Caller::Internal(Role::Gateway), false),
+        ] {
+            assert_eq!(
+                authorize(caller, *operation, std::slice::from_ref(field)).is_ok(),
+                expected,
+                "{caller:?} asking {operation:?} {field}"
+            );
+        }
+    }
+}
