@@ -116,6 +116,8 @@ pub struct Limits {
     pub complexity: usize,
     /// Highest query complexity for a partner.
     pub partner_complexity: usize,
+    /// Most aliased fields in one query.
+    pub aliases: usize,
     /// Longest a request may run.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -166,6 +168,7 @@ impl Default for Limits {
             depth: query.depth,
             complexity: query.complexity,
             partner_complexity: query.partner_complexity,
+            aliases: query.aliases,
             request_timeout: Duration::from_secs(10),
         }
     }
@@ -289,6 +292,7 @@ impl Config {
             depth: self.limits.depth,
             complexity: self.limits.complexity,
             partner_complexity: self.limits.partner_complexity,
+            aliases: self.limits.aliases,
         }
     }
 }

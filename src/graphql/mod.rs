@@ -60,6 +60,8 @@ pub struct QueryLimits {
     pub depth: usize,
     pub complexity: usize,
     pub partner_complexity: usize,
+    /// Most aliased fields in one document.
+    pub aliases: usize,
 }
 
 impl Default for QueryLimits {
@@ -68,6 +70,7 @@ impl Default for QueryLimits {
             depth: 10,
             complexity: 5000,
             partner_complexity: 1000,
+            aliases: 30,
         }
     }
 }
@@ -87,6 +90,7 @@ pub fn schema(
 pub struct Schemas {
     pub internal: CauNoiSchema,
     pub partner: CauNoiSchema,
+    pub limits: QueryLimits,
 }
 
 impl Schemas {
@@ -106,6 +110,7 @@ impl Schemas {
                     .disable_suggestions(),
             )
             .finish(),
+            limits,
         }
     }
 }
@@ -133,7 +138,20 @@ pub async fn execute(
     request: Request,
     returned: Arc<Returned>,
 ) -> Executed {
-    let operation = operation_of(&request);
+    let (operation, aliases) = operation_of(&request);
+    if aliases > schemas.limits.aliases {
+        return Executed {
+            response: Response::from_errors(vec![coded_error(
+                &format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    schemas.limits.aliases
+                ),
+                "QUERY_TOO_COMPLEX",
+            )]),
+            operation: operation.map(|(ty, _)| ty),
+            refused: true,
+        };
+    }
     if let Some((ty, root_fields)) = &operation
         && let Err(reason) = crate::policy::authorize(caller, *ty, root_fields)
     {
@@ -166,11 +184,31 @@ pub async fn execute(
     }
 }
 
-/// The type and root field names of the operation a request would run; `None` if
-/// the query does not parse or names no operation it holds (the schema then says
-/// why, and no resolver runs).
-fn operation_of(request: &Request) -> Option<(OperationType, Vec<String>)> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+/// The type and root field names of the operation a request would run — `None`
+/// if the query does not parse or names no operation it holds (the schema then
+/// says why, and no resolver runs) — and how many aliases the document uses.
+fn operation_of(request: &Request) -> (Option<(OperationType, Vec<String>)>, usize) {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return (None, 0);
+    };
+    let aliases = document
+        .operations
+        .iter()
+        .map(|(_, operation)| count_aliases(&operation.node.selection_set.node))
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|fragment| count_aliases(&fragment.node.selection_set.node)),
+        )
+        .sum();
+    (selected_operation(request, &document), aliases)
+}
+
+fn selected_operation(
+    request: &Request,
+    document: &async_graphql::parser::types::ExecutableDocument,
+) -> Option<(OperationType, Vec<String>)> {
     let operation = match (&document.operations, request.operation_name.as_deref()) {
         (DocumentOperations::Single(operation), _) => operation,
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
@@ -180,13 +218,24 @@ fn operation_of(request: &Request) -> Option<(OperationType, Vec<String>)> {
         (DocumentOperations::Multiple(_), None) => return None,
     };
     let mut fields = Vec::new();
-    root_fields(
-        &document,
-        &operation.node.selection_set.node,
-        &mut fields,
-        0,
-    );
+    root_fields(document, &operation.node.selection_set.node, &mut fields, 0);
     Some((operation.node.ty, fields))
+}
+
+/// Counts aliased fields in a selection set and all sets below it.
+fn count_aliases(set: &async_graphql::parser::types::SelectionSet) -> usize {
+    use async_graphql::parser::types::Selection;
+    set.items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some())
+                    + count_aliases(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
 }
 
 /// Collects the field names of a selection set, through fragments.

@@ -149,4 +149,17 @@ async fn malformed_queries_and_limits_have_codes() {
         "{ facilities { edges { node { certificates { edges { node { facility { certificates {
         edges { node { facility { name } } } } } } } } } } } }";
     assert_code(&gw.post(deep, json!({})).await, "QUERY_TOO_DEEP");
+    let aliased = |n: usize| {
+        let fields: Vec<String> = (0..n)
+            .map(|i| format!("a{i}: province {{ code }}"))
+            .collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    assert!(
+        gw.post(&aliased(30), json!({}))
+            .await
+            .get("errors")
+            .is_none()
+    );
+    assert_code(&gw.post(&aliased(31), json!({})).await, "QUERY_TOO_COMPLEX");
 }
