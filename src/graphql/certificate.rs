@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    Facility, Province, audience, check, facility::facility_ref, local_id, opt_check, pagination,
-    returned, scalars::Date, store, writable_id,
+    Facility, Province, audience, check, facility::facility_ref, local, local_id, opt_check,
+    pagination, scalars::Date, store, writable_id,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
@@ -21,7 +21,7 @@ const MAX_SCOPE: usize = 50;
 
 /// A food-safety certificate: eligibility certificate, safe-food-production
 /// commitment, or exemption by a recognised standard.
-pub struct Certificate(pub CertificateRecord);
+pub struct Certificate(pub CertificateRecord, pub super::Provenance);
 
 #[Object]
 impl Certificate {
@@ -33,6 +33,10 @@ impl Certificate {
         Province(self.0.id.province)
     }
     /// Grows by one on each write; send it back to change the certificate.
+    /// Where this answer came from.
+    async fn provenance(&self) -> super::Provenance {
+        self.1
+    }
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -46,6 +50,10 @@ impl Certificate {
     /// The recognised standard of an exemption.
     async fn standard(&self) -> Option<Standard> {
         self.0.data.standard
+    }
+    /// The certified facility's ID.
+    async fn facility_id(&self) -> ID {
+        ID(self.0.data.facility.to_string())
     }
     /// The certified facility.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
@@ -83,7 +91,7 @@ impl Certificate {
             Some(id) => Ok(store(ctx)
                 .certificate(id.local, audience(ctx))
                 .await?
-                .map(|r| returned(ctx, Certificate(r)))),
+                .map(|r| local::<Certificate>(ctx, r))),
             None => Ok(None),
         }
     }
@@ -92,7 +100,7 @@ impl Certificate {
         Ok(store(ctx)
             .certificate_replacing(self.0.id.local, audience(ctx))
             .await?
-            .map(|r| returned(ctx, Certificate(r))))
+            .map(|r| local::<Certificate>(ctx, r)))
     }
     /// Every status change, oldest first, starting with the issue.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CertificateStatusChange>> {
@@ -205,7 +213,7 @@ impl CertificateQuery {
         Ok(store
             .certificate_by_number(&number, audience(ctx))
             .await?
-            .map(|r| returned(ctx, Certificate(r))))
+            .map(|r| local::<Certificate>(ctx, r)))
     }
 
     /// Certificates, in a stable order, a page at a time.
@@ -251,7 +259,7 @@ impl CertificateQuery {
         Ok(pagination::connection(
             page,
             |c| c.id.local,
-            |r| returned(ctx, Certificate(r)),
+            |r| local::<Certificate>(ctx, r),
         ))
     }
 
@@ -299,7 +307,7 @@ impl CertificateQuery {
             on: Date(on),
             valid: verdict.is_ok(),
             reason: verdict.err(),
-            certificate: Some(returned(ctx, Certificate(certificate))),
+            certificate: Some(local::<Certificate>(ctx, certificate)),
         })
     }
 }
@@ -333,9 +341,9 @@ impl CertificateMutation {
                 .or_else(|| default_expiry(input.kind, issued_on)),
             grade: input.grade,
         };
-        Ok(returned(
+        Ok(local::<Certificate>(
             ctx,
-            Certificate(store(ctx).issue_certificate(data).await?),
+            store(ctx).issue_certificate(data).await?,
         ))
     }
 
@@ -415,7 +423,8 @@ impl CertificateMutation {
             )?,
             grade: input.grade,
         };
-        Ok(Certificate(
+        Ok(local::<Certificate>(
+            ctx,
             store(ctx).renew_certificate(id, version, renewal).await?,
         ))
     }
@@ -435,7 +444,8 @@ async fn change_status(
         effective_on: effective_on.map_or_else(today, |d| d.0),
         reason,
     };
-    Ok(Certificate(
+    Ok(local::<Certificate>(
+        ctx,
         store(ctx)
             .change_certificate_status(id, version, action)
             .await?,

@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::{
-    Certificate, Inspection, InternalOnly, Product, Province, audience, check, local_id, opt_check,
-    pagination, returned, scalars, store, writable_id,
+    Certificate, Inspection, InternalOnly, Product, Province, audience, check, local, local_id,
+    opt_check, pagination, scalars, store, writable_id,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
@@ -15,7 +15,7 @@ use crate::store::{
 };
 
 /// A facility (cơ sở) that produces, processes or trades food.
-pub struct Facility(pub FacilityRecord);
+pub struct Facility(pub FacilityRecord, pub super::Provenance);
 
 /// Where a facility is. Communes are data, not an enumeration: the 2025
 /// reorganisation renamed many of them.
@@ -38,6 +38,10 @@ impl Facility {
         Province(self.0.id.province)
     }
     /// Grows by one on each write; send it back to update.
+    /// Where this answer came from.
+    async fn provenance(&self) -> super::Provenance {
+        self.1
+    }
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -112,7 +116,7 @@ impl Facility {
         Ok(pagination::connection(
             page,
             |c| c.id.local,
-            |r| returned(ctx, Certificate(r)),
+            |r| local::<Certificate>(ctx, r),
         ))
     }
     /// This facility's products.
@@ -133,7 +137,7 @@ impl Facility {
         Ok(pagination::connection(
             page,
             |p| p.id.local,
-            |r| returned(ctx, Product(r)),
+            |r| local::<Product>(ctx, r),
         ))
     }
     /// Inspections of this facility recorded by this province.
@@ -154,7 +158,7 @@ impl Facility {
         Ok(pagination::connection(
             page,
             |i| i.id.local,
-            |r| returned(ctx, Inspection(r)),
+            |r| local::<Inspection>(ctx, r),
         ))
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
@@ -216,10 +220,10 @@ impl FacilityQuery {
     /// A facility by ID; null if none has it.
     async fn facility(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Facility>> {
         match local_id(ctx, &id, RecordKind::Facility, "id")? {
-            Some(local) => Ok(store(ctx)
-                .facility(local, audience(ctx))
+            Some(row) => Ok(store(ctx)
+                .facility(row, audience(ctx))
                 .await?
-                .map(|r| returned(ctx, Facility(r)))),
+                .map(|r| local::<Facility>(ctx, r))),
             None => Ok(None),
         }
     }
@@ -249,7 +253,7 @@ impl FacilityQuery {
         Ok(pagination::connection(
             page,
             |f| f.id.local,
-            |r| returned(ctx, Facility(r)),
+            |r| local::<Facility>(ctx, r),
         ))
     }
 }
@@ -297,9 +301,9 @@ impl FacilityMutation {
             )?,
             supplies_to: provinces(input.supplies_to),
         };
-        Ok(returned(
+        Ok(local::<Facility>(
             ctx,
-            Facility(store(ctx).create_facility(data).await?),
+            store(ctx).create_facility(data).await?,
         ))
     }
 
@@ -369,9 +373,9 @@ impl FacilityMutation {
         if let Some(supplies_to) = input.supplies_to {
             data.supplies_to = provinces(supplies_to);
         }
-        Ok(returned(
+        Ok(local::<Facility>(
             ctx,
-            Facility(store.update_facility(id, version, data).await?),
+            store.update_facility(id, version, data).await?,
         ))
     }
 }
@@ -431,5 +435,5 @@ pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Faci
     Ok(loader
         .load_one(id.local)
         .await?
-        .map(|r| returned(ctx, Facility(r))))
+        .map(|r| local::<Facility>(ctx, r)))
 }

@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use super::{
-    Facility, InternalOnly, Province, audience, facility::facility_ref, opt_check, pagination,
-    returned, scalars, store,
+    Facility, InternalOnly, Province, audience, facility::facility_ref, local, opt_check,
+    pagination, scalars, store,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::error::{AppError, FieldContext};
@@ -12,7 +12,7 @@ use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
 
 /// An inspection of one stage of a facility's production chain, owned by the
 /// inspecting province.
-pub struct Inspection(pub InspectionRecord);
+pub struct Inspection(pub InspectionRecord, pub super::Provenance);
 
 #[Object]
 impl Inspection {
@@ -28,6 +28,10 @@ impl Inspection {
         Province(self.0.id.province)
     }
     /// Grows by one on each write.
+    /// Where this answer came from.
+    async fn provenance(&self) -> super::Provenance {
+        self.1
+    }
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -115,7 +119,7 @@ impl InspectionQuery {
         Ok(pagination::connection(
             page,
             |i| i.id.local,
-            |r| returned(ctx, Inspection(r)),
+            |r| local::<Inspection>(ctx, r),
         ))
     }
 }
@@ -156,9 +160,9 @@ impl InspectionMutation {
                 long,
             )?,
         };
-        Ok(returned(
+        Ok(local::<Inspection>(
             ctx,
-            Inspection(store(ctx).record_inspection(data).await?),
+            store(ctx).record_inspection(data).await?,
         ))
     }
 }

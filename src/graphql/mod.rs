@@ -366,37 +366,66 @@ impl Returned {
     }
 }
 
-/// An output object backed by one stored record.
-trait Recorded {
+/// Where an object came from: its owner, answering now, or (later) a replica.
+#[derive(Debug, Clone, Copy, async_graphql::SimpleObject)]
+pub struct Provenance {
+    pub source: Source,
+    /// When the owner answered: now for our own records, the time of the partner's
+    /// answer for theirs.
+    pub fetched_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum Source {
+    /// The owner province answered.
+    Owner,
+    /// A read-only copy kept by the sync job answered.
+    Replica,
+}
+
+impl Provenance {
+    /// The owner answering at `at`.
+    pub fn owner(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            source: Source::Owner,
+            fetched_at: at,
+        }
+    }
+}
+
+/// An output object backed by one record.
+pub trait Output: Sized {
+    type Record;
+    fn new(record: Self::Record, provenance: Provenance) -> Self;
     fn key(&self) -> (GlobalId, i32);
 }
 
-impl Recorded for Facility {
-    fn key(&self) -> (GlobalId, i32) {
-        (self.0.id, self.0.version)
-    }
+macro_rules! output {
+    ($object:ident, $record:ty) => {
+        impl Output for $object {
+            type Record = $record;
+            fn new(record: $record, provenance: Provenance) -> Self {
+                Self(record, provenance)
+            }
+            fn key(&self) -> (GlobalId, i32) {
+                (self.0.id, self.0.version)
+            }
+        }
+    };
 }
 
-impl Recorded for Certificate {
-    fn key(&self) -> (GlobalId, i32) {
-        (self.0.id, self.0.version)
-    }
-}
+output!(Facility, crate::store::FacilityRecord);
+output!(Certificate, crate::store::CertificateRecord);
+output!(Product, crate::store::ProductRecord);
+output!(Inspection, crate::store::InspectionRecord);
 
-impl Recorded for Product {
-    fn key(&self) -> (GlobalId, i32) {
-        (self.0.id, self.0.version)
-    }
-}
-
-impl Recorded for Inspection {
-    fn key(&self) -> (GlobalId, i32) {
-        (self.0.id, self.0.version)
-    }
+/// Wraps one of our own records for the answer, noting it for the audit trail.
+fn local<T: Output>(ctx: &async_graphql::Context<'_>, record: T::Record) -> T {
+    returned(ctx, T::new(record, Provenance::owner(chrono::Utc::now())))
 }
 
 /// Notes that `item` goes back to the caller, when the request is audited.
-fn returned<T: Recorded>(ctx: &async_graphql::Context<'_>, item: T) -> T {
+fn returned<T: Output>(ctx: &async_graphql::Context<'_>, item: T) -> T {
     if let Some(returned) = ctx.data_opt::<Arc<Returned>>() {
         returned
             .0

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::{Certificate, Facility, Inspection, Product, Province, audience, returned, store};
+use super::{Certificate, Facility, Inspection, Product, Province, audience, local, store};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::FieldContext;
 
@@ -33,19 +33,19 @@ impl NodeQuery {
             RecordKind::Facility => store
                 .facility(id.local, audience)
                 .await?
-                .map(|r| returned(ctx, Facility(r)).into()),
+                .map(|r| local::<Facility>(ctx, r).into()),
             RecordKind::Certificate => store
                 .certificate(id.local, audience)
                 .await?
-                .map(|r| returned(ctx, Certificate(r)).into()),
+                .map(|r| local::<Certificate>(ctx, r).into()),
             RecordKind::Product => store
                 .product(id.local, audience)
                 .await?
-                .map(|r| returned(ctx, Product(r)).into()),
+                .map(|r| local::<Product>(ctx, r).into()),
             RecordKind::Inspection => store
                 .inspection(id.local, audience)
                 .await?
-                .map(|r| returned(ctx, Inspection(r)).into()),
+                .map(|r| local::<Inspection>(ctx, r).into()),
         })
     }
 

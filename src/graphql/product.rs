@@ -4,8 +4,8 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::Datelike;
 
 use super::{
-    Facility, Province, audience, check, facility::facility_ref, local_id, opt_check, pagination,
-    returned, scalars, store, writable_id,
+    Facility, Province, audience, check, facility::facility_ref, local, local_id, opt_check,
+    pagination, scalars, store, writable_id,
 };
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
@@ -14,7 +14,7 @@ use crate::error::{AppError, FieldContext};
 use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
 
 /// A food product of a facility of this province.
-pub struct Product(pub ProductRecord);
+pub struct Product(pub ProductRecord, pub super::Provenance);
 
 #[Object]
 impl Product {
@@ -26,6 +26,10 @@ impl Product {
         Province(self.0.id.province)
     }
     /// Grows by one on each write; send it back to update.
+    /// Where this answer came from.
+    async fn provenance(&self) -> super::Provenance {
+        self.1
+    }
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -34,6 +38,10 @@ impl Product {
     }
     async fn category(&self) -> ProductCategory {
         self.0.data.category
+    }
+    /// The producing facility's ID.
+    async fn facility_id(&self) -> ID {
+        ID(self.0.data.facility.to_string())
     }
     /// The producing facility.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
@@ -147,10 +155,10 @@ impl ProductQuery {
     /// A product by ID; null if none has it.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
         match local_id(ctx, &id, RecordKind::Product, "id")? {
-            Some(local) => Ok(store(ctx)
-                .product(local, audience(ctx))
+            Some(row) => Ok(store(ctx)
+                .product(row, audience(ctx))
                 .await?
-                .map(|r| returned(ctx, Product(r)))),
+                .map(|r| local::<Product>(ctx, r))),
             None => Ok(None),
         }
     }
@@ -196,7 +204,7 @@ impl ProductQuery {
         Ok(pagination::connection(
             page,
             |p| p.id.local,
-            |r| returned(ctx, Product(r)),
+            |r| local::<Product>(ctx, r),
         ))
     }
 }
@@ -222,9 +230,9 @@ impl ProductMutation {
             specialty: input.specialty,
             key_product: input.key_product,
         };
-        Ok(returned(
+        Ok(local::<Product>(
             ctx,
-            Product(store(ctx).register_product(data).await?),
+            store(ctx).register_product(data).await?,
         ))
     }
 
@@ -272,9 +280,9 @@ impl ProductMutation {
         if let Some(key_product) = input.key_product {
             data.key_product = key_product;
         }
-        Ok(returned(
+        Ok(local::<Product>(
             ctx,
-            Product(store.update_product(id, version, data).await?),
+            store.update_product(id, version, data).await?,
         ))
     }
 }

@@ -139,13 +139,15 @@ async fn node_finds_every_kind_of_record() {
     let data = gw
         .data(
             "query($f: ID!, $c: ID!) {
-               f: node(id: $f) { __typename id ... on Facility { name } }
+               f: node(id: $f) { __typename id ... on Facility { name provenance { source fetchedAt } } }
                c: node(id: $c) { __typename id ... on Certificate { number } } }",
             json!({ "f": facility["id"], "c": certificate["id"] }),
         )
         .await;
     assert_eq!(data["f"]["__typename"], "Facility");
     assert_eq!(data["f"]["name"], "Hợp tác xã cam Vinh");
+    assert_eq!(data["f"]["provenance"]["source"], "OWNER");
+    assert!(data["f"]["provenance"]["fetchedAt"].is_string());
     assert_eq!(data["c"]["__typename"], "Certificate");
     assert_eq!(data["c"]["number"], certificate["number"]);
 }
