@@ -54,8 +54,12 @@ impl App {
     pub fn with_store(config: &Config, store: Store) -> anyhow::Result<Self> {
         metrics::handle();
         let names = config.province_names()?;
+        let partners = crate::federation::Partners::build(config)?;
         let schemas = Schemas::build(config.query_limits(), |builder| {
-            builder.data(store.clone()).data(names.clone())
+            builder
+                .data(store.clone())
+                .data(names.clone())
+                .data(partners.clone())
         });
         Ok(Self {
             schemas,
@@ -84,6 +88,17 @@ impl App {
         identity: &Identity,
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
+        self.execute_hop(identity, request, false).await
+    }
+
+    /// As [`App::execute`]; `hop` says the request came from another gateway, so
+    /// it is answered from our own records only.
+    pub async fn execute_hop(
+        &self,
+        identity: &Identity,
+        request: impl Into<async_graphql::Request>,
+        hop: bool,
+    ) -> async_graphql::Response {
         let request = request.into();
         let started = std::time::Instant::now();
         let query_hash = audit::sha256_hex(request.query.as_bytes());
@@ -94,8 +109,14 @@ impl App {
         );
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());
-        let executed =
-            graphql::execute(&self.schemas, identity.caller, request, returned.clone()).await;
+        let executed = graphql::execute(
+            &self.schemas,
+            identity.caller,
+            request,
+            returned.clone(),
+            hop,
+        )
+        .await;
         let operation = match executed.operation {
             Some(OperationType::Query) => "query",
             Some(OperationType::Mutation) => "mutation",
@@ -283,8 +304,10 @@ async fn graphiql() -> Html<String> {
 async fn graphql_post(
     State(app): State<App>,
     Extension(identity): Extension<Identity>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let hop = headers.contains_key(crate::federation::HOP_HEADER);
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -312,7 +335,7 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    match tokio::time::timeout(timeout, app.execute(&identity, request)).await {
+    match tokio::time::timeout(timeout, app.execute_hop(&identity, request, hop)).await {
         Ok(response) => Json(response).into_response(),
         Err(_) => {
             tracing::warn!(?timeout, "request timed out");

@@ -38,6 +38,7 @@ pub struct Config {
     pub tls: Tls,
     /// Partner provinces whose gateways may call us.
     pub partners: Vec<Partner>,
+    pub federation: Federation,
     pub limits: Limits,
     pub log: Log,
 }
@@ -64,6 +65,30 @@ pub struct Tls {
     pub reload_interval: Duration,
 }
 
+/// How we call partners.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Federation {
+    /// Longest wait for a connection to a partner.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest a whole partner call may take, retries included.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Largest partner answer accepted.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Federation {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(3),
+            max_response_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
 /// A partner province.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +98,9 @@ pub struct Partner {
     pub name: Option<String>,
     /// Its CA certificate (what `caunoi pki export-ca` printed there).
     pub ca: PathBuf,
+    /// Its gateway's GraphQL endpoint, `https://…/graphql`. Without one, the
+    /// partner may call us but we do not call it.
+    pub endpoint: Option<String>,
 }
 
 impl Partner {
@@ -153,6 +181,7 @@ impl Default for Config {
             ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             tls: Tls::default(),
             partners: Vec::new(),
+            federation: Federation::default(),
             limits: Limits::default(),
             log: Log::default(),
         }
@@ -220,6 +249,12 @@ impl Config {
                 "partners: {code} is this gateway's own province"
             );
             anyhow::ensure!(partners.insert(code), "partners: {code} is listed twice");
+            if let Some(endpoint) = &partner.endpoint {
+                anyhow::ensure!(
+                    endpoint.starts_with("https://"),
+                    "partners: {code}: the endpoint must be https://…, not {endpoint}"
+                );
+            }
         }
         anyhow::ensure!(
             self.tls.handshake_timeout >= Duration::from_millis(100),
@@ -330,6 +365,7 @@ mod tests {
             province: code.to_owned(),
             name: None,
             ca: "ca.pem".into(),
+            endpoint: None,
         };
         let ours = Config {
             partners: vec![partner("19")],

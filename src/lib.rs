@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod federation;
 pub mod graphql;
 pub mod pki;
 pub mod policy;

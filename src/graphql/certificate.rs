@@ -3,14 +3,22 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    Facility, Province, audience, check, facility::facility_ref, local, local_id, opt_check,
-    pagination, scalars::Date, store, writable_id,
+    Facility, Province, audience, check,
+    facility::facility_ref,
+    local, local_id,
+    node::Node,
+    opt_check, pagination,
+    remote::{ask, federates, lookup, noted, remote},
+    scalars::Date,
+    store, writable_id,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
     RecordKind, Standard, StoredStatus, default_expiry, text, today, validity_on,
 };
 use crate::error::{AppError, FieldContext};
+use crate::federation::PartnerError;
+use crate::federation::records::{self, Reader};
 use crate::store::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
@@ -87,28 +95,58 @@ impl Certificate {
     }
     /// The certificate this one renewed.
     async fn replaces(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
-        match self.0.replaces {
-            Some(id) => Ok(store(ctx)
-                .certificate(id.local, audience(ctx))
-                .await?
-                .map(|r| local::<Certificate>(ctx, r))),
-            None => Ok(None),
-        }
+        let Some(id) = self.0.replaces else {
+            return Ok(None);
+        };
+        Ok(match lookup(ctx, id).await? {
+            Some(Node::Certificate(certificate)) => Some(certificate),
+            _ => None,
+        })
     }
     /// The certificate that renewed this one.
     async fn replaced_by(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
-        Ok(store(ctx)
-            .certificate_replacing(self.0.id.local, audience(ctx))
-            .await?
-            .map(|r| local::<Certificate>(ctx, r)))
+        if self.is_ours(ctx) {
+            return Ok(store(ctx)
+                .certificate_replacing(self.0.id.local, audience(ctx))
+                .await?
+                .map(|r| local::<Certificate>(ctx, r)));
+        }
+        let Some((data, _)) = self.ask_owner(ctx).await? else {
+            return Ok(None);
+        };
+        let Some(id) = data["certificate"]["replacedBy"]["id"].as_str() else {
+            return Ok(None);
+        };
+        let parsed = GlobalId::parse_kind(id, RecordKind::Certificate)
+            .map_err(|e| PartnerError::BadResponse(e.0));
+        let Some(id) = noted(ctx, self.0.id.province, parsed) else {
+            return Ok(None);
+        };
+        Ok(match lookup(ctx, id).await? {
+            Some(Node::Certificate(certificate)) => Some(certificate),
+            _ => None,
+        })
     }
-    /// Every status change, oldest first, starting with the issue.
-    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<CertificateStatusChange>> {
-        let history = store(ctx).certificate_history(self.0.id.local).await?;
-        Ok(history
-            .into_iter()
-            .map(CertificateStatusChange::from)
-            .collect())
+    /// Every status change, oldest first, starting with the issue; null when the
+    /// owner of a partner's certificate cannot be asked.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Option<Vec<CertificateStatusChange>>> {
+        if self.is_ours(ctx) {
+            let history = store(ctx).certificate_history(self.0.id.local).await?;
+            return Ok(Some(
+                history
+                    .into_iter()
+                    .map(CertificateStatusChange::from)
+                    .collect(),
+            ));
+        }
+        let Some((data, _)) = self.ask_owner(ctx).await? else {
+            return Ok(None);
+        };
+        let changes = data["certificate"]["history"]
+            .as_array()
+            .ok_or_else(|| PartnerError::BadResponse("no history".to_owned()))
+            .and_then(|changes| changes.iter().map(history_entry).collect());
+        Ok(noted(ctx, self.0.id.province, changes))
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.created_at
@@ -116,6 +154,36 @@ impl Certificate {
     async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.updated_at
     }
+}
+
+impl Certificate {
+    fn is_ours(&self, ctx: &Context<'_>) -> bool {
+        self.0.id.province == store(ctx).province()
+    }
+
+    /// Asks a partner certificate's owner for its history and successor.
+    async fn ask_owner(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>> {
+        ask(
+            ctx,
+            self.0.id.province,
+            records::HISTORY,
+            serde_json::json!({ "number": self.0.number.to_string() }),
+        )
+        .await
+    }
+}
+
+/// One step of a partner certificate's history, as its owner wrote it.
+fn history_entry(change: &serde_json::Value) -> Result<CertificateStatusChange, PartnerError> {
+    Ok(CertificateStatusChange {
+        status: records::coded(&change["status"], StoredStatus::from_code)?,
+        effective_on: Date(records::date(&change["effectiveOn"])?),
+        reason: change["reason"].as_str().map(str::to_owned),
+        recorded_at: records::time(&change["recordedAt"])?,
+    })
 }
 
 /// One step of a certificate's status history.
@@ -208,7 +276,29 @@ impl CertificateQuery {
         let number = CertificateNumber::parse(&number).field("number")?;
         let store = store(ctx);
         if number.province != store.province() {
-            return Ok(None);
+            if !federates(ctx) {
+                return Ok(None);
+            }
+            let Some((data, at)) = ask(
+                ctx,
+                number.province,
+                &records::certificate_query(),
+                serde_json::json!({ "number": number.to_string() }),
+            )
+            .await?
+            else {
+                return Ok(None);
+            };
+            return Ok(match &data["certificate"] {
+                serde_json::Value::Null => None,
+                found => {
+                    let reader = Reader {
+                        owner: number.province,
+                    };
+                    noted(ctx, number.province, reader.certificate(found))
+                        .map(|record| remote::<Certificate>(ctx, record, at))
+                }
+            });
         }
         Ok(store
             .certificate_by_number(&number, audience(ctx))
@@ -264,31 +354,40 @@ impl CertificateQuery {
     }
 
     /// Whether the certificate `number` was valid on `on` (default today), and if
-    /// not, why: unknown, not yet issued, expired, suspended or revoked.
+    /// not, why: unknown, not yet issued, expired, suspended or revoked. Another
+    /// province's certificate is verified by its owner; null if the owner cannot
+    /// be asked.
     async fn verify_certificate(
         &self,
         ctx: &Context<'_>,
         number: String,
         on: Option<Date>,
-    ) -> Result<CertificateVerification> {
+    ) -> Result<Option<CertificateVerification>> {
         let number = CertificateNumber::parse(&number).field("number")?;
         let on = on.map_or_else(today, |d| d.0);
         let store = store(ctx);
         if number.province != store.province() {
-            return Err(AppError::NotFound(format!(
-                "{number} was issued by province {}, which this gateway cannot ask yet",
-                number.province
-            ))
-            .into());
+            if !federates(ctx) {
+                // A partner asking about a third province's certificate: not ours
+                // to answer, and we do not pass requests on.
+                return Ok(Some(CertificateVerification {
+                    number: number.to_string(),
+                    on: Date(on),
+                    valid: false,
+                    reason: Some(InvalidReason::Unknown),
+                    certificate: None,
+                }));
+            }
+            return verify_at_owner(ctx, number, on).await;
         }
         let Some(certificate) = store.certificate_by_number(&number, audience(ctx)).await? else {
-            return Ok(CertificateVerification {
+            return Ok(Some(CertificateVerification {
                 number: number.to_string(),
                 on: Date(on),
                 valid: false,
                 reason: Some(InvalidReason::Unknown),
                 certificate: None,
-            });
+            }));
         };
         let history: Vec<_> = store
             .certificate_history(certificate.id.local)
@@ -302,14 +401,70 @@ impl CertificateQuery {
             &history,
             on,
         );
-        Ok(CertificateVerification {
+        Ok(Some(CertificateVerification {
             number: number.to_string(),
             on: Date(on),
             valid: verdict.is_ok(),
             reason: verdict.err(),
             certificate: Some(local::<Certificate>(ctx, certificate)),
-        })
+        }))
     }
+}
+
+/// Asks the owner of `number` whether it was valid on `on`.
+async fn verify_at_owner(
+    ctx: &Context<'_>,
+    number: CertificateNumber,
+    on: chrono::NaiveDate,
+) -> Result<Option<CertificateVerification>> {
+    let province = number.province;
+    let Some((data, at)) = ask(
+        ctx,
+        province,
+        &records::verify_query(),
+        serde_json::json!({ "number": number.to_string(), "on": on.format("%Y-%m-%d").to_string() }),
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let verification = read_verification(province, &data["verifyCertificate"]).map(
+        |(on, valid, reason, certificate)| CertificateVerification {
+            number: number.to_string(),
+            on: Date(on),
+            valid,
+            reason,
+            certificate: certificate.map(|record| remote::<Certificate>(ctx, record, at)),
+        },
+    );
+    Ok(noted(ctx, province, verification))
+}
+
+type Verification = (
+    chrono::NaiveDate,
+    bool,
+    Option<InvalidReason>,
+    Option<crate::store::CertificateRecord>,
+);
+
+/// Reads a partner's `verifyCertificate` answer.
+fn read_verification(
+    province: crate::domain::ProvinceCode,
+    answer: &serde_json::Value,
+) -> Result<Verification, PartnerError> {
+    let reader = Reader { owner: province };
+    let certificate = match &answer["certificate"] {
+        serde_json::Value::Null => None,
+        found => Some(reader.certificate(found)?),
+    };
+    let reason = match &answer["reason"] {
+        serde_json::Value::Null => None,
+        reason => Some(records::coded(reason, InvalidReason::from_code)?),
+    };
+    let valid = answer["valid"]
+        .as_bool()
+        .ok_or_else(|| PartnerError::BadResponse("verifyCertificate.valid".to_owned()))?;
+    Ok((records::date(&answer["on"])?, valid, reason, certificate))
 }
 
 #[derive(Default)]

@@ -3,12 +3,16 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::{
-    Certificate, Inspection, InternalOnly, Product, Province, audience, check, local, local_id,
-    opt_check, pagination, scalars, store, writable_id,
+    Certificate, Inspection, InternalOnly, Product, Province, audience, check, local, opt_check,
+    pagination,
+    remote::{ask, noted, remote, remote_page},
+    scalars, store, writable_id,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
 };
+use crate::error::FieldContext;
+use crate::federation::records::{self, Reader};
 use crate::store::{
     Audience, CertificateFilter, FacilityData, FacilityFilter, FacilityRecord, InspectionFilter,
     ProductFilter,
@@ -16,6 +20,30 @@ use crate::store::{
 
 /// A facility (cơ sở) that produces, processes or trades food.
 pub struct Facility(pub FacilityRecord, pub super::Provenance);
+
+impl Facility {
+    fn is_ours(&self, ctx: &Context<'_>) -> bool {
+        self.0.id.province == store(ctx).province()
+    }
+
+    /// Asks a partner facility's owner for a page of one of its lists.
+    async fn ask_owner(
+        &self,
+        ctx: &Context<'_>,
+        query: &str,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>> {
+        pagination::request(first, None)?;
+        ask(
+            ctx,
+            self.0.id.province,
+            query,
+            serde_json::json!({ "facility": self.0.id.to_string(), "first": first, "after": after }),
+        )
+        .await
+    }
+}
 
 /// Where a facility is. Communes are data, not an enumeration: the 2025
 /// reorganisation renamed many of them.
@@ -104,7 +132,22 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::CertificateConnection> {
+    ) -> Result<Option<pagination::CertificateConnection>> {
+        if !self.is_ours(ctx) {
+            let province = self.0.id.province;
+            let query = records::facility_certificates_query();
+            let Some((data, at)) = self.ask_owner(ctx, &query, first, after).await? else {
+                return Ok(None);
+            };
+            let page = remote_page(
+                province,
+                &data["certificates"],
+                at,
+                Reader::certificate,
+                |r, at| remote::<Certificate>(ctx, r, at),
+            );
+            return Ok(noted(ctx, province, page));
+        }
         let filter = CertificateFilter {
             facility: Some(self.0.id.local),
             audience: audience(ctx),
@@ -113,11 +156,11 @@ impl Facility {
         let page = store(ctx)
             .certificates(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(
+        Ok(Some(pagination::connection(
             page,
             |c| c.id.local,
             |r| local::<Certificate>(ctx, r),
-        ))
+        )))
     }
     /// This facility's products.
     async fn products(
@@ -125,7 +168,18 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::ProductConnection> {
+    ) -> Result<Option<pagination::ProductConnection>> {
+        if !self.is_ours(ctx) {
+            let province = self.0.id.province;
+            let query = records::facility_products_query();
+            let Some((data, at)) = self.ask_owner(ctx, &query, first, after).await? else {
+                return Ok(None);
+            };
+            let page = remote_page(province, &data["products"], at, Reader::product, |r, at| {
+                remote::<Product>(ctx, r, at)
+            });
+            return Ok(noted(ctx, province, page));
+        }
         let filter = ProductFilter {
             facility: Some(self.0.id.local),
             audience: audience(ctx),
@@ -134,11 +188,11 @@ impl Facility {
         let page = store(ctx)
             .products(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(
+        Ok(Some(pagination::connection(
             page,
             |p| p.id.local,
             |r| local::<Product>(ctx, r),
-        ))
+        )))
     }
     /// Inspections of this facility recorded by this province.
     async fn inspections(
@@ -217,15 +271,13 @@ pub struct FacilityQuery;
 
 #[Object]
 impl FacilityQuery {
-    /// A facility by ID; null if none has it.
+    /// A facility by ID, answered by its owner; null if none has it.
     async fn facility(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Facility>> {
-        match local_id(ctx, &id, RecordKind::Facility, "id")? {
-            Some(row) => Ok(store(ctx)
-                .facility(row, audience(ctx))
-                .await?
-                .map(|r| local::<Facility>(ctx, r))),
-            None => Ok(None),
-        }
+        facility_ref(
+            ctx,
+            GlobalId::parse_kind(&id, RecordKind::Facility).field("id")?,
+        )
+        .await
     }
 
     /// Facilities, in a stable order, a page at a time.
@@ -425,11 +477,14 @@ impl async_graphql::dataloader::Loader<i64> for FacilityLoader {
     }
 }
 
-/// Resolves a reference to a facility. Facilities of other provinces are not
-/// reachable from here yet, so such a reference resolves to null.
+/// Resolves a reference to a facility: ours batched from the store, a partner's
+/// batched from its owner.
 pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Facility>> {
     if id.province != store(ctx).province() {
-        return Ok(None);
+        return Ok(match super::remote::lookup(ctx, id).await? {
+            Some(super::node::Node::Facility(facility)) => Some(facility),
+            _ => None,
+        });
     }
     let loader = ctx.data::<async_graphql::dataloader::DataLoader<FacilityLoader>>()?;
     Ok(loader

@@ -14,6 +14,7 @@ mod node;
 mod pagination;
 mod product;
 mod province;
+mod remote;
 pub mod scalars;
 
 pub use certificate::Certificate;
@@ -137,6 +138,7 @@ pub async fn execute(
     caller: Caller,
     request: Request,
     returned: Arc<Returned>,
+    hop: bool,
 ) -> Executed {
     let (operation, aliases) = operation_of(&request);
     if aliases > schemas.limits.aliases {
@@ -170,8 +172,24 @@ pub async fn execute(
         .expect("the app attaches a store to the schema")
         .clone();
     let loader = DataLoader::new(facility::FacilityLoader { store, audience }, tokio::spawn);
+    let partners = schema
+        .data::<crate::federation::Partners>()
+        .cloned()
+        .unwrap_or_default();
+    let partner_loader = DataLoader::new(remote::PartnerLoader { partners }, tokio::spawn)
+        .max_batch_size(remote::BATCH);
+    let reach = remote::Reach {
+        federate: matches!(caller, Caller::Internal(_)) && !hop,
+    };
     let mut response = schema
-        .execute(request.data(loader).data(caller).data(returned))
+        .execute(
+            request
+                .data(loader)
+                .data(partner_loader)
+                .data(reach)
+                .data(caller)
+                .data(returned),
+        )
         .await;
     let validation_failed = matches!(response.data, Value::Null);
     for error in &mut response.errors {

@@ -2,7 +2,9 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::{Certificate, Facility, Inspection, Product, Province, audience, local, store};
+use super::{
+    Certificate, Facility, Inspection, Product, Province, audience, local, remote::lookup, store,
+};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::FieldContext;
 
@@ -16,37 +18,57 @@ pub enum Node {
     Inspection(Inspection),
 }
 
+/// One of our own records by global ID, as `audience` may see it.
+pub async fn local_node(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>> {
+    let store = store(ctx);
+    let audience = audience(ctx);
+    Ok(match id.kind {
+        RecordKind::Facility => store
+            .facility(id.local, audience)
+            .await?
+            .map(|r| local::<Facility>(ctx, r).into()),
+        RecordKind::Certificate => store
+            .certificate(id.local, audience)
+            .await?
+            .map(|r| local::<Certificate>(ctx, r).into()),
+        RecordKind::Product => store
+            .product(id.local, audience)
+            .await?
+            .map(|r| local::<Product>(ctx, r).into()),
+        RecordKind::Inspection => store
+            .inspection(id.local, audience)
+            .await?
+            .map(|r| local::<Inspection>(ctx, r).into()),
+    })
+}
+
 #[derive(Default)]
 pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any record by global ID; null if none has it.
+    /// Any record by global ID, answered by its owner; null if none has it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let id = GlobalId::parse(&id).field("id")?;
-        let store = store(ctx);
-        if id.province != store.province() {
-            return Ok(None);
+        lookup(ctx, GlobalId::parse(&id).field("id")?).await
+    }
+
+    /// Records by global ID, each answered by its owner, in the order asked; null
+    /// where none has the ID. At most 100 IDs.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > super::remote::BATCH {
+            return Err(crate::error::AppError::invalid(
+                "ids",
+                format!("at most {} IDs at once", super::remote::BATCH),
+            )
+            .into());
         }
-        let audience = audience(ctx);
-        Ok(match id.kind {
-            RecordKind::Facility => store
-                .facility(id.local, audience)
-                .await?
-                .map(|r| local::<Facility>(ctx, r).into()),
-            RecordKind::Certificate => store
-                .certificate(id.local, audience)
-                .await?
-                .map(|r| local::<Certificate>(ctx, r).into()),
-            RecordKind::Product => store
-                .product(id.local, audience)
-                .await?
-                .map(|r| local::<Product>(ctx, r).into()),
-            RecordKind::Inspection => store
-                .inspection(id.local, audience)
-                .await?
-                .map(|r| local::<Inspection>(ctx, r).into()),
-        })
+        let ids = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| GlobalId::parse(id).field(&format!("ids.{i}")))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let found = futures_util::future::join_all(ids.into_iter().map(|id| lookup(ctx, id))).await;
+        found.into_iter().collect()
     }
 
     /// The province this gateway serves.

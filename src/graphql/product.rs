@@ -152,15 +152,13 @@ pub struct ProductQuery;
 
 #[Object]
 impl ProductQuery {
-    /// A product by ID; null if none has it.
+    /// A product by ID, answered by its owner; null if none has it.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
-        match local_id(ctx, &id, RecordKind::Product, "id")? {
-            Some(row) => Ok(store(ctx)
-                .product(row, audience(ctx))
-                .await?
-                .map(|r| local::<Product>(ctx, r))),
-            None => Ok(None),
-        }
+        let id = GlobalId::parse_kind(&id, RecordKind::Product).field("id")?;
+        Ok(match super::remote::lookup(ctx, id).await? {
+            Some(super::node::Node::Product(product)) => Some(product),
+            _ => None,
+        })
     }
 
     /// Products, in a stable order, a page at a time.

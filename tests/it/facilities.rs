@@ -121,12 +121,21 @@ async fn lookups_of_unknown_ids_answer_null() {
     let gw = spawn_gateway().await;
     let data = gw
         .data(
-            r#"{ a: facility(id: "Facility:19:42") { id } b: node(id: "Product:19:7") { id }
-                 c: node(id: "Facility:40:1") { id } }"#,
+            r#"{ a: facility(id: "Facility:19:42") { id } b: node(id: "Product:19:7") { id } }"#,
             json!({}),
         )
         .await;
-    assert_eq!(data, json!({ "a": null, "b": null, "c": null }));
+    assert_eq!(data, json!({ "a": null, "b": null }));
+    // A province this gateway has no partnership with cannot be asked.
+    let answer = gw
+        .post(r#"{ c: node(id: "Facility:01:1") { id } }"#, json!({}))
+        .await;
+    assert_eq!(answer["data"], json!({ "c": null }), "{answer:#}");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "PARTNER_UNAVAILABLE"
+    );
+    assert_eq!(answer["errors"][0]["extensions"]["province"], "01");
 }
 
 #[tokio::test]

@@ -349,6 +349,7 @@ pub async fn spawn_with_partner() -> (TestGateway, TestPki, tempfile::TempDir) {
             province: "40".to_owned(),
             name: Some("Nghệ An".to_owned()),
             ca: partner_ca,
+            endpoint: None,
         }]
     })
     .await;

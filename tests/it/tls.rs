@@ -120,6 +120,7 @@ async fn a_partner_ca_claiming_another_province_is_forbidden() {
             province: "40".to_owned(),
             name: Some("Nghệ An".to_owned()),
             ca: partner_ca,
+            endpoint: None,
         }]
     })
     .await;

@@ -1,0 +1,317 @@
+//! The shapes we ask partners for, and how their answers become our records.
+//!
+//! Both sides run the same schema, so each fragment names fields of our own
+//! `schema.graphql`; a test runs every query here against our schema. An answer is
+//! checked as it is read: every ID must belong to the partner that was asked, so a
+//! partner cannot speak for a third province.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+use super::PartnerError;
+use crate::domain::{
+    BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
+    GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
+    Standard, Stars, StoredStatus,
+};
+use crate::store::{
+    CertificateData, CertificateRecord, FacilityData, FacilityRecord, InspectionData,
+    InspectionRecord, ProductData, ProductRecord,
+};
+
+pub const FACILITY: &str = "fragment FacilityFields on Facility { id version name kind \
+    businessRegistrationNumber address { commune district detail } suppliesTo { code } \
+    createdAt updatedAt }";
+pub const CERTIFICATE: &str = "fragment CertificateFields on Certificate { id version number \
+    kind standard facilityId scope issuingAuthority issuedOn expiresOn status statusReason \
+    grade replaces { id } createdAt updatedAt }";
+pub const PRODUCT: &str = "fragment ProductFields on Product { id version name category \
+    facilityId description ocop { stars ratedOn } specialty keyProduct createdAt updatedAt }";
+pub const INSPECTION: &str = "fragment InspectionFields on Inspection { id version facilityId \
+    stage inspectedOn result findings createdAt }";
+
+/// Records by ID, in the order asked.
+pub fn nodes_query() -> String {
+    format!(
+        "query Nodes($ids: [ID!]!) {{ nodes(ids: $ids) {{ __typename \
+         ...FacilityFields ...CertificateFields ...ProductFields ...InspectionFields }} }} \
+         {FACILITY} {CERTIFICATE} {PRODUCT} {INSPECTION}"
+    )
+}
+
+/// A certificate by number.
+pub fn certificate_query() -> String {
+    format!(
+        "query Certificate($number: String!) {{ certificate(number: $number) {{ ...CertificateFields }} }} {CERTIFICATE}"
+    )
+}
+
+/// Whether a certificate was valid on a date.
+pub fn verify_query() -> String {
+    format!(
+        "query Verify($number: String!, $on: Date) {{ verifyCertificate(number: $number, on: $on) {{ \
+         number on valid reason certificate {{ ...CertificateFields }} }} }} {CERTIFICATE}"
+    )
+}
+
+/// A certificate's status history.
+pub const HISTORY: &str = "query History($number: String!) { certificate(number: $number) { \
+    history { status effectiveOn reason recordedAt } replacedBy { id } } }";
+
+/// Every query sent to partners, for the test that checks them against our schema.
+pub fn all_queries() -> Vec<String> {
+    vec![
+        nodes_query(),
+        certificate_query(),
+        verify_query(),
+        HISTORY.to_owned(),
+        facility_certificates_query(),
+        facility_products_query(),
+    ]
+}
+
+/// A record a partner sent.
+#[derive(Debug, Clone)]
+pub enum Remote {
+    Facility(FacilityRecord),
+    Certificate(CertificateRecord),
+    Product(ProductRecord),
+    Inspection(InspectionRecord),
+}
+
+/// Reads a partner's answer, checking it as it goes.
+pub struct Reader {
+    pub owner: ProvinceCode,
+}
+
+fn bad(what: impl Into<String>) -> PartnerError {
+    PartnerError::BadResponse(what.into())
+}
+
+impl Reader {
+    pub fn node(&self, value: &Value) -> Result<Option<Remote>, PartnerError> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(match value["__typename"].as_str() {
+            Some("Facility") => Remote::Facility(self.facility(value)?),
+            Some("Certificate") => Remote::Certificate(self.certificate(value)?),
+            Some("Product") => Remote::Product(self.product(value)?),
+            Some("Inspection") => Remote::Inspection(self.inspection(value)?),
+            other => return Err(bad(format!("unknown type {other:?}"))),
+        }))
+    }
+
+    fn id(&self, value: &Value, kind: RecordKind) -> Result<GlobalId, PartnerError> {
+        let id = GlobalId::parse_kind(str(value)?, kind).map_err(|e| bad(e.0))?;
+        if id.province != self.owner {
+            return Err(bad(format!("province {} sent {id}", self.owner)));
+        }
+        Ok(id)
+    }
+
+    /// An ID of a record of the partner's (the record itself, or one it points to
+    /// that the partner owns).
+    fn owned_id(&self, value: &Value, kind: RecordKind) -> Result<GlobalId, PartnerError> {
+        self.id(value, kind)
+    }
+
+    pub fn facility(&self, v: &Value) -> Result<FacilityRecord, PartnerError> {
+        let supplies_to = v["suppliesTo"]
+            .as_array()
+            .ok_or_else(|| bad("suppliesTo"))?
+            .iter()
+            .map(|p| ProvinceCode::parse(str(&p["code"])?).map_err(|e| bad(e.0)))
+            .collect::<Result<_, _>>()?;
+        Ok(FacilityRecord {
+            id: self.id(&v["id"], RecordKind::Facility)?,
+            version: int(&v["version"])?,
+            data: FacilityData {
+                name: string(&v["name"])?,
+                kind: coded(&v["kind"], FacilityKind::from_code)?,
+                business_registration_number: optional(&v["businessRegistrationNumber"])?
+                    .map(|n| BusinessRegistrationNumber::parse(&n).map_err(|e| bad(e.0)))
+                    .transpose()?,
+                commune: string(&v["address"]["commune"])?,
+                district: optional(&v["address"]["district"])?,
+                address_detail: optional(&v["address"]["detail"])?,
+                contact_name: None,
+                contact_phone: None,
+                contact_id_number: None,
+                supplies_to,
+            },
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn certificate(&self, v: &Value) -> Result<CertificateRecord, PartnerError> {
+        let id = self.id(&v["id"], RecordKind::Certificate)?;
+        let number = CertificateNumber::parse(str(&v["number"])?).map_err(|e| bad(e.0))?;
+        if number.province != self.owner {
+            return Err(bad(format!(
+                "province {} sent certificate {number}",
+                self.owner
+            )));
+        }
+        let status = match str(&v["status"])? {
+            // Expiry is derived from the date, here as there.
+            "EXPIRED" => StoredStatus::Active,
+            other => coded(&Value::from(other), StoredStatus::from_code)?,
+        };
+        Ok(CertificateRecord {
+            id,
+            version: int(&v["version"])?,
+            number,
+            data: CertificateData {
+                kind: coded(&v["kind"], CertificateKind::from_code)?,
+                standard: optional_coded(&v["standard"], Standard::from_code)?,
+                facility: self.owned_id(&v["facilityId"], RecordKind::Facility)?,
+                scope: v["scope"]
+                    .as_array()
+                    .ok_or_else(|| bad("scope"))?
+                    .iter()
+                    .map(string)
+                    .collect::<Result<_, _>>()?,
+                issuing_authority: string(&v["issuingAuthority"])?,
+                issued_on: date(&v["issuedOn"])?,
+                expires_on: optional_date(&v["expiresOn"])?,
+                grade: optional_coded(&v["grade"], Grade::from_code)?,
+            },
+            status,
+            status_reason: optional(&v["statusReason"])?,
+            replaces: match &v["replaces"] {
+                Value::Null => None,
+                replaces => Some(self.owned_id(&replaces["id"], RecordKind::Certificate)?),
+            },
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn product(&self, v: &Value) -> Result<ProductRecord, PartnerError> {
+        let ocop = match &v["ocop"] {
+            Value::Null => None,
+            ocop => Some(OcopRating {
+                stars: Stars::parse(int(&ocop["stars"])?.into()).map_err(|e| bad(e.0))?,
+                rated_on: date(&ocop["ratedOn"])?,
+            }),
+        };
+        Ok(ProductRecord {
+            id: self.id(&v["id"], RecordKind::Product)?,
+            version: int(&v["version"])?,
+            data: ProductData {
+                name: string(&v["name"])?,
+                category: coded(&v["category"], ProductCategory::from_code)?,
+                facility: self.owned_id(&v["facilityId"], RecordKind::Facility)?,
+                description: optional(&v["description"])?,
+                ocop,
+                specialty: boolean(&v["specialty"])?,
+                key_product: boolean(&v["keyProduct"])?,
+            },
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn inspection(&self, v: &Value) -> Result<InspectionRecord, PartnerError> {
+        // An inspection may be of another province's facility.
+        let facility = GlobalId::parse_kind(str(&v["facilityId"])?, RecordKind::Facility)
+            .map_err(|e| bad(e.0))?;
+        let created_at = time(&v["createdAt"])?;
+        Ok(InspectionRecord {
+            id: self.id(&v["id"], RecordKind::Inspection)?,
+            version: int(&v["version"])?,
+            data: InspectionData {
+                facility,
+                stage: coded(&v["stage"], ChainStage::from_code)?,
+                inspected_on: date(&v["inspectedOn"])?,
+                result: coded(&v["result"], InspectionResult::from_code)?,
+                findings: optional(&v["findings"])?,
+                internal_notes: None,
+            },
+            created_at,
+            updated_at: created_at,
+        })
+    }
+}
+
+fn str(v: &Value) -> Result<&str, PartnerError> {
+    v.as_str()
+        .ok_or_else(|| bad(format!("expected a string, got {v}")))
+}
+
+fn string(v: &Value) -> Result<String, PartnerError> {
+    str(v).map(str::to_owned)
+}
+
+fn optional(v: &Value) -> Result<Option<String>, PartnerError> {
+    match v {
+        Value::Null => Ok(None),
+        other => string(other).map(Some),
+    }
+}
+
+fn int(v: &Value) -> Result<i32, PartnerError> {
+    v.as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| bad(format!("expected an integer, got {v}")))
+}
+
+fn boolean(v: &Value) -> Result<bool, PartnerError> {
+    v.as_bool()
+        .ok_or_else(|| bad(format!("expected a boolean, got {v}")))
+}
+
+pub fn date(v: &Value) -> Result<NaiveDate, PartnerError> {
+    NaiveDate::parse_from_str(str(v)?, "%Y-%m-%d").map_err(|_| bad(format!("not a date: {v}")))
+}
+
+fn optional_date(v: &Value) -> Result<Option<NaiveDate>, PartnerError> {
+    match v {
+        Value::Null => Ok(None),
+        other => date(other).map(Some),
+    }
+}
+
+pub fn time(v: &Value) -> Result<DateTime<Utc>, PartnerError> {
+    DateTime::parse_from_rfc3339(str(v)?)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| bad(format!("not a time: {v}")))
+}
+
+/// An enumeration value as GraphQL writes it (`PRIMARY_PRODUCER`).
+pub fn coded<T>(
+    v: &Value,
+    from_code: fn(&str) -> Result<T, crate::domain::Invalid>,
+) -> Result<T, PartnerError> {
+    from_code(&str(v)?.to_ascii_lowercase()).map_err(|e| bad(e.0))
+}
+
+fn optional_coded<T>(
+    v: &Value,
+    from_code: fn(&str) -> Result<T, crate::domain::Invalid>,
+) -> Result<Option<T>, PartnerError> {
+    match v {
+        Value::Null => Ok(None),
+        other => coded(other, from_code).map(Some),
+    }
+}
+
+/// A page of a facility's certificates.
+pub fn facility_certificates_query() -> String {
+    format!(
+        "query FacilityCertificates($facility: ID!, $first: Int, $after: String) {{ \
+         certificates(filter: {{ facilityId: $facility }}, first: $first, after: $after) {{ \
+         edges {{ cursor node {{ ...CertificateFields }} }} pageInfo {{ hasNextPage endCursor }} }} }} {CERTIFICATE}"
+    )
+}
+
+/// A page of a facility's products.
+pub fn facility_products_query() -> String {
+    format!(
+        "query FacilityProducts($facility: ID!, $first: Int, $after: String) {{ \
+         products(filter: {{ facilityId: $facility }}, first: $first, after: $after) {{ \
+         edges {{ cursor node {{ ...ProductFields }} }} pageInfo {{ hasNextPage endCursor }} }} }} {PRODUCT}"
+    )
+}

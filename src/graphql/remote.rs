@@ -1,0 +1,229 @@
+//! Answering with partners' records: one way to find any record by global ID, our
+//! own from the store and a partner's from its owner, batched per request so that
+//! a page of 100 references costs one request per partner.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use serde_json::json;
+
+use super::node::Node;
+use super::{Certificate, Facility, Inspection, Output, Product, Provenance, returned, store};
+use crate::domain::GlobalId;
+use crate::federation::records::{Reader, Remote, nodes_query};
+use crate::federation::{PartnerError, Partners};
+
+/// Whether this request may ask partners: only our own callers' requests, and
+/// never one that came from another gateway (the hop marker is a second guard).
+#[derive(Debug, Clone, Copy)]
+pub struct Reach {
+    pub federate: bool,
+}
+
+pub fn federates(ctx: &Context<'_>) -> bool {
+    ctx.data_opt::<Reach>().is_some_and(|reach| reach.federate)
+}
+
+/// A partner's record and when the partner gave it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub record: Remote,
+    pub at: DateTime<Utc>,
+}
+
+/// Wraps a partner's record for the answer.
+pub fn remote<T: Output>(ctx: &Context<'_>, record: T::Record, at: DateTime<Utc>) -> T {
+    returned(ctx, T::new(record, Provenance::owner(at)))
+}
+
+fn to_node(ctx: &Context<'_>, fetched: Fetched) -> Node {
+    match fetched.record {
+        Remote::Facility(r) => remote::<Facility>(ctx, r, fetched.at).into(),
+        Remote::Certificate(r) => remote::<Certificate>(ctx, r, fetched.at).into(),
+        Remote::Product(r) => remote::<Product>(ctx, r, fetched.at).into(),
+        Remote::Inspection(r) => remote::<Inspection>(ctx, r, fetched.at).into(),
+    }
+}
+
+/// Batches lookups of partners' records: one `nodes` request per partner.
+pub struct PartnerLoader {
+    pub partners: Partners,
+}
+
+/// Most IDs asked of a partner in one request.
+pub const BATCH: usize = 100;
+
+impl Loader<GlobalId> for PartnerLoader {
+    type Value = Result<Fetched, PartnerError>;
+    type Error = Infallible;
+
+    async fn load(&self, keys: &[GlobalId]) -> Result<HashMap<GlobalId, Self::Value>, Infallible> {
+        let mut by_province: HashMap<_, Vec<GlobalId>> = HashMap::new();
+        for key in keys {
+            by_province.entry(key.province).or_default().push(*key);
+        }
+        let calls = by_province.into_iter().map(|(province, ids)| async move {
+            let answer = match self.partners.get(province) {
+                Ok(partner) => {
+                    let ids_json: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    partner
+                        .query(&nodes_query(), json!({ "ids": ids_json }))
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            let at = Utc::now();
+            let mut found = Vec::new();
+            match answer.and_then(|data| read_nodes(province, &ids, &data)) {
+                Ok(records) => {
+                    for (id, record) in ids.iter().zip(records) {
+                        if let Some(record) = record {
+                            found.push((*id, Ok(Fetched { record, at })));
+                        }
+                    }
+                }
+                Err(error) => found.extend(ids.iter().map(|id| (*id, Err(error.clone())))),
+            }
+            found
+        });
+        Ok(join_all(calls).await.into_iter().flatten().collect())
+    }
+}
+
+/// Reads a `nodes` answer: one entry per ID asked, each the record with that ID.
+fn read_nodes(
+    province: crate::domain::ProvinceCode,
+    ids: &[GlobalId],
+    data: &serde_json::Value,
+) -> Result<Vec<Option<Remote>>, PartnerError> {
+    let nodes = data["nodes"]
+        .as_array()
+        .ok_or_else(|| PartnerError::BadResponse("no nodes".to_owned()))?;
+    if nodes.len() != ids.len() {
+        return Err(PartnerError::BadResponse(format!(
+            "asked {} records, got {}",
+            ids.len(),
+            nodes.len()
+        )));
+    }
+    let reader = Reader { owner: province };
+    ids.iter()
+        .zip(nodes)
+        .map(|(id, node)| {
+            let record = reader.node(node)?;
+            if let Some(record) = &record {
+                let got = match record {
+                    Remote::Facility(r) => r.id,
+                    Remote::Certificate(r) => r.id,
+                    Remote::Product(r) => r.id,
+                    Remote::Inspection(r) => r.id,
+                };
+                if got != *id {
+                    return Err(PartnerError::BadResponse(format!("asked {id}, got {got}")));
+                }
+            }
+            Ok(record)
+        })
+        .collect()
+}
+
+/// Finds any record by global ID: ours from the store, a partner's from its owner.
+pub async fn lookup(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<Node>> {
+    let store = store(ctx);
+    if id.province == store.province() {
+        return super::node::local_node(ctx, id).await;
+    }
+    if !federates(ctx) {
+        return Ok(None);
+    }
+    let loader = ctx.data::<DataLoader<PartnerLoader>>()?;
+    match loader.load_one(id).await {
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(fetched))) => Ok(Some(to_node(ctx, fetched))),
+        Ok(Some(Err(error))) => {
+            partner_failed(ctx, id.province, &error);
+            Ok(None)
+        }
+        Err(never) => match never {},
+    }
+}
+
+/// Notes that a partner gave no usable answer: the field answers null, and the
+/// answer's `errors` says which province failed and how. The rest of the answer
+/// stands.
+pub fn partner_failed(
+    ctx: &Context<'_>,
+    province: crate::domain::ProvinceCode,
+    error: &PartnerError,
+) {
+    let mut server = error.to_server_error(province);
+    server.locations = vec![ctx.item.pos];
+    ctx.add_error(ctx.set_error_path(server));
+}
+
+/// Asks the owner of `province`'s records `query`; its `data` and when it came, or
+/// `None` when the partner failed (noted by [`partner_failed`]).
+pub async fn ask(
+    ctx: &Context<'_>,
+    province: crate::domain::ProvinceCode,
+    query: &str,
+    variables: serde_json::Value,
+) -> async_graphql::Result<Option<(serde_json::Value, DateTime<Utc>)>> {
+    let partners = ctx.data::<Partners>()?;
+    let answer = match partners.get(province) {
+        Ok(partner) => partner.query(query, variables).await,
+        Err(error) => Err(error),
+    };
+    Ok(noted(ctx, province, answer.map(|data| (data, Utc::now()))))
+}
+
+/// The value, or `None` with the partner's failure noted.
+pub fn noted<T>(
+    ctx: &Context<'_>,
+    province: crate::domain::ProvinceCode,
+    result: Result<T, PartnerError>,
+) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(error) => {
+            partner_failed(ctx, province, &error);
+            None
+        }
+    }
+}
+
+/// Reads a partner's page of a list into one of our connections, keeping the
+/// partner's cursors (a nested list has one source, so its cursors pass through).
+pub fn remote_page<C: super::pagination::Connection, R>(
+    province: crate::domain::ProvinceCode,
+    list: &serde_json::Value,
+    at: DateTime<Utc>,
+    parse: impl Fn(&Reader, &serde_json::Value) -> Result<R, PartnerError>,
+    wrap: impl Fn(R, DateTime<Utc>) -> C::Node,
+) -> Result<C, PartnerError> {
+    let reader = Reader { owner: province };
+    let bad = |what: &str| PartnerError::BadResponse(what.to_owned());
+    let edges = list["edges"].as_array().ok_or_else(|| bad("no edges"))?;
+    let mut items = Vec::with_capacity(edges.len());
+    for edge in edges {
+        let cursor = edge["cursor"]
+            .as_str()
+            .ok_or_else(|| bad("no cursor"))?
+            .to_owned();
+        items.push((cursor, wrap(parse(&reader, &edge["node"])?, at)));
+    }
+    let info = &list["pageInfo"];
+    Ok(C::assemble(
+        items,
+        super::pagination::PageInfo {
+            has_next_page: info["hasNextPage"]
+                .as_bool()
+                .ok_or_else(|| bad("no pageInfo"))?,
+            end_cursor: info["endCursor"].as_str().map(str::to_owned),
+        },
+    ))
+}
