@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 /// A gateway running in this test's runtime.
 pub struct TestGateway {
+    pub province: String,
     pub address: SocketAddr,
     /// The gateway's database, for tests that must reach behind the API.
     pub database_url: String,
@@ -53,9 +54,14 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
 
 /// A migrated store of province 19 on a fresh database, and its URL.
 pub async fn fresh_store(dir: &std::path::Path) -> (Store, String) {
+    fresh_store_of(dir, "19").await
+}
+
+/// A migrated store of `province` on a fresh database, and its URL.
+pub async fn fresh_store_of(dir: &std::path::Path, province: &str) -> (Store, String) {
     install_crypto();
     let url = fresh_database_url(dir).await;
-    let store = Store::connect(&url, ProvinceCode::parse("19").unwrap())
+    let store = Store::connect(&url, ProvinceCode::parse(province).unwrap())
         .await
         .expect("the test database opens");
     store.migrate().await.expect("migrations apply");
@@ -163,28 +169,35 @@ pub async fn spawn_gateway() -> TestGateway {
 pub async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let pki = TestPki::create(dir.path(), "19");
-    let (store, database_url) = fresh_store(dir.path()).await;
-    let mut config = config(dir.path());
-    adjust(&mut config);
-    let app = App::with_store(&config, store).expect("the app builds");
-    spawn_app(app, database_url, pki, dir).await
+    start("19", dir, pki, bind(), adjust).await
 }
 
-/// Serves `app` on `127.0.0.1:0` until the returned gateway is dropped.
-pub async fn spawn_app(
-    app: App,
-    database_url: String,
-    pki: TestPki,
+/// A loopback listener on a free port.
+pub fn bind() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port")
+}
+
+/// Starts a gateway of `province` whose state lives in `dir`, on `listener`.
+pub async fn start(
+    province: &str,
     dir: tempfile::TempDir,
+    pki: TestPki,
+    listener: std::net::TcpListener,
+    adjust: impl FnOnce(&mut Config),
 ) -> TestGateway {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let (store, database_url) = fresh_store_of(dir.path(), province).await;
+    let mut config = config(dir.path());
+    config.province.code = province.to_owned();
+    adjust(&mut config);
+    let app = App::with_store(&config, store).expect("the app builds");
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.clone().run(listener, async {
         let _ = stopped.await;
     }));
-    let operator = pki.leaf("19", Role::Operator);
+    let operator = pki.leaf(province, Role::Operator);
     TestGateway {
+        province: province.to_owned(),
         address,
         database_url,
         http: https_client(pki.authority.cert_pem(), Some(&operator)),
@@ -212,7 +225,7 @@ impl TestGateway {
 
     /// A client of ours in `role`.
     pub fn client_as(&self, role: Role) -> reqwest::Client {
-        self.client(Some(&self.pki.leaf("19", role)))
+        self.client(Some(&self.pki.leaf(&self.province, role)))
     }
 
     /// Posts a query with `client`; returns the HTTP status and the JSON answer.
@@ -354,4 +367,46 @@ pub async fn spawn_with_partner() -> (TestGateway, TestPki, tempfile::TempDir) {
     })
     .await;
     (gw, partner, partner_dir)
+}
+
+/// Thái Nguyên (19) and Nghệ An (40), each the other's partner, over real mTLS.
+pub async fn spawn_pair() -> (TestGateway, TestGateway) {
+    spawn_pair_with(|_| {}, |_| {}).await
+}
+
+/// A pair whose configurations are changed by `adjust_19` and `adjust_40`.
+pub async fn spawn_pair_with(
+    adjust_19: impl FnOnce(&mut Config),
+    adjust_40: impl FnOnce(&mut Config),
+) -> (TestGateway, TestGateway) {
+    let (dir_19, dir_40) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (pki_19, pki_40) = (
+        TestPki::create(dir_19.path(), "19"),
+        TestPki::create(dir_40.path(), "40"),
+    );
+    let (listener_19, listener_40) = (bind(), bind());
+    let partner = |province: &str, dir: &tempfile::TempDir, listener: &std::net::TcpListener| {
+        caunoi::config::Partner {
+            province: province.to_owned(),
+            name: None,
+            ca: dir.path().join("pki").join(caunoi::pki::CA_CERT),
+            endpoint: Some(format!(
+                "https://127.0.0.1:{}/graphql",
+                listener.local_addr().unwrap().port()
+            )),
+        }
+    };
+    let to_40 = partner("40", &dir_40, &listener_40);
+    let to_19 = partner("19", &dir_19, &listener_19);
+    let thai_nguyen = start("19", dir_19, pki_19, listener_19, |config| {
+        config.partners = vec![to_40];
+        adjust_19(config);
+    })
+    .await;
+    let nghe_an = start("40", dir_40, pki_40, listener_40, |config| {
+        config.partners = vec![to_19];
+        adjust_40(config);
+    })
+    .await;
+    (thai_nguyen, nghe_an)
 }

@@ -11,6 +11,7 @@ mod certificates;
 mod cli;
 mod demo;
 mod facilities;
+mod federation;
 mod http;
 mod inspections;
 mod pagination;

@@ -1,0 +1,283 @@
+//! Two real gateways over real mTLS: answers come from the owner at query time.
+
+use caunoi::domain::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestGateway, spawn_pair};
+
+/// How many requests `from` made of `owner`, by `owner`'s audit trail.
+async fn requests_from(owner: &TestGateway, from: &str) -> usize {
+    let log = owner
+        .data(
+            "query($p: ProvinceCode) { auditLog(first: 100, filter: { callerProvince: $p }) { edges { cursor } } }",
+            json!({ "p": from }),
+        )
+        .await;
+    log["auditLog"]["edges"].as_array().unwrap().len()
+}
+
+/// A Nghệ An facility supplying Thái Nguyên, with an eligibility certificate.
+async fn nghe_an_supplier(na: &TestGateway) -> (Value, Value) {
+    let facility = na
+        .create_facility(
+            "Hợp tác xã cam Vinh Quỳ Hợp",
+            json!({ "commune": "Minh Hợp", "district": "Quỳ Hợp", "suppliesTo": ["19"],
+                    "contactPhone": "0987654321" }),
+        )
+        .await;
+    let certificate = na
+        .issue_certificate(facility["id"].as_str().unwrap(), json!({}))
+        .await;
+    (facility, certificate)
+}
+
+#[tokio::test]
+async fn a_nghe_an_certificate_is_verified_from_thai_nguyen_by_its_owner() {
+    let (tn, na) = spawn_pair().await;
+    let (facility, certificate) = nghe_an_supplier(&na).await;
+    let dashboard = tn.client_as(Role::Dashboard);
+    let (status, answer) = tn
+        .post_with(
+            &dashboard,
+            "query($n: String!) { verifyCertificate(number: $n) {
+               valid reason certificate { number province { code name } provenance { source }
+                 facility { name contactPhone address { commune } } } } }",
+            json!({ "n": certificate["number"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let verification = &answer["data"]["verifyCertificate"];
+    assert_eq!(verification["valid"], true, "{answer:#}");
+    let found = &verification["certificate"];
+    assert_eq!(found["number"], certificate["number"]);
+    assert_eq!(
+        found["province"],
+        json!({ "code": "40", "name": "Nghệ An" })
+    );
+    assert_eq!(found["provenance"]["source"], "OWNER");
+    assert_eq!(found["facility"]["name"], facility["name"]);
+    assert_eq!(found["facility"]["address"]["commune"], "Minh Hợp");
+    // Personal data does not leave Nghệ An, even for Thái Nguyên's own dashboard.
+    assert_eq!(found["facility"]["contactPhone"], Value::Null);
+    assert!(!answer.to_string().contains("0987654321"));
+
+    // A revocation in Nghệ An is seen at once in Thái Nguyên: nothing was copied.
+    na.data(
+        r#"mutation($id: ID!) { revokeCertificate(id: $id, version: 1, reason: "Gian lận") { id } }"#,
+        json!({ "id": certificate["id"] }),
+    )
+    .await;
+    let (_, again) = tn
+        .post_with(
+            &dashboard,
+            "query($n: String!) { verifyCertificate(number: $n) { valid reason } }",
+            json!({ "n": certificate["number"] }),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["verifyCertificate"],
+        json!({ "valid": false, "reason": "REVOKED" })
+    );
+}
+
+#[tokio::test]
+async fn lookups_by_identifier_go_to_the_owner_from_either_side() {
+    let (tn, na) = spawn_pair().await;
+    let (na_facility, na_certificate) = nghe_an_supplier(&na).await;
+    let tn_facility = tn
+        .create_facility("Hợp tác xã chè Tân Cương", json!({ "suppliesTo": ["40"] }))
+        .await;
+    let lookup = "query($id: ID!) { node(id: $id) { id ... on Facility { name province { code } } } facility(id: $id) { name } }";
+    let from_tn = tn.data(lookup, json!({ "id": na_facility["id"] })).await;
+    assert_eq!(from_tn["node"]["name"], na_facility["name"]);
+    assert_eq!(from_tn["node"]["province"]["code"], "40");
+    assert_eq!(from_tn["facility"]["name"], na_facility["name"]);
+    let from_na = na.data(lookup, json!({ "id": tn_facility["id"] })).await;
+    assert_eq!(from_na["node"]["name"], "Hợp tác xã chè Tân Cương");
+    let by_number = tn
+        .data(
+            "query($n: String!) { certificate(number: $n) { id history { status } facility { certificates { edges { node { number } } } } } }",
+            json!({ "n": na_certificate["number"] }),
+        )
+        .await;
+    assert_eq!(by_number["certificate"]["id"], na_certificate["id"]);
+    assert_eq!(
+        by_number["certificate"]["history"],
+        json!([{ "status": "ACTIVE" }])
+    );
+    assert_eq!(
+        by_number["certificate"]["facility"]["certificates"]["edges"][0]["node"]["number"],
+        na_certificate["number"]
+    );
+}
+
+#[tokio::test]
+async fn what_nghe_an_does_not_share_with_thai_nguyen_stays_hidden() {
+    let (tn, na) = spawn_pair().await;
+    let private = na
+        .create_facility(
+            "Hộ sản xuất nhút Thanh Chương",
+            json!({ "kind": "HOUSEHOLD", "suppliesTo": [] }),
+        )
+        .await;
+    let certificate = na
+        .issue_certificate(
+            private["id"].as_str().unwrap(),
+            json!({ "kind": "COMMITMENT" }),
+        )
+        .await;
+    let answer = tn
+        .data(
+            "query($id: ID!, $n: String!) { node(id: $id) { id } verifyCertificate(number: $n) { valid reason certificate { id } } }",
+            json!({ "id": private["id"], "n": certificate["number"] }),
+        )
+        .await;
+    assert_eq!(answer["node"], Value::Null);
+    assert_eq!(
+        answer["verifyCertificate"],
+        json!({ "valid": false, "reason": "UNKNOWN", "certificate": null })
+    );
+}
+
+#[tokio::test]
+async fn references_to_partner_records_cost_one_request_per_page() {
+    let (tn, na) = spawn_pair().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let facility = na
+            .create_facility(
+                &format!("Cơ sở nước mắm Vạn Phần số {i}"),
+                json!({ "suppliesTo": ["19"] }),
+            )
+            .await;
+        ids.push(
+            na.issue_certificate(facility["id"].as_str().unwrap(), json!({}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let before = requests_from(&na, "19").await;
+    let answer = tn
+        .data(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Certificate { number facility { name } } } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    let nodes = answer["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5);
+    for (i, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            node["facility"]["name"],
+            format!("Cơ sở nước mắm Vạn Phần số {i}")
+        );
+    }
+    // One request for the five certificates, one for their five facilities.
+    assert_eq!(requests_from(&na, "19").await - before, 2);
+}
+
+#[tokio::test]
+async fn a_partner_is_always_answered_locally_so_federation_cannot_loop() {
+    let (tn, na) = spawn_pair().await;
+    let tn_facility = tn
+        .create_facility("Hợp tác xã chè La Bằng", json!({ "suppliesTo": ["40"] }))
+        .await;
+    // Nghệ An's gateway asks Thái Nguyên about a Nghệ An record: Thái Nguyên does
+    // not turn around and ask Nghệ An.
+    let (na_facility, _) = nghe_an_supplier(&na).await;
+    let as_na_gateway = tn.client(Some(&na_pki_leaf(&na)));
+    let before = requests_from(&na, "19").await;
+    let (status, answer) = tn
+        .post_with(
+            &as_na_gateway,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": na_facility["id"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["node"], Value::Null);
+    assert_eq!(requests_from(&na, "19").await, before);
+    // Its own records it answers.
+    let (_, own) = tn
+        .post_with(
+            &as_na_gateway,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": tn_facility["id"] }),
+        )
+        .await;
+    assert_eq!(own["data"]["node"]["id"], tn_facility["id"]);
+}
+
+fn na_pki_leaf(na: &TestGateway) -> caunoi::pki::Leaf {
+    na.pki.leaf("40", Role::Gateway)
+}
+
+#[tokio::test]
+async fn a_gateway_misconfigured_to_call_itself_is_refused_not_looped() {
+    // "Partner 40" points back at this very gateway and trusts its own CA.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = crate::helpers::TestPki::create(dir.path(), "19");
+    let listener = crate::helpers::bind();
+    let own = caunoi::config::Partner {
+        province: "40".to_owned(),
+        name: None,
+        ca: dir.path().join("pki").join(caunoi::pki::CA_CERT),
+        endpoint: Some(format!(
+            "https://127.0.0.1:{}/graphql",
+            listener.local_addr().unwrap().port()
+        )),
+    };
+    let gw = crate::helpers::start("19", dir, pki, listener, |config| {
+        config.partners = vec![own]
+    })
+    .await;
+    let (status, answer) = gw
+        .post_with(
+            &gw.client_as(Role::Dashboard),
+            r#"{ node(id: "Facility:40:1") { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["node"], Value::Null);
+    let error = &answer["errors"][0]["extensions"];
+    assert_eq!(error["code"], "PARTNER_REJECTED", "{answer:#}");
+    assert_eq!(error["province"], "40");
+    // It called itself once, was refused by its own identity check, and stopped.
+    let refusals = gw
+        .data(
+            r#"{ auditLog(filter: { outcome: REFUSED }) { edges { node { role } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        refusals["auditLog"]["edges"],
+        json!([{ "node": { "role": "gateway" } }])
+    );
+}
+
+#[tokio::test]
+async fn nothing_fetched_from_a_partner_is_written_locally() {
+    let (tn, na) = spawn_pair().await;
+    let (_, certificate) = nghe_an_supplier(&na).await;
+    let before = tn.counts().await;
+    tn.data(
+        "query($n: String!) { verifyCertificate(number: $n) { certificate { facility { name } } } }",
+        json!({ "n": certificate["number"] }),
+    )
+    .await;
+    assert_eq!(tn.counts().await, before);
+    // Not even the partner's records behind the API.
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(&tn.database_url).await.unwrap();
+    for table in ["facility", "certificate", "product", "inspection"] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE province <> 19"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0, "{table}");
+    }
+}
