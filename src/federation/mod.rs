@@ -251,7 +251,9 @@ impl Partner {
     }
 }
 
-/// Sorts a transport error into what our callers are told.
+/// Sorts a transport error into what our callers are told. A TLS alert from the
+/// partner (it refused our certificate) surfaces as an I/O error whose text is
+/// rustls's, so both the typed error and that text are recognised.
 fn classify(error: reqwest::Error) -> PartnerError {
     if error.is_timeout() {
         return PartnerError::Timeout;
@@ -259,20 +261,29 @@ fn classify(error: reqwest::Error) -> PartnerError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(cause) = source {
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return match tls {
-                rustls::Error::AlertReceived(_) => PartnerError::Rejected(tls.to_string()),
-                _ => PartnerError::BadResponse(format!("TLS: {tls}")),
-            };
+            return tls_failure(tls);
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>())
-        {
-            return match tls {
-                rustls::Error::AlertReceived(_) => PartnerError::Rejected(tls.to_string()),
-                _ => PartnerError::BadResponse(format!("TLS: {tls}")),
-            };
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                return tls_failure(tls);
+            }
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                let text = io.to_string();
+                return if text.starts_with("received fatal alert") {
+                    PartnerError::Rejected(text)
+                } else {
+                    PartnerError::BadResponse(format!("TLS: {text}"))
+                };
+            }
         }
         source = cause.source();
     }
     PartnerError::Unavailable(error.to_string())
+}
+
+fn tls_failure(tls: &rustls::Error) -> PartnerError {
+    match tls {
+        rustls::Error::AlertReceived(_) => PartnerError::Rejected(tls.to_string()),
+        _ => PartnerError::BadResponse(format!("TLS: {tls}")),
+    }
 }

@@ -15,6 +15,7 @@ mod federation;
 mod http;
 mod inspections;
 mod pagination;
+mod partner_faults;
 mod policy;
 mod products;
 mod schema;

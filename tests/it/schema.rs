@@ -25,3 +25,18 @@ fn the_schema_speaks_the_domain() {
         assert!(sdl.contains(needle), "the schema lacks `{needle}`");
     }
 }
+
+#[tokio::test]
+async fn every_query_sent_to_partners_runs_on_our_own_schema() {
+    let gw = crate::helpers::spawn_gateway().await;
+    let variables = serde_json::json!({
+        "ids": ["Facility:19:1"],
+        "number": "19-ATTP-2024-000001",
+        "facility": "Facility:19:1",
+        "first": 1,
+    });
+    for query in caunoi::federation::records::all_queries() {
+        let answer = gw.post(&query, variables.clone()).await;
+        assert!(answer.get("errors").is_none(), "{query}\n{answer:#}");
+    }
+}

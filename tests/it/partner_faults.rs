@@ -1,0 +1,189 @@
+//! A misbehaving partner, faked in-process over real TLS: whatever it does, the
+//! answer is HTTP 200 with our own data, and one error naming the province and
+//! the kind of failure — never the partner's own words.
+
+use std::sync::Arc;
+
+use axum::{Router, http::StatusCode, response::IntoResponse, routing::post};
+use caunoi::domain::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestGateway, TestPki, bind, spawn_gateway_with};
+
+#[derive(Clone)]
+enum Fault {
+    Status(u16),
+    Garbage,
+    Oversized,
+    NeverAnswers,
+    Answers(Value),
+}
+
+/// Starts a fake Nghệ An gateway; returns its endpoint and its CA file. With
+/// `trusting_nobody`, it demands a client certificate from a CA we do not have.
+async fn fake_partner(
+    fault: Fault,
+    trusting_nobody: bool,
+) -> (String, std::path::PathBuf, tempfile::TempDir) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = tempfile::tempdir().unwrap();
+    TestPki::create(dir.path(), "40");
+    let pki = dir.path().join("pki");
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(pki.join("gateway.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(pki.join("gateway.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let mut config = if trusting_nobody {
+        let stranger = TestPki::create(tempfile::tempdir().unwrap().path(), "01");
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(stranger.authority.cert_pem().as_bytes()).unwrap())
+            .unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+        builder
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap()
+    } else {
+        builder
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap()
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let router = Router::new().route(
+        "/graphql",
+        post(move || {
+            let fault = fault.clone();
+            async move {
+                match fault {
+                    Fault::Status(code) => (
+                        StatusCode::from_u16(code).unwrap(),
+                        "SECRET partner stack trace",
+                    )
+                        .into_response(),
+                    Fault::Garbage => {
+                        (StatusCode::OK, "<html>SECRET partner page</html>").into_response()
+                    }
+                    Fault::Oversized => (
+                        StatusCode::OK,
+                        format!("{{\"data\":\"{}\"}}", "x".repeat(200_000)),
+                    )
+                        .into_response(),
+                    Fault::NeverAnswers => std::future::pending().await,
+                    Fault::Answers(body) => axum::Json(body).into_response(),
+                }
+            }
+        }),
+    );
+    let listener = bind();
+    let endpoint = format!(
+        "https://127.0.0.1:{}/graphql",
+        listener.local_addr().unwrap().port()
+    );
+    let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+    tokio::spawn(
+        axum_server::from_tcp_rustls(listener, tls)
+            .unwrap()
+            .serve(router.into_make_service()),
+    );
+    (endpoint, pki.join("ca.pem"), dir)
+}
+
+async fn gateway_with_partner(endpoint: String, ca: std::path::PathBuf) -> TestGateway {
+    spawn_gateway_with(move |config| {
+        config.partners = vec![caunoi::config::Partner {
+            province: "40".to_owned(),
+            name: Some("Nghệ An".to_owned()),
+            ca,
+            endpoint: Some(endpoint),
+        }];
+        config.federation.timeout = std::time::Duration::from_millis(500);
+        config.federation.max_response_bytes = 64 * 1024;
+    })
+    .await
+}
+
+/// Asks for local data and a partner's certificate at once; checks the local
+/// data stands, and returns the one error's extensions.
+async fn ask(gw: &TestGateway) -> Value {
+    let (status, answer) = gw
+        .post_with(
+            &gw.client_as(Role::Dashboard),
+            r#"{ province { code } verifyCertificate(number: "40-ATTP-2024-000001") { valid } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["province"]["code"], "19", "{answer:#}");
+    assert_eq!(
+        answer["data"]["verifyCertificate"],
+        Value::Null,
+        "{answer:#}"
+    );
+    let errors = answer["errors"].as_array().expect("an error entry");
+    assert_eq!(errors.len(), 1, "{answer:#}");
+    assert!(
+        !answer.to_string().contains("SECRET"),
+        "the partner's words leaked: {answer}"
+    );
+    assert_eq!(errors[0]["extensions"]["province"], "40");
+    errors[0]["extensions"].clone()
+}
+
+#[tokio::test]
+async fn each_partner_failure_has_its_code() {
+    let cases = [
+        (Fault::Status(500), "PARTNER_UNAVAILABLE"),
+        (Fault::Status(503), "PARTNER_UNAVAILABLE"),
+        (Fault::Status(403), "PARTNER_REJECTED"),
+        (Fault::Garbage, "PARTNER_BAD_RESPONSE"),
+        (Fault::Oversized, "PARTNER_BAD_RESPONSE"),
+        (Fault::NeverAnswers, "PARTNER_TIMEOUT"),
+        (
+            Fault::Answers(
+                json!({ "data": null, "errors": [{ "message": "SECRET: relation does not exist" }] }),
+            ),
+            "PARTNER_BAD_RESPONSE",
+        ),
+        (
+            // A partner speaking for a third province is not believed.
+            Fault::Answers(json!({ "data": { "verifyCertificate": {
+                "number": "40-ATTP-2024-000001", "on": "2026-01-01", "valid": true, "reason": null,
+                "certificate": { "id": "Certificate:01:1" } } } })),
+            "PARTNER_BAD_RESPONSE",
+        ),
+    ];
+    for (fault, code) in cases {
+        let (endpoint, ca, _dir) = fake_partner(fault, false).await;
+        let gw = gateway_with_partner(endpoint, ca).await;
+        assert_eq!(ask(&gw).await["code"], code);
+    }
+}
+
+#[tokio::test]
+async fn a_partner_that_is_down_or_refuses_our_certificate_has_its_code() {
+    let (_, ca, _dir) = fake_partner(Fault::Status(200), false).await;
+    let closed = bind();
+    let endpoint = format!(
+        "https://127.0.0.1:{}/graphql",
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
+    let gw = gateway_with_partner(endpoint, ca).await;
+    assert_eq!(ask(&gw).await["code"], "PARTNER_UNAVAILABLE");
+
+    let (endpoint, ca, _dir) = fake_partner(Fault::Status(200), true).await;
+    let gw = gateway_with_partner(endpoint, ca).await;
+    assert_eq!(ask(&gw).await["code"], "PARTNER_REJECTED");
+}
