@@ -67,6 +67,10 @@ pub fn all_queries() -> Vec<String> {
         HISTORY.to_owned(),
         facility_certificates_query(),
         facility_products_query(),
+        facilities_query(),
+        certificates_query(),
+        products_query(),
+        inspections_query(),
     ]
 }
 
@@ -313,5 +317,45 @@ pub fn facility_products_query() -> String {
         "query FacilityProducts($facility: ID!, $first: Int, $after: String) {{ \
          products(filter: {{ facilityId: $facility }}, first: $first, after: $after) {{ \
          edges {{ cursor node {{ ...ProductFields }} }} pageInfo {{ hasNextPage endCursor }} }} }} {PRODUCT}"
+    )
+}
+
+/// A page of a root list on a partner, answered from its own records.
+fn list_query(field: &str, filter: &str, spread: &str, fragment: &str) -> String {
+    format!(
+        "query List($filter: {filter}, $first: Int, $after: String) {{ \
+         {field}(filter: $filter, first: $first, after: $after, scope: LOCAL) {{ \
+         edges {{ cursor node {{ ...{spread} }} }} pageInfo {{ hasNextPage endCursor }} }} }} {fragment}"
+    )
+}
+
+pub fn facilities_query() -> String {
+    list_query(
+        "facilities",
+        "FacilityFilterInput",
+        "FacilityFields",
+        FACILITY,
+    )
+}
+
+pub fn certificates_query() -> String {
+    list_query(
+        "certificates",
+        "CertificateFilterInput",
+        "CertificateFields",
+        CERTIFICATE,
+    )
+}
+
+pub fn products_query() -> String {
+    list_query("products", "ProductFilterInput", "ProductFields", PRODUCT)
+}
+
+pub fn inspections_query() -> String {
+    list_query(
+        "inspections",
+        "InspectionFilterInput",
+        "InspectionFields",
+        INSPECTION,
     )
 }

@@ -5,7 +5,9 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use super::{
     Facility, Province, audience, check,
     facility::facility_ref,
-    local, local_id,
+    facility_filter,
+    fanout::{self, Scope, Sources},
+    forward, local,
     node::Node,
     opt_check, pagination,
     remote::{ask, federates, lookup, noted, remote},
@@ -20,7 +22,7 @@ use crate::error::{AppError, FieldContext};
 use crate::federation::PartnerError;
 use crate::federation::records::{self, Reader};
 use crate::store::{
-    CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
+    CertificateData, CertificateFilter, CertificateRecord, Page, Renewal, StatusAction,
     StatusChangeRecord,
 };
 
@@ -310,20 +312,14 @@ impl CertificateQuery {
     async fn certificates(
         &self,
         ctx: &Context<'_>,
+        scope: Option<Scope>,
         filter: Option<CertificateFilterInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<pagination::CertificateConnection> {
+        let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
-        let store = store(ctx);
-        let facility = match &filter.facility_id {
-            None => None,
-            Some(id) => match local_id(ctx, id, RecordKind::Facility, "filter.facilityId")? {
-                Some(local) => Some(local),
-                // Another province's facility has nothing of ours.
-                None => return Ok(pagination::empty()),
-            },
-        };
+        let (facility, none_here) = facility_filter(ctx, filter.facility_id.as_ref())?;
         let expiring_within_days = match filter.expiring_within_days {
             None => None,
             Some(days) => Some(u32::try_from(days).map_err(|_| {
@@ -343,14 +339,22 @@ impl CertificateQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
-        let page = store
-            .certificates(&filter, pagination::request(first, after.as_deref())?)
-            .await?;
-        Ok(pagination::connection(
-            page,
-            |c| c.id.local,
-            |r| local::<Certificate>(ctx, r),
-        ))
+        let store = store(ctx).clone();
+        let sources = Sources {
+            local: Box::new(move |request| {
+                Box::pin(async move {
+                    if none_here {
+                        return Ok(Page::empty());
+                    }
+                    store.certificates(&filter, request).await
+                })
+            }),
+            query: records::certificates_query(),
+            field: "certificates",
+            filter: forwarded,
+            read: Reader::certificate,
+        };
+        fanout::list(ctx, scope, first, after, sources).await
     }
 
     /// Whether the certificate `number` was valid on `on` (default today), and if

@@ -3,8 +3,9 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::{
-    Certificate, Inspection, InternalOnly, Product, Province, audience, check, local, opt_check,
-    pagination,
+    Certificate, Inspection, InternalOnly, Product, Province, audience, check,
+    fanout::{self, Scope, Sources},
+    forward, local, opt_check, pagination,
     remote::{ask, noted, remote, remote_page},
     scalars, store, writable_id,
 };
@@ -284,10 +285,12 @@ impl FacilityQuery {
     async fn facilities(
         &self,
         ctx: &Context<'_>,
+        scope: Option<Scope>,
         filter: Option<FacilityFilterInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<pagination::FacilityConnection> {
+        let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let filter = FacilityFilter {
             kind: filter.kind,
@@ -299,14 +302,17 @@ impl FacilityQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
-        let page = store(ctx)
-            .facilities(&filter, pagination::request(first, after.as_deref())?)
-            .await?;
-        Ok(pagination::connection(
-            page,
-            |f| f.id.local,
-            |r| local::<Facility>(ctx, r),
-        ))
+        let store = store(ctx).clone();
+        let sources = Sources {
+            local: Box::new(move |request| {
+                Box::pin(async move { store.facilities(&filter, request).await })
+            }),
+            query: records::facilities_query(),
+            field: "facilities",
+            filter: forwarded,
+            read: Reader::facility,
+        };
+        fanout::list(ctx, scope, first, after, sources).await
     }
 }
 

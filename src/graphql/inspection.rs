@@ -3,11 +3,14 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use super::{
-    Facility, InternalOnly, Province, audience, facility::facility_ref, local, opt_check,
-    pagination, scalars, store,
+    Facility, InternalOnly, Province, audience,
+    facility::facility_ref,
+    fanout::{self, Scope, Sources},
+    forward, local, opt_check, pagination, scalars, store,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::error::{AppError, FieldContext};
+use crate::federation::records::{self, Reader};
 use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
 
 /// An inspection of one stage of a facility's production chain, owned by the
@@ -97,10 +100,12 @@ impl InspectionQuery {
     async fn inspections(
         &self,
         ctx: &Context<'_>,
+        scope: Option<Scope>,
         filter: Option<InspectionFilterInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<pagination::InspectionConnection> {
+        let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let filter = InspectionFilter {
             facility: filter
@@ -113,14 +118,17 @@ impl InspectionQuery {
             result: filter.result,
             audience: audience(ctx),
         };
-        let page = store(ctx)
-            .inspections(&filter, pagination::request(first, after.as_deref())?)
-            .await?;
-        Ok(pagination::connection(
-            page,
-            |i| i.id.local,
-            |r| local::<Inspection>(ctx, r),
-        ))
+        let store = store(ctx).clone();
+        let sources = Sources {
+            local: Box::new(move |request| {
+                Box::pin(async move { store.inspections(&filter, request).await })
+            }),
+            query: records::inspections_query(),
+            field: "inspections",
+            filter: forwarded,
+            read: Reader::inspection,
+        };
+        fanout::list(ctx, scope, first, after, sources).await
     }
 }
 

@@ -9,6 +9,7 @@
 mod audit;
 mod certificate;
 mod facility;
+mod fanout;
 mod inspection;
 mod node;
 mod pagination;
@@ -19,6 +20,7 @@ pub mod scalars;
 
 pub use certificate::Certificate;
 pub use facility::Facility;
+pub use fanout::Scope;
 pub use inspection::Inspection;
 pub use product::Product;
 pub use province::{Province, ProvinceNames};
@@ -356,6 +358,29 @@ impl async_graphql::Guard for InternalOnly {
             .into())
         }
     }
+}
+
+/// Reads a `filter.facilityId`: our row id, and whether the facility is a
+/// partner's (so that none of our records can match).
+fn facility_filter(
+    ctx: &async_graphql::Context<'_>,
+    id: Option<&async_graphql::ID>,
+) -> Result<(Option<i64>, bool), AppError> {
+    match id {
+        None => Ok((None, false)),
+        Some(id) => match local_id(ctx, id, RecordKind::Facility, "filter.facilityId")? {
+            Some(row) => Ok((Some(row), false)),
+            None => Ok((None, true)),
+        },
+    }
+}
+
+/// An input as JSON, to pass on to a partner unchanged.
+fn forward<T: async_graphql::InputType>(input: &Option<T>) -> serde_json::Value {
+    input
+        .as_ref()
+        .and_then(|input| input.to_value().into_json().ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Who reads in this request: what the store may show.

@@ -103,17 +103,6 @@ pub fn connection<C: Connection, R>(
     )
 }
 
-/// A connection with no items.
-pub fn empty<C: Connection>() -> C {
-    C::assemble(
-        Vec::new(),
-        PageInfo {
-            has_next_page: false,
-            end_cursor: None,
-        },
-    )
-}
-
 fn encode(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
 }

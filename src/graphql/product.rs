@@ -4,14 +4,18 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::Datelike;
 
 use super::{
-    Facility, Province, audience, check, facility::facility_ref, local, local_id, opt_check,
-    pagination, scalars, store, writable_id,
+    Facility, Province, audience, check,
+    facility::facility_ref,
+    facility_filter,
+    fanout::{self, Scope, Sources},
+    forward, local, opt_check, pagination, scalars, store, writable_id,
 };
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
+use crate::federation::records::{self, Reader};
+use crate::store::{Audience, Page, ProductData, ProductFilter, ProductRecord};
 
 /// A food product of a facility of this province.
 pub struct Product(pub ProductRecord, pub super::Provenance);
@@ -165,20 +169,14 @@ impl ProductQuery {
     async fn products(
         &self,
         ctx: &Context<'_>,
+        scope: Option<Scope>,
         filter: Option<ProductFilterInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<pagination::ProductConnection> {
+        let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
-        let store = store(ctx);
-        let facility = match &filter.facility_id {
-            None => None,
-            Some(id) => match local_id(ctx, id, RecordKind::Facility, "filter.facilityId")? {
-                Some(local) => Some(local),
-                // Another province's facility has nothing of ours.
-                None => return Ok(pagination::empty()),
-            },
-        };
+        let (facility, none_here) = facility_filter(ctx, filter.facility_id.as_ref())?;
         let filter = ProductFilter {
             category: filter.category,
             min_stars: filter
@@ -196,14 +194,22 @@ impl ProductQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
-        let page = store
-            .products(&filter, pagination::request(first, after.as_deref())?)
-            .await?;
-        Ok(pagination::connection(
-            page,
-            |p| p.id.local,
-            |r| local::<Product>(ctx, r),
-        ))
+        let store = store(ctx).clone();
+        let sources = Sources {
+            local: Box::new(move |request| {
+                Box::pin(async move {
+                    if none_here {
+                        return Ok(Page::empty());
+                    }
+                    store.products(&filter, request).await
+                })
+            }),
+            query: records::products_query(),
+            field: "products",
+            filter: forwarded,
+            read: Reader::product,
+        };
+        fanout::list(ctx, scope, first, after, sources).await
     }
 }
 

@@ -66,6 +66,16 @@ pub struct Page<T> {
     pub has_next: bool,
 }
 
+impl<T> Page<T> {
+    /// A page with nothing on it.
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            has_next: false,
+        }
+    }
+}
+
 /// A province's database.
 #[derive(Clone)]
 pub struct Store {

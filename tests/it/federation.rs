@@ -281,3 +281,77 @@ async fn nothing_fetched_from_a_partner_is_written_locally() {
         assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0, "{table}");
     }
 }
+
+#[tokio::test]
+async fn paging_through_all_provinces_visits_every_record_once() {
+    let (tn, na) = spawn_pair().await;
+    let tn_facility = tn
+        .create_facility("Hợp tác xã chè Tân Cương", json!({}))
+        .await;
+    let mut expected = Vec::new();
+    for _ in 0..7 {
+        expected.push(
+            tn.issue_certificate(tn_facility["id"].as_str().unwrap(), json!({}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let (shared, _) = nghe_an_supplier(&na).await;
+    expected.push(
+        na.data(
+            "{ certificates(scope: LOCAL) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await["certificates"]["edges"][0]["node"]["id"]
+            .clone(),
+    );
+    for _ in 0..5 {
+        expected.push(
+            na.issue_certificate(shared["id"].as_str().unwrap(), json!({}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let hidden = na
+        .create_facility("Cơ sở riêng", json!({ "suppliesTo": [] }))
+        .await;
+    for _ in 0..2 {
+        na.issue_certificate(hidden["id"].as_str().unwrap(), json!({}))
+            .await;
+    }
+
+    let query = "query($after: String, $scope: Scope) { certificates(first: 4, after: $after, scope: $scope) {
+        edges { node { id } } pageInfo { hasNextPage endCursor } } }";
+    let collect = |scope: &'static str| {
+        let tn = &tn;
+        async move {
+            let mut seen = Vec::new();
+            let mut after = Value::Null;
+            for _ in 0..20 {
+                let page = tn
+                    .data(query, json!({ "after": after, "scope": scope }))
+                    .await["certificates"]
+                    .clone();
+                seen.extend(
+                    page["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["id"].clone()),
+                );
+                if page["pageInfo"]["hasNextPage"] == false {
+                    return seen;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+            panic!("paging does not end");
+        }
+    };
+    assert_eq!(
+        collect("ALL").await,
+        expected,
+        "every certificate once, province by province"
+    );
+    assert_eq!(collect("LOCAL").await, expected[..7]);
+    assert_eq!(collect("PARTNERS").await, expected[7..]);
+}

@@ -187,3 +187,31 @@ async fn a_partner_that_is_down_or_refuses_our_certificate_has_its_code() {
     let gw = gateway_with_partner(endpoint, ca).await;
     assert_eq!(ask(&gw).await["code"], "PARTNER_REJECTED");
 }
+
+#[tokio::test]
+async fn a_list_over_all_provinces_keeps_our_records_when_a_partner_fails() {
+    let (endpoint, ca, _dir) = fake_partner(Fault::Status(502), false).await;
+    let gw = gateway_with_partner(endpoint, ca).await;
+    let facility = gw.create_facility("Hợp tác xã chè", json!({})).await;
+    let (status, answer) = gw
+        .post_with(
+            &gw.client_as(Role::Dashboard),
+            "{ facilities { edges { node { id } } pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["data"]["facilities"]["edges"],
+        json!([{ "node": { "id": facility["id"] } }])
+    );
+    assert_eq!(
+        answer["data"]["facilities"]["pageInfo"]["hasNextPage"],
+        false
+    );
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "PARTNER_UNAVAILABLE"
+    );
+    assert_eq!(answer["errors"][0]["extensions"]["province"], "40");
+}

@@ -1,0 +1,278 @@
+//! Lists over several provinces: ask our store and every partner at once, merge
+//! in a stable order — province by province, each in its own order — and page
+//! with one opaque cursor that carries each source's position.
+//!
+//! A source that fails is noted in `errors` and keeps its position, so the next
+//! page asks it again from where it stood; it does not hold `hasNextPage` up.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_graphql::{Context, Enum};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::Utc;
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::pagination::{self, Connection, PageInfo};
+use super::remote::{federates, partner_failed, remote};
+use super::{Output, local, store};
+use crate::domain::ProvinceCode;
+use crate::error::AppError;
+use crate::federation::records::Reader;
+use crate::federation::{PartnerError, Partners};
+use crate::store::{Page, PageRequest};
+
+/// Which provinces a list covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum Scope {
+    /// This gateway's own records.
+    Local,
+    /// Every partner's records, each answered by its owner.
+    Partners,
+    /// Ours and every partner's.
+    All,
+}
+
+/// Where each source of a list stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Position {
+    /// The cursor (ours: the last row id; a partner's: its own cursor) after
+    /// which each source continues. Absent: from the start.
+    #[serde(default)]
+    after: BTreeMap<String, String>,
+    /// Sources with nothing more.
+    #[serde(default)]
+    done: BTreeSet<String>,
+}
+
+impl Position {
+    fn encode(&self) -> String {
+        let json = serde_json::to_string(self).expect("a position serialises");
+        URL_SAFE_NO_PAD.encode(format!("v2:{json}"))
+    }
+
+    fn decode(cursor: &str) -> Result<Self, AppError> {
+        let invalid = || AppError::invalid("after", "not a cursor from this list");
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let json = text.strip_prefix("v2:").ok_or_else(invalid)?;
+        serde_json::from_str(json).map_err(|_| invalid())
+    }
+}
+
+/// How to read one kind of list from the store and from partners.
+pub struct Sources<'a, R> {
+    /// Our page after a row id.
+    pub local: Box<
+        dyn FnOnce(PageRequest) -> futures_util::future::BoxFuture<'a, Result<Page<R>, AppError>>
+            + Send
+            + 'a,
+    >,
+    /// The partner query: takes `$filter`, `$first`, `$after`; answers `field`.
+    pub query: String,
+    pub field: &'static str,
+    /// The caller's filter, passed on as it came.
+    pub filter: Value,
+    pub read: fn(&Reader, &Value) -> Result<R, PartnerError>,
+}
+
+/// One source's page: its items with the cursor after each, and what is left.
+struct SourcePage<N> {
+    source: String,
+    items: Vec<(String, N)>,
+    has_next: bool,
+}
+
+type Call<'f, N> = futures_util::future::BoxFuture<
+    'f,
+    Result<Result<SourcePage<N>, (ProvinceCode, PartnerError)>, AppError>,
+>;
+
+/// Reads one page of a list over `scope` (internal callers default to `ALL`;
+/// a request from a partner is always answered from our own records).
+pub async fn list<'a, C, R>(
+    ctx: &Context<'a>,
+    scope: Option<Scope>,
+    first: Option<i32>,
+    after: Option<String>,
+    sources: Sources<'a, R>,
+) -> async_graphql::Result<C>
+where
+    C: Connection,
+    C::Node: Output<Record = R> + Send,
+    R: Send + 'a,
+{
+    let scope = if federates(ctx) {
+        scope.unwrap_or(Scope::All)
+    } else {
+        Scope::Local
+    };
+    if scope == Scope::Local {
+        let request = pagination::request(first, after.as_deref())?;
+        let page = (sources.local)(request).await?;
+        let page = Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|r| local::<C::Node>(ctx, r))
+                .collect(),
+            has_next: page.has_next,
+        };
+        return Ok(pagination::connection(
+            page,
+            |node| node.key().0.local,
+            |node| node,
+        ));
+    }
+    let request = pagination::request(first, None)?;
+    let position = after
+        .as_deref()
+        .map(Position::decode)
+        .transpose()?
+        .unwrap_or_default();
+    let own = store(ctx).province();
+    let partners = ctx.data::<Partners>()?;
+    let mut wanted: Vec<ProvinceCode> = partners.iter().map(|p| p.province).collect();
+    if scope == Scope::All {
+        wanted.push(own);
+    }
+    wanted.sort();
+    wanted.retain(|p| !position.done.contains(&p.to_string()));
+
+    let Sources {
+        local: ours,
+        query,
+        field,
+        filter,
+        read,
+    } = sources;
+    let mut ours = Some(ours);
+    let mut calls: Vec<Call<'_, C::Node>> = Vec::new();
+    for province in wanted {
+        let key = province.to_string();
+        let after = position.after.get(&key).cloned();
+        if province == own {
+            let ours = ours.take().expect("our store is one source");
+            let after = after
+                .map(|id| id.parse::<i64>())
+                .transpose()
+                .map_err(|_| AppError::invalid("after", "not a cursor from this list"))?;
+            calls.push(Box::pin(async move {
+                let page = ours(PageRequest {
+                    after,
+                    first: request.first,
+                })
+                .await?;
+                let items = page
+                    .items
+                    .into_iter()
+                    .map(|r| {
+                        let node = local::<C::Node>(ctx, r);
+                        (node.key().0.local.to_string(), node)
+                    })
+                    .collect();
+                Ok(Ok(SourcePage {
+                    source: key,
+                    has_next: page.has_next,
+                    items,
+                }))
+            }));
+        } else {
+            let variables =
+                serde_json::json!({ "filter": filter, "first": request.first, "after": after });
+            let query = &query;
+            let partner = partners.get(province).cloned();
+            calls.push(Box::pin(async move {
+                let answer = match partner {
+                    Ok(partner) => partner.query(query, variables).await,
+                    Err(error) => Err(error),
+                };
+                let at = Utc::now();
+                Ok(answer
+                    .and_then(|data| read_page(province, &data[field], read))
+                    .map(|(items, has_next)| SourcePage {
+                        source: key,
+                        has_next,
+                        items: items
+                            .into_iter()
+                            .map(|(cursor, record)| (cursor, remote::<C::Node>(ctx, record, at)))
+                            .collect(),
+                    })
+                    .map_err(|error| (province, error)))
+            }));
+        }
+    }
+    let mut pages = Vec::new();
+    for result in join_all(calls).await {
+        match result? {
+            Ok(page) => pages.push(page),
+            Err((province, error)) => partner_failed(ctx, province, &error),
+        }
+    }
+    Ok(merge(position, pages, request.first as usize))
+}
+
+/// Reads a partner's page: `(cursor, record)` pairs and whether more follow.
+fn read_page<R>(
+    province: ProvinceCode,
+    list: &Value,
+    read: fn(&Reader, &Value) -> Result<R, PartnerError>,
+) -> Result<(Vec<(String, R)>, bool), PartnerError> {
+    let reader = Reader { owner: province };
+    let bad = |what: &str| PartnerError::BadResponse(what.to_owned());
+    let edges = list["edges"].as_array().ok_or_else(|| bad("no edges"))?;
+    let mut items = Vec::with_capacity(edges.len());
+    for edge in edges {
+        let cursor = edge["cursor"]
+            .as_str()
+            .ok_or_else(|| bad("no cursor"))?
+            .to_owned();
+        items.push((cursor, read(&reader, &edge["node"])?));
+    }
+    let has_next = list["pageInfo"]["hasNextPage"]
+        .as_bool()
+        .ok_or_else(|| bad("no pageInfo"))?;
+    Ok((items, has_next))
+}
+
+/// Takes the first `first` items, source by source in province order, and gives
+/// each edge the position just after it.
+fn merge<C: Connection>(
+    mut position: Position,
+    pages: Vec<SourcePage<C::Node>>,
+    first: usize,
+) -> C {
+    let mut edges: Vec<(String, C::Node)> = Vec::new();
+    let mut more = false;
+    for page in pages {
+        let available = page.items.len();
+        let mut taken = 0;
+        for (cursor, node) in page.items {
+            if edges.len() == first {
+                break;
+            }
+            position.after.insert(page.source.clone(), cursor);
+            taken += 1;
+            edges.push((position.encode(), node));
+        }
+        if taken == available && !page.has_next {
+            position.done.insert(page.source.clone());
+            if taken > 0
+                && let Some((last, _)) = edges.last_mut()
+            {
+                *last = position.encode();
+            }
+        } else {
+            more = true;
+        }
+    }
+    let end_cursor = edges.last().map(|(cursor, _)| cursor.clone());
+    C::assemble(
+        edges,
+        PageInfo {
+            has_next_page: more,
+            end_cursor,
+        },
+    )
+}
