@@ -61,14 +61,17 @@ impl Position {
     }
 }
 
+/// Reads one page of our own records.
+pub type LocalPage<'a, R> = Box<
+    dyn FnOnce(PageRequest) -> futures_util::future::BoxFuture<'a, Result<Page<R>, AppError>>
+        + Send
+        + 'a,
+>;
+
 /// How to read one kind of list from the store and from partners.
 pub struct Sources<'a, R> {
     /// Our page after a row id.
-    pub local: Box<
-        dyn FnOnce(PageRequest) -> futures_util::future::BoxFuture<'a, Result<Page<R>, AppError>>
-            + Send
-            + 'a,
-    >,
+    pub local: LocalPage<'a, R>,
     /// The partner query: takes `$filter`, `$first`, `$after`; answers `field`.
     pub query: String,
     pub field: &'static str,
