@@ -77,6 +77,14 @@ pub struct Federation {
     pub timeout: Duration,
     /// Largest partner answer accepted.
     pub max_response_bytes: usize,
+    /// Retries of a query after a connection failure or a 429/502/503/504,
+    /// within the timeout and the retry budget.
+    pub retries: u32,
+    /// Consecutive failures (unreachable or slow) that open a partner's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before one probe is let through.
+    #[serde(with = "humantime_serde")]
+    pub breaker_open_for: Duration,
 }
 
 impl Default for Federation {
@@ -85,6 +93,9 @@ impl Default for Federation {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(3),
             max_response_bytes: 8 * 1024 * 1024,
+            retries: 2,
+            breaker_failures: 5,
+            breaker_open_for: Duration::from_secs(30),
         }
     }
 }

@@ -14,6 +14,8 @@ use crate::server::identity::Caller;
 
 /// Root fields only operators may ask for.
 const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
+/// Root fields only our own callers may ask for: they describe our partnerships.
+const INTERNAL_FIELDS: &[&str] = &["provinces"];
 
 /// Whether `caller` may run an operation of type `operation` selecting
 /// `root_fields` at its root; `Err` says why not.
@@ -29,10 +31,19 @@ pub fn authorize(
     match (caller, operation) {
         (_, Subscription) => Err("subscriptions are not served".to_owned()),
         (Caller::Internal(Role::Operator), Query | Mutation) => Ok(()),
-        (Caller::Internal(Role::Dashboard) | Caller::Partner(_), Query) => match operator_only {
+        (Caller::Internal(Role::Dashboard), Query) => match operator_only {
             Some(field) => Err(format!("`{field}` is for operators")),
             None => Ok(()),
         },
+        (Caller::Partner(_), Query) => {
+            let internal = root_fields
+                .iter()
+                .find(|field| INTERNAL_FIELDS.contains(&field.as_str()));
+            match operator_only.or(internal) {
+                Some(field) => Err(format!("`{field}` is not for partners")),
+                None => Ok(()),
+            }
+        }
         (Caller::Internal(Role::Dashboard), Mutation) => {
             Err("dashboards read; only operators write".to_owned())
         }

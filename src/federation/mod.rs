@@ -38,6 +38,8 @@ pub enum PartnerError {
     BadResponse(String),
     /// We have no endpoint for that province.
     NotConfigured,
+    /// The partner failed repeatedly; we are not asking it for a while.
+    CircuitOpen,
 }
 
 impl PartnerError {
@@ -47,6 +49,7 @@ impl PartnerError {
             PartnerError::Timeout => "PARTNER_TIMEOUT",
             PartnerError::Rejected(_) => "PARTNER_REJECTED",
             PartnerError::BadResponse(_) => "PARTNER_BAD_RESPONSE",
+            PartnerError::CircuitOpen => "PARTNER_CIRCUIT_OPEN",
         }
     }
 
@@ -68,6 +71,7 @@ impl PartnerError {
             PartnerError::Timeout => "did not answer in time",
             PartnerError::Rejected(_) => "refused our request",
             PartnerError::BadResponse(_) => "gave an answer that could not be used",
+            PartnerError::CircuitOpen => "failed repeatedly and is not being asked for now",
         };
         let mut error =
             async_graphql::ServerError::new(format!("province {province} {what}"), None);
@@ -83,7 +87,59 @@ pub struct Partner {
     pub province: ProvinceCode,
     endpoint: String,
     http: reqwest::Client,
-    max_bytes: usize,
+    settings: crate::config::Federation,
+    health: std::sync::Mutex<Health>,
+}
+
+/// A partner's circuit: closed (calls go through), open (calls fail at once until
+/// the cool-down ends), or half-open (one probe decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum Circuit {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// What we know of a partner's health, from our own calls.
+#[derive(Debug, Clone, Default)]
+struct Health {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+    /// Retry tokens: each call earns a fifth, each retry spends one.
+    budget: f64,
+    last_latency: Option<Duration>,
+    last_success: Option<chrono::DateTime<chrono::Utc>>,
+    last_failure: Option<(chrono::DateTime<chrono::Utc>, &'static str)>,
+    certificate_expires: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A partner's health, as `provinces` reports it.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub circuit: Circuit,
+    pub reachable: Option<bool>,
+    pub last_latency: Option<Duration>,
+    pub last_success: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_error: Option<&'static str>,
+    pub certificate_expires: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One failed attempt, and whether trying again may help.
+struct Failure {
+    error: PartnerError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl From<PartnerError> for Failure {
+    fn from(error: PartnerError) -> Self {
+        Self {
+            retryable: matches!(error, PartnerError::Unavailable(_)),
+            error,
+            retry_after: None,
+        }
+    }
 }
 
 /// Every partner we can ask.
@@ -115,7 +171,11 @@ impl Partners {
                     province,
                     endpoint: endpoint.clone(),
                     http,
-                    max_bytes: config.federation.max_response_bytes,
+                    settings: config.federation.clone(),
+                    health: std::sync::Mutex::new(Health {
+                        budget: 1.0,
+                        ..Health::default()
+                    }),
                 }),
             );
         }
@@ -168,41 +228,155 @@ fn client(
         .timeout(settings.timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
+        .tls_info(true)
         .build()?)
 }
 
 impl Partner {
-    /// Runs `query` on the partner and returns its `data`. Errors the partner
-    /// reports beside usable data are logged, not passed on.
+    /// Runs a read-only `query` on the partner and returns its `data`. Only
+    /// queries are ever sent, so retrying is safe: after a connection failure or a
+    /// 429/502/503/504 (honouring `Retry-After`), with jittered backoff, within
+    /// the total timeout and the retry budget. An open circuit fails at once.
+    /// Errors the partner reports beside usable data are logged, not passed on.
     #[tracing::instrument(skip(self, query, variables), fields(province = %self.province))]
     pub async fn query(&self, query: &str, variables: Value) -> Result<Value, PartnerError> {
+        self.admit()?;
         let started = Instant::now();
-        let result = self.call(query, variables).await;
-        tracing::debug!(elapsed = ?started.elapsed(), ok = result.is_ok(), "partner call");
+        let deadline = started + self.settings.timeout;
+        let body = json!({ "query": query, "variables": variables });
+        let mut attempt = 0;
+        let result = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break Err(PartnerError::Timeout);
+            }
+            match self.attempt(&body, remaining).await {
+                Ok(data) => break Ok(data),
+                Err(failure) => {
+                    attempt += 1;
+                    let delay = failure.retry_after.unwrap_or_else(|| backoff(attempt));
+                    let again = failure.retryable
+                        && attempt <= self.settings.retries
+                        && Instant::now() + delay < deadline
+                        && self.spend_retry();
+                    if !again {
+                        break Err(failure.error);
+                    }
+                    tracing::debug!(attempt, ?delay, "retrying partner query");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        };
+        self.settle(&result, started.elapsed());
         if let Err(error) = &result {
             tracing::warn!(?error, "partner call failed");
         }
         result
     }
 
-    async fn call(&self, query: &str, variables: Value) -> Result<Value, PartnerError> {
+    /// Whether the circuit lets a call through now.
+    fn admit(&self) -> Result<(), PartnerError> {
+        let mut health = self.health.lock().expect("health lock");
+        health.budget = (health.budget + 0.2).min(10.0);
+        match health.open_until {
+            Some(until) if Instant::now() < until => Err(PartnerError::CircuitOpen),
+            Some(_) if health.probing => Err(PartnerError::CircuitOpen),
+            Some(_) => {
+                health.probing = true;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn spend_retry(&self) -> bool {
+        let mut health = self.health.lock().expect("health lock");
+        if health.budget >= 1.0 {
+            health.budget -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records how a call ended, opening or closing the circuit.
+    fn settle(&self, result: &Result<Value, PartnerError>, latency: Duration) {
+        let mut health = self.health.lock().expect("health lock");
+        health.probing = false;
+        health.last_latency = Some(latency);
+        match result {
+            Ok(_) => {
+                health.consecutive_failures = 0;
+                health.open_until = None;
+                health.last_success = Some(chrono::Utc::now());
+            }
+            Err(error) => {
+                health.last_failure = Some((chrono::Utc::now(), error.code()));
+                if matches!(error, PartnerError::Unavailable(_) | PartnerError::Timeout) {
+                    health.consecutive_failures += 1;
+                    if health.consecutive_failures >= self.settings.breaker_failures {
+                        health.open_until = Some(Instant::now() + self.settings.breaker_open_for);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The partner's health as we have seen it.
+    pub fn status(&self) -> Status {
+        let health = self.health.lock().expect("health lock").clone();
+        let circuit = match health.open_until {
+            None => Circuit::Closed,
+            Some(until) if Instant::now() < until => Circuit::Open,
+            Some(_) => Circuit::HalfOpen,
+        };
+        let reachable = match (health.last_success, health.last_failure) {
+            (None, None) => None,
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (Some(ok), Some((failed, _))) => Some(ok > failed),
+        };
+        Status {
+            circuit,
+            reachable,
+            last_latency: health.last_latency,
+            last_success: health.last_success,
+            last_error: health.last_failure.map(|(_, code)| code),
+            certificate_expires: health.certificate_expires,
+        }
+    }
+
+    async fn attempt(&self, body: &Value, timeout: Duration) -> Result<Value, Failure> {
         let response = self
             .http
             .post(&self.endpoint)
             .header(HOP_HEADER, "1")
-            .json(&json!({ "query": query, "variables": variables }))
+            .timeout(timeout)
+            .json(body)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| Failure::from(classify(e)))?;
+        self.note_certificate(&response);
         let status = response.status();
         if status == reqwest::StatusCode::FORBIDDEN || status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(PartnerError::Rejected(format!("HTTP {status}")));
+            return Err(PartnerError::Rejected(format!("HTTP {status}")).into());
         }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(PartnerError::Unavailable(format!("HTTP {status}")));
+        let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+        if status.is_server_error() || retryable {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(Failure {
+                error: PartnerError::Unavailable(format!("HTTP {status}")),
+                retryable,
+                retry_after,
+            });
         }
         if !status.is_success() {
-            return Err(PartnerError::BadResponse(format!("HTTP {status}")));
+            return Err(PartnerError::BadResponse(format!("HTTP {status}")).into());
         }
         let body = self.read_capped(response).await?;
         let mut answer: Value = serde_json::from_slice(&body)
@@ -223,32 +397,58 @@ impl Partner {
                     PartnerError::Rejected(format!("errors {codes:?}"))
                 } else {
                     PartnerError::BadResponse(format!("errors {codes:?}"))
-                });
+                }
+                .into());
             }
             tracing::info!(province = %self.province, ?codes, "partner answered with errors beside data");
         }
         if !data.is_object() {
-            return Err(PartnerError::BadResponse("no data".to_owned()));
+            return Err(PartnerError::BadResponse("no data".to_owned()).into());
         }
         Ok(data)
     }
 
+    /// Remembers when the partner's certificate expires, from the connection.
+    fn note_certificate(&self, response: &reqwest::Response) {
+        use x509_parser::prelude::FromDer;
+        let Some(der) = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+        else {
+            return;
+        };
+        if let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(der) {
+            let expires =
+                chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0);
+            self.health.lock().expect("health lock").certificate_expires = expires;
+        }
+    }
+
     async fn read_capped(&self, mut response: reqwest::Response) -> Result<Vec<u8>, PartnerError> {
+        let max_bytes = self.settings.max_response_bytes;
         if response
             .content_length()
-            .is_some_and(|length| length > self.max_bytes as u64)
+            .is_some_and(|length| length > max_bytes as u64)
         {
             return Err(PartnerError::BadResponse("answer too large".to_owned()));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_bytes {
+            if body.len() + chunk.len() > max_bytes {
                 return Err(PartnerError::BadResponse("answer too large".to_owned()));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body)
     }
+}
+
+/// The wait before retry `attempt` (1, 2, …): 50 ms doubling, with up to half
+/// again of jitter so that gateways do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = 50u64 << attempt.saturating_sub(1).min(6);
+    Duration::from_millis(base + fastrand::u64(0..=base / 2))
 }
 
 /// Sorts a transport error into what our callers are told. A TLS alert from the

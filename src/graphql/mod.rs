@@ -15,6 +15,7 @@ mod node;
 mod pagination;
 mod product;
 mod province;
+mod provinces;
 mod remote;
 pub mod scalars;
 
@@ -40,6 +41,7 @@ use std::sync::{Arc, Mutex};
 #[derive(MergedObject, Default)]
 pub struct Query(
     node::NodeQuery,
+    provinces::ProvincesQuery,
     audit::AuditQuery,
     facility::FacilityQuery,
     certificate::CertificateQuery,

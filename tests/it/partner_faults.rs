@@ -3,6 +3,7 @@
 //! the kind of failure — never the partner's own words.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::{Router, http::StatusCode, response::IntoResponse, routing::post};
 use caunoi::domain::Role;
@@ -25,6 +26,21 @@ async fn fake_partner(
     fault: Fault,
     trusting_nobody: bool,
 ) -> (String, std::path::PathBuf, tempfile::TempDir) {
+    let (endpoint, ca, dir, _) = scripted_partner(move |_| fault.clone(), trusting_nobody).await;
+    (endpoint, ca, dir)
+}
+
+/// A fake partner whose `n`-th answer (from 0) is `script(n)`; also returns how
+/// many requests it has had.
+async fn scripted_partner(
+    script: impl Fn(usize) -> Fault + Send + Sync + 'static,
+    trusting_nobody: bool,
+) -> (
+    String,
+    std::path::PathBuf,
+    tempfile::TempDir,
+    Arc<AtomicUsize>,
+) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = tempfile::tempdir().unwrap();
@@ -61,10 +77,14 @@ async fn fake_partner(
             .unwrap()
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let script = Arc::new(script);
     let router = Router::new().route(
         "/graphql",
         post(move || {
-            let fault = fault.clone();
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let fault = script(n);
             async move {
                 match fault {
                     Fault::Status(code) => (
@@ -97,10 +117,18 @@ async fn fake_partner(
             .unwrap()
             .serve(router.into_make_service()),
     );
-    (endpoint, pki.join("ca.pem"), dir)
+    (endpoint, pki.join("ca.pem"), dir, calls)
 }
 
 async fn gateway_with_partner(endpoint: String, ca: std::path::PathBuf) -> TestGateway {
+    gateway_with_partner_tuned(endpoint, ca, |_| {}).await
+}
+
+async fn gateway_with_partner_tuned(
+    endpoint: String,
+    ca: std::path::PathBuf,
+    tune: impl FnOnce(&mut caunoi::config::Federation),
+) -> TestGateway {
     spawn_gateway_with(move |config| {
         config.partners = vec![caunoi::config::Partner {
             province: "40".to_owned(),
@@ -110,6 +138,7 @@ async fn gateway_with_partner(endpoint: String, ca: std::path::PathBuf) -> TestG
         }];
         config.federation.timeout = std::time::Duration::from_millis(500);
         config.federation.max_response_bytes = 64 * 1024;
+        tune(&mut config.federation);
     })
     .await
 }
@@ -214,4 +243,136 @@ async fn a_list_over_all_provinces_keeps_our_records_when_a_partner_fails() {
         "PARTNER_UNAVAILABLE"
     );
     assert_eq!(answer["errors"][0]["extensions"]["province"], "40");
+}
+
+/// What a healthy fake partner says of an unknown certificate.
+fn unknown_certificate() -> Fault {
+    Fault::Answers(json!({ "data": { "verifyCertificate": {
+        "number": "40-ATTP-2024-000001", "on": "2026-01-01", "valid": false,
+        "reason": "UNKNOWN", "certificate": null } } }))
+}
+
+const STATUS: &str = "{ provinces { province { code } thisGateway reachable circuit lastError } }";
+
+#[tokio::test]
+async fn the_circuit_opens_after_repeated_failures_and_spares_the_partner() {
+    let (endpoint, ca, _dir, calls) = scripted_partner(|_| Fault::Status(503), false).await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| {
+        federation.retries = 0;
+        federation.breaker_failures = 3;
+        federation.breaker_open_for = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(ask(&gw).await["code"], "PARTNER_UNAVAILABLE");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(ask(&gw).await["code"], "PARTNER_CIRCUIT_OPEN");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "an open circuit does not call the partner"
+    );
+    let status = gw.data(STATUS, json!({})).await;
+    assert_eq!(
+        status["provinces"],
+        json!([
+            { "province": { "code": "19" }, "thisGateway": true, "reachable": true, "circuit": null, "lastError": null },
+            { "province": { "code": "40" }, "thisGateway": false, "reachable": false, "circuit": "OPEN",
+              "lastError": "PARTNER_UNAVAILABLE" },
+        ])
+    );
+}
+
+#[tokio::test]
+async fn the_circuit_closes_when_a_probe_succeeds() {
+    let (endpoint, ca, _dir, calls) = scripted_partner(
+        |n| {
+            if n < 2 {
+                Fault::Status(503)
+            } else {
+                unknown_certificate()
+            }
+        },
+        false,
+    )
+    .await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| {
+        federation.retries = 0;
+        federation.breaker_failures = 2;
+        federation.breaker_open_for = std::time::Duration::ZERO;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(ask(&gw).await["code"], "PARTNER_UNAVAILABLE");
+    }
+    assert_eq!(
+        gw.data(STATUS, json!({})).await["provinces"][1]["circuit"],
+        "HALF_OPEN"
+    );
+    let answer = gw
+        .data(
+            r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { valid reason } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        answer["verifyCertificate"],
+        json!({ "valid": false, "reason": "UNKNOWN" })
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let status = gw.data(STATUS, json!({})).await;
+    assert_eq!(status["provinces"][1]["circuit"], "CLOSED");
+    assert_eq!(status["provinces"][1]["reachable"], true);
+}
+
+#[tokio::test]
+async fn a_passing_failure_is_retried_within_the_budget() {
+    let (endpoint, ca, _dir, calls) = scripted_partner(
+        |n| {
+            if n == 0 {
+                Fault::Status(503)
+            } else {
+                unknown_certificate()
+            }
+        },
+        false,
+    )
+    .await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| federation.retries = 2).await;
+    let answer = gw
+        .data(
+            r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { reason } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer["verifyCertificate"]["reason"], "UNKNOWN");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // A refusal is not retried.
+    let (endpoint, ca, _dir, calls) = scripted_partner(|_| Fault::Status(403), false).await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| federation.retries = 2).await;
+    assert_eq!(ask(&gw).await["code"], "PARTNER_REJECTED");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn provinces_report_the_partner_certificate_expiry() {
+    let (endpoint, ca, _dir, _) = scripted_partner(|_| unknown_certificate(), false).await;
+    let gw = gateway_with_partner(endpoint, ca).await;
+    gw.data(
+        r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { reason } }"#,
+        json!({}),
+    )
+    .await;
+    let status = gw
+        .data(
+            "{ provinces { reachable lastLatencyMs certificateExpiresAt } }",
+            json!({}),
+        )
+        .await;
+    let partner = &status["provinces"][1];
+    assert_eq!(partner["reachable"], true);
+    assert!(partner["lastLatencyMs"].as_f64().unwrap() > 0.0);
+    let expires = partner["certificateExpiresAt"].as_str().expect("an expiry");
+    assert!(expires > "2027", "{expires}");
 }
