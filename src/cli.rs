@@ -143,7 +143,7 @@ impl Cli {
     }
 }
 
-async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Schema => unreachable!("handled before the runtime starts"),
         Command::Pki(command) => pki(command, &config)?,
@@ -182,24 +182,12 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
             serve(app, &config).await?;
         }
         Command::Demo { check, .. } => {
-            if config.province.name.is_none() {
-                config.province.name =
-                    crate::seed::province_name(config.province_code()?).map(str::to_owned);
-            }
-            let credentials = dev_pki(&config)?;
-            let app = App::build(&config).await?;
-            let seeded = crate::seed::seed(app.store()).await?;
-            println!("{seeded}\n");
-            let ok = crate::demo::show(&app).await?;
-            if check {
-                return Ok(if ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                });
-            }
-            println!("{}", credentials.curl(config.listen));
-            serve(app, &config).await?;
+            let ok = crate::demo::run(config, check).await?;
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -237,48 +225,6 @@ fn pki(command: PkiCommand, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The demo's development PKI: created on first run, reused after.
-struct DemoCredentials {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl DemoCredentials {
-    fn curl(&self, listen: std::net::SocketAddr) -> String {
-        let query = r#"{"query":"{ province { code name } facilities(first: 2) { edges { node { name } } } }"}"#;
-        format!(
-            "A dashboard certificate for trying it out:\n  curl -s https://localhost:{}/graphql \\\n    \
-             --cacert {} --cert {} --key {} \\\n    -H 'content-type: application/json' -d '{query}'",
-            listen.port(),
-            self.ca.display(),
-            self.cert.display(),
-            self.key.display()
-        )
-    }
-}
-
-fn dev_pki(config: &Config) -> anyhow::Result<DemoCredentials> {
-    let dir = config.pki_dir();
-    let province = config.province_code()?;
-    if !dir.join(crate::pki::CA_KEY).exists() {
-        crate::pki::init(
-            &dir,
-            province,
-            &["localhost".to_owned(), "127.0.0.1".to_owned()],
-        )?;
-    }
-    let (cert, key) = (dir.join("dashboard.pem"), dir.join("dashboard.key"));
-    if !cert.exists() {
-        crate::pki::issue(&dir, province, Role::Dashboard, "dashboard")?;
-    }
-    Ok(DemoCredentials {
-        ca: dir.join(crate::pki::CA_CERT),
-        cert,
-        key,
-    })
 }
 
 async fn serve(app: App, config: &Config) -> anyhow::Result<()> {

@@ -46,12 +46,47 @@ fn seed_then_demo_check_for_nghe_an() {
     );
     assert!(state.path().join("40.sqlite").exists());
 
-    let demo = caunoi(&["--province", "40", "demo", "--check"], state.path());
-    let stdout = String::from_utf8_lossy(&demo.stdout);
-    assert!(demo.status.success(), "{stdout}");
-    assert!(stdout.contains("Province 40 already has data"), "{stdout}");
-    assert!(stdout.contains("\"name\": \"Nghệ An\""), "{stdout}");
-    assert!(!stdout.contains("WRONG ANSWER"), "{stdout}");
+    let demo_state = tempfile::tempdir().unwrap();
+    let demo = |run: &str| {
+        let output = caunoi(
+            &[
+                "--province",
+                "40",
+                "demo",
+                "--check",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            demo_state.path(),
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{run} run: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!stdout.contains("WRONG ANSWER"), "{stdout}");
+        stdout
+    };
+    let first = demo("first");
+    assert!(
+        first.contains("Seeded province 19") && first.contains("Seeded province 40"),
+        "{first}"
+    );
+    assert!(
+        first.contains("of province 19 valid today? (its owner answers)"),
+        "{first}"
+    );
+    let second = demo("second");
+    assert!(second.contains("Province 40 already has data"), "{second}");
+    assert!(
+        demo_state
+            .path()
+            .join("19")
+            .join("pki")
+            .join("dashboard.pem")
+            .exists()
+    );
 }
 
 #[test]
