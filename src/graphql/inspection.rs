@@ -155,9 +155,23 @@ impl InspectionMutation {
         if input.inspected_on.0 > today() {
             return Err(AppError::invalid("input.inspectedOn", "must not be in the future").into());
         }
+        let facility = GlobalId::parse_kind(&input.facility_id, RecordKind::Facility)
+            .field("input.facilityId")?;
+        if facility.province != store(ctx).province() && input.stage == ChainStage::Trading {
+            // A partner's facility: its owner must confirm it exists and is shared.
+            if !super::remote::confirm_facility(ctx, facility).await? {
+                return Err(AppError::invalid(
+                    "input.facilityId",
+                    format!(
+                        "province {} does not confirm a facility {facility}",
+                        facility.province
+                    ),
+                )
+                .into());
+            }
+        }
         let data = InspectionData {
-            facility: GlobalId::parse_kind(&input.facility_id, RecordKind::Facility)
-                .field("input.facilityId")?,
+            facility,
             stage: input.stage,
             inspected_on: input.inspected_on.0,
             result: input.result,

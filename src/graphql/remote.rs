@@ -152,6 +152,18 @@ pub async fn lookup(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Op
     }
 }
 
+/// Whether a partner confirms that its facility `id` exists and is shared with
+/// us. A partner that cannot be asked is an error, not a "no".
+pub async fn confirm_facility(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<bool> {
+    let loader = ctx.data::<DataLoader<PartnerLoader>>()?;
+    match loader.load_one(id).await {
+        Ok(None) => Ok(false),
+        Ok(Some(Ok(fetched))) => Ok(matches!(fetched.record, Remote::Facility(_))),
+        Ok(Some(Err(error))) => Err(error.to_error(id.province)),
+        Err(never) => match never {},
+    }
+}
+
 /// Notes that a partner gave no usable answer: the field answers null, and the
 /// answer's `errors` says which province failed and how. The rest of the answer
 /// stands.

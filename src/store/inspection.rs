@@ -86,29 +86,36 @@ impl Store {
         })
     }
 
-    /// Records an inspection of one of this province's facilities.
+    /// Records an inspection. A facility of ours must exist here; a partner's
+    /// facility must have been confirmed with its owner by the caller (only
+    /// `federation` talks to partners), and only its trading is ours to inspect.
     #[tracing::instrument(skip(self, data), fields(stage = %data.stage))]
     pub async fn record_inspection(
         &self,
         data: InspectionData,
     ) -> Result<InspectionRecord, AppError> {
-        if data.facility.province != self.province {
+        let partner_facility = data.facility.province != self.province;
+        if partner_facility && data.stage != ChainStage::Trading {
             return Err(AppError::invalid(
-                "input.facilityId",
+                "input.stage",
                 format!(
-                    "{} belongs to province {}; inspections of partner facilities need \
-                     federation, which this gateway does not have yet",
-                    data.facility, data.facility.province
+                    "province {} inspects the production and processing of its own facilities; \
+                     a partner's facility is inspected here at the trading stage",
+                    data.facility.province
                 ),
             ));
         }
         let txn = self.write().await?;
-        let facility_id = self.existing_facility(&txn, data.facility).await?;
+        let facility_id = if partner_facility {
+            data.facility.local
+        } else {
+            self.existing_facility(&txn, data.facility).await?
+        };
         let now = Utc::now();
         let row = inspection::ActiveModel {
             province: Set(self.province.number()),
             version: Set(1),
-            facility_province: Set(self.province.number()),
+            facility_province: Set(data.facility.province.number()),
             facility_id: Set(facility_id),
             stage: Set(data.stage.code().to_owned()),
             inspected_on: Set(data.inspected_on),
@@ -125,16 +132,21 @@ impl Store {
         self.inspection_record(row)
     }
 
-    /// The inspections `audience` may see: those of our facilities it may see.
+    /// The inspections `audience` may see: those of our facilities it may see,
+    /// and those of its own facilities (their trading, inspected here).
     fn visible_inspections(&self, audience: Audience) -> Condition {
         match audience {
             Audience::Internal => Condition::all(),
-            Audience::Partner(_) => Condition::all()
-                .add(inspection::Column::FacilityProvince.eq(self.province.number()))
-                .add(of_visible_facilities(
-                    inspection::Column::FacilityId,
-                    audience,
-                )),
+            Audience::Partner(partner) => Condition::any()
+                .add(inspection::Column::FacilityProvince.eq(partner.number()))
+                .add(
+                    Condition::all()
+                        .add(inspection::Column::FacilityProvince.eq(self.province.number()))
+                        .add(of_visible_facilities(
+                            inspection::Column::FacilityId,
+                            audience,
+                        )),
+                ),
         }
     }
 

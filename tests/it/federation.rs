@@ -355,3 +355,49 @@ async fn paging_through_all_provinces_visits_every_record_once() {
     assert_eq!(collect("LOCAL").await, expected[..7]);
     assert_eq!(collect("PARTNERS").await, expected[7..]);
 }
+
+#[tokio::test]
+async fn nghe_an_records_the_trading_of_a_thai_nguyen_facility_and_thai_nguyen_sees_it() {
+    let (tn, na) = spawn_pair().await;
+    let tea = tn
+        .create_facility("Hợp tác xã chè Tân Cương", json!({ "suppliesTo": ["40"] }))
+        .await;
+    let record = "mutation($i: RecordInspectionInput!) { recordInspection(input: $i) { id facility { name } inspectingProvince { code } } }";
+    let input = |stage: &str, facility: &Value| {
+        json!({ "i": { "facilityId": facility, "stage": stage, "inspectedOn": crate::helpers::day(-1),
+                       "result": "PASS", "findings": "Bao bì đúng quy định, nhãn ghi rõ nguồn gốc Tân Cương" } })
+    };
+    let recorded = na.data(record, input("TRADING", &tea["id"])).await["recordInspection"].clone();
+    assert_eq!(recorded["facility"]["name"], "Hợp tác xã chè Tân Cương");
+    assert_eq!(recorded["inspectingProvince"]["code"], "40");
+    // Production stages of a Thái Nguyên facility are Thái Nguyên's to inspect.
+    let refused = na.post(record, input("PROCESSING", &tea["id"])).await;
+    crate::helpers::assert_invalid(&refused, "input.stage");
+    // A facility Thái Nguyên does not confirm is refused, and nothing is stored.
+    let before = na.counts().await;
+    let unknown = na
+        .post(record, input("TRADING", &json!("Facility:19:9999")))
+        .await;
+    crate::helpers::assert_invalid(&unknown, "input.facilityId");
+    assert_eq!(na.counts().await, before);
+
+    // Thái Nguyên sees both provinces' inspections of its facility's chain.
+    tn.data(
+        "mutation($i: RecordInspectionInput!) { recordInspection(input: $i) { id } }",
+        input("PRIMARY_PRODUCTION", &tea["id"]),
+    )
+    .await;
+    let chain = tn
+        .data(
+            "query($f: ID!) { inspections(filter: { facilityId: $f }, scope: ALL) { edges { node { stage inspectingProvince { code } } } } }",
+            json!({ "f": tea["id"] }),
+        )
+        .await;
+    assert_eq!(
+        chain["inspections"]["edges"],
+        json!([
+            { "node": { "stage": "PRIMARY_PRODUCTION", "inspectingProvince": { "code": "19" } } },
+            { "node": { "stage": "TRADING", "inspectingProvince": { "code": "40" } } },
+        ])
+    );
+}

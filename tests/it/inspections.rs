@@ -104,6 +104,10 @@ async fn a_failed_inspection_states_findings_and_dates_are_not_in_the_future() {
             json!({ "i": { "facilityId": "Facility:40:3", "stage": "TRADING", "inspectedOn": day(-1), "result": "PASS" } }),
         )
         .await;
-    assert_invalid(&foreign, "input.facilityId");
+    // This gateway has no partner 40 to confirm the facility with.
+    assert_eq!(
+        foreign["errors"][0]["extensions"]["code"],
+        "PARTNER_UNAVAILABLE"
+    );
     assert_eq!(gw.counts().await, before);
 }
