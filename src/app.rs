@@ -88,7 +88,8 @@ impl App {
         identity: &Identity,
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
-        self.execute_hop(identity, request, false).await
+        let trace = crate::federation::Trace::from_headers(None, None);
+        self.execute_hop(identity, request, false, trace).await
     }
 
     /// As [`App::execute`]; `hop` says the request came from another gateway, so
@@ -98,6 +99,7 @@ impl App {
         identity: &Identity,
         request: impl Into<async_graphql::Request>,
         hop: bool,
+        trace: crate::federation::Trace,
     ) -> async_graphql::Response {
         let request = request.into();
         let started = std::time::Instant::now();
@@ -115,6 +117,7 @@ impl App {
             request,
             returned.clone(),
             hop,
+            trace,
         )
         .await;
         let operation = match executed.operation {
@@ -308,6 +311,18 @@ async fn graphql_post(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let hop = headers.contains_key(crate::federation::HOP_HEADER);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let trace = crate::federation::Trace::from_headers(
+        header(crate::federation::REQUEST_ID_HEADER),
+        header("traceparent"),
+    );
+    let request_id = trace.request_id.clone();
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %trace.request_id,
+        trace_id = %trace.trace_id,
+        caller = %identity.principal
+    );
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -335,8 +350,14 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    match tokio::time::timeout(timeout, app.execute_hop(&identity, request, hop)).await {
-        Ok(response) => Json(response).into_response(),
+    let execution =
+        tracing::Instrument::instrument(app.execute_hop(&identity, request, hop, trace), span);
+    match tokio::time::timeout(timeout, execution).await {
+        Ok(response) => (
+            [(crate::federation::REQUEST_ID_HEADER, request_id)],
+            Json(response),
+        )
+            .into_response(),
         Err(_) => {
             tracing::warn!(?timeout, "request timed out");
             error_response(

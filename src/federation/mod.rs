@@ -24,6 +24,58 @@ use crate::pki;
 
 /// The header that marks a call from one gateway to another.
 pub const HOP_HEADER: &str = "x-caunoi-hop";
+/// The header naming the request a call belongs to, on both gateways' logs.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Which request a partner call belongs to: its ID and W3C trace context, sent
+/// with every call so both gateways' logs can be joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    pub request_id: String,
+    /// 32 hex digits.
+    pub trace_id: String,
+}
+
+impl Trace {
+    /// From the incoming headers, or fresh. A request ID is kept only if it is
+    /// short and plain; a `traceparent` only if well formed.
+    pub fn from_headers(request_id: Option<&str>, traceparent: Option<&str>) -> Self {
+        let request_id = request_id
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= 64
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{:016x}", fastrand::u64(..)));
+        let trace_id = traceparent
+            .and_then(|header| {
+                let parts: Vec<&str> = header.split('-').collect();
+                match parts.as_slice() {
+                    [_, trace, _, _]
+                        if trace.len() == 32
+                            && trace.bytes().all(|b| b.is_ascii_hexdigit())
+                            && *trace != "00000000000000000000000000000000" =>
+                    {
+                        Some(trace.to_ascii_lowercase())
+                    }
+                    _ => None,
+                }
+            })
+            .unwrap_or_else(|| format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(1..)));
+        Self {
+            request_id,
+            trace_id,
+        }
+    }
+
+    /// A `traceparent` for one outgoing call: our trace, a new span.
+    fn traceparent(&self) -> String {
+        format!("00-{}-{:016x}-01", self.trace_id, fastrand::u64(1..))
+    }
+}
 
 /// Why a partner gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,8 +290,16 @@ impl Partner {
     /// 429/502/503/504 (honouring `Retry-After`), with jittered backoff, within
     /// the total timeout and the retry budget. An open circuit fails at once.
     /// Errors the partner reports beside usable data are logged, not passed on.
-    #[tracing::instrument(skip(self, query, variables), fields(province = %self.province))]
-    pub async fn query(&self, query: &str, variables: Value) -> Result<Value, PartnerError> {
+    #[tracing::instrument(
+        skip(self, query, variables, trace),
+        fields(province = %self.province, request_id = %trace.request_id)
+    )]
+    pub async fn query(
+        &self,
+        query: &str,
+        variables: Value,
+        trace: &Trace,
+    ) -> Result<Value, PartnerError> {
         self.admit()?;
         let started = Instant::now();
         let deadline = started + self.settings.timeout;
@@ -250,7 +310,7 @@ impl Partner {
             if remaining.is_zero() {
                 break Err(PartnerError::Timeout);
             }
-            match self.attempt(&body, remaining).await {
+            match self.attempt(&body, remaining, trace).await {
                 Ok(data) => break Ok(data),
                 Err(failure) => {
                     attempt += 1;
@@ -346,11 +406,18 @@ impl Partner {
         }
     }
 
-    async fn attempt(&self, body: &Value, timeout: Duration) -> Result<Value, Failure> {
+    async fn attempt(
+        &self,
+        body: &Value,
+        timeout: Duration,
+        trace: &Trace,
+    ) -> Result<Value, Failure> {
         let response = self
             .http
             .post(&self.endpoint)
             .header(HOP_HEADER, "1")
+            .header(REQUEST_ID_HEADER, &trace.request_id)
+            .header("traceparent", trace.traceparent())
             .timeout(timeout)
             .json(body)
             .send()

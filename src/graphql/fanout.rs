@@ -20,7 +20,7 @@ use super::{Output, local, store};
 use crate::domain::ProvinceCode;
 use crate::error::AppError;
 use crate::federation::records::Reader;
-use crate::federation::{PartnerError, Partners};
+use crate::federation::{PartnerError, Partners, Trace};
 use crate::store::{Page, PageRequest};
 
 /// Which provinces a list covers.
@@ -186,9 +186,10 @@ where
                 serde_json::json!({ "filter": filter, "first": request.first, "after": after });
             let query = &query;
             let partner = partners.get(province).cloned();
+            let trace = ctx.data::<Trace>()?;
             calls.push(Box::pin(async move {
                 let answer = match partner {
-                    Ok(partner) => partner.query(query, variables).await,
+                    Ok(partner) => partner.query(query, variables, trace).await,
                     Err(error) => Err(error),
                 };
                 let at = Utc::now();

@@ -143,6 +143,7 @@ pub async fn execute(
     request: Request,
     returned: Arc<Returned>,
     hop: bool,
+    trace: crate::federation::Trace,
 ) -> Executed {
     let (operation, aliases) = operation_of(&request);
     if aliases > schemas.limits.aliases {
@@ -180,8 +181,14 @@ pub async fn execute(
         .data::<crate::federation::Partners>()
         .cloned()
         .unwrap_or_default();
-    let partner_loader = DataLoader::new(remote::PartnerLoader { partners }, tokio::spawn)
-        .max_batch_size(remote::BATCH);
+    let partner_loader = DataLoader::new(
+        remote::PartnerLoader {
+            partners,
+            trace: trace.clone(),
+        },
+        tokio::spawn,
+    )
+    .max_batch_size(remote::BATCH);
     let reach = remote::Reach {
         federate: matches!(caller, Caller::Internal(_)) && !hop,
     };
@@ -191,6 +198,7 @@ pub async fn execute(
                 .data(loader)
                 .data(partner_loader)
                 .data(reach)
+                .data(trace)
                 .data(caller)
                 .data(returned),
         )

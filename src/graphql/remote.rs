@@ -15,7 +15,7 @@ use super::node::Node;
 use super::{Certificate, Facility, Inspection, Output, Product, Provenance, returned, store};
 use crate::domain::GlobalId;
 use crate::federation::records::{Reader, Remote, nodes_query};
-use crate::federation::{PartnerError, Partners};
+use crate::federation::{PartnerError, Partners, Trace};
 
 /// Whether this request may ask partners: only our own callers' requests, and
 /// never one that came from another gateway (the hop marker is a second guard).
@@ -52,6 +52,7 @@ fn to_node(ctx: &Context<'_>, fetched: Fetched) -> Node {
 /// Batches lookups of partners' records: one `nodes` request per partner.
 pub struct PartnerLoader {
     pub partners: Partners,
+    pub trace: Trace,
 }
 
 /// Most IDs asked of a partner in one request.
@@ -71,7 +72,7 @@ impl Loader<GlobalId> for PartnerLoader {
                 Ok(partner) => {
                     let ids_json: Vec<String> = ids.iter().map(ToString::to_string).collect();
                     partner
-                        .query(&nodes_query(), json!({ "ids": ids_json }))
+                        .query(&nodes_query(), json!({ "ids": ids_json }), &self.trace)
                         .await
                 }
                 Err(error) => Err(error),
@@ -187,7 +188,7 @@ pub async fn ask(
 ) -> async_graphql::Result<Option<(serde_json::Value, DateTime<Utc>)>> {
     let partners = ctx.data::<Partners>()?;
     let answer = match partners.get(province) {
-        Ok(partner) => partner.query(query, variables).await,
+        Ok(partner) => partner.query(query, variables, ctx.data::<Trace>()?).await,
         Err(error) => Err(error),
     };
     Ok(noted(ctx, province, answer.map(|data| (data, Utc::now()))))

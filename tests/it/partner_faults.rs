@@ -26,12 +26,15 @@ async fn fake_partner(
     fault: Fault,
     trusting_nobody: bool,
 ) -> (String, std::path::PathBuf, tempfile::TempDir) {
-    let (endpoint, ca, dir, _) = scripted_partner(move |_| fault.clone(), trusting_nobody).await;
+    let (endpoint, ca, dir, _, _) = scripted_partner(move |_| fault.clone(), trusting_nobody).await;
     (endpoint, ca, dir)
 }
 
+/// The headers of every request a fake partner received.
+type Seen = Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>;
+
 /// A fake partner whose `n`-th answer (from 0) is `script(n)`; also returns how
-/// many requests it has had.
+/// many requests it has had, and their headers.
 async fn scripted_partner(
     script: impl Fn(usize) -> Fault + Send + Sync + 'static,
     trusting_nobody: bool,
@@ -40,6 +43,7 @@ async fn scripted_partner(
     std::path::PathBuf,
     tempfile::TempDir,
     Arc<AtomicUsize>,
+    Seen,
 ) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -79,10 +83,13 @@ async fn scripted_partner(
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
+    let seen: Seen = Arc::default();
+    let recorder = seen.clone();
     let script = Arc::new(script);
     let router = Router::new().route(
         "/graphql",
-        post(move || {
+        post(move |headers: axum::http::HeaderMap| {
+            recorder.lock().unwrap().push(headers);
             let n = counter.fetch_add(1, Ordering::SeqCst);
             let fault = script(n);
             async move {
@@ -117,7 +124,7 @@ async fn scripted_partner(
             .unwrap()
             .serve(router.into_make_service()),
     );
-    (endpoint, pki.join("ca.pem"), dir, calls)
+    (endpoint, pki.join("ca.pem"), dir, calls, seen)
 }
 
 async fn gateway_with_partner(endpoint: String, ca: std::path::PathBuf) -> TestGateway {
@@ -256,7 +263,7 @@ const STATUS: &str = "{ provinces { province { code } thisGateway reachable circ
 
 #[tokio::test]
 async fn the_circuit_opens_after_repeated_failures_and_spares_the_partner() {
-    let (endpoint, ca, _dir, calls) = scripted_partner(|_| Fault::Status(503), false).await;
+    let (endpoint, ca, _dir, calls, _) = scripted_partner(|_| Fault::Status(503), false).await;
     let gw = gateway_with_partner_tuned(endpoint, ca, |federation| {
         federation.retries = 0;
         federation.breaker_failures = 3;
@@ -286,7 +293,7 @@ async fn the_circuit_opens_after_repeated_failures_and_spares_the_partner() {
 
 #[tokio::test]
 async fn the_circuit_closes_when_a_probe_succeeds() {
-    let (endpoint, ca, _dir, calls) = scripted_partner(
+    let (endpoint, ca, _dir, calls, _) = scripted_partner(
         |n| {
             if n < 2 {
                 Fault::Status(503)
@@ -328,7 +335,7 @@ async fn the_circuit_closes_when_a_probe_succeeds() {
 
 #[tokio::test]
 async fn a_passing_failure_is_retried_within_the_budget() {
-    let (endpoint, ca, _dir, calls) = scripted_partner(
+    let (endpoint, ca, _dir, calls, _) = scripted_partner(
         |n| {
             if n == 0 {
                 Fault::Status(503)
@@ -349,7 +356,7 @@ async fn a_passing_failure_is_retried_within_the_budget() {
     assert_eq!(answer["verifyCertificate"]["reason"], "UNKNOWN");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // A refusal is not retried.
-    let (endpoint, ca, _dir, calls) = scripted_partner(|_| Fault::Status(403), false).await;
+    let (endpoint, ca, _dir, calls, _) = scripted_partner(|_| Fault::Status(403), false).await;
     let gw = gateway_with_partner_tuned(endpoint, ca, |federation| federation.retries = 2).await;
     assert_eq!(ask(&gw).await["code"], "PARTNER_REJECTED");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -357,7 +364,7 @@ async fn a_passing_failure_is_retried_within_the_budget() {
 
 #[tokio::test]
 async fn provinces_report_the_partner_certificate_expiry() {
-    let (endpoint, ca, _dir, _) = scripted_partner(|_| unknown_certificate(), false).await;
+    let (endpoint, ca, _dir, _, _) = scripted_partner(|_| unknown_certificate(), false).await;
     let gw = gateway_with_partner(endpoint, ca).await;
     gw.data(
         r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { reason } }"#,
@@ -375,4 +382,33 @@ async fn provinces_report_the_partner_certificate_expiry() {
     assert!(partner["lastLatencyMs"].as_f64().unwrap() > 0.0);
     let expires = partner["certificateExpiresAt"].as_str().expect("an expiry");
     assert!(expires > "2027", "{expires}");
+}
+
+#[tokio::test]
+async fn the_request_id_and_trace_travel_with_partner_calls() {
+    let (endpoint, ca, _dir, _, seen) = scripted_partner(|_| unknown_certificate(), false).await;
+    let gw = gateway_with_partner(endpoint, ca).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = gw
+        .client_as(Role::Dashboard)
+        .post(gw.url())
+        .header("x-request-id", "kiem-tra-42")
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&json!({ "query": r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { reason } }"# }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "kiem-tra-42");
+    let headers = seen.lock().unwrap().pop().expect("the partner was called");
+    assert_eq!(headers["x-request-id"], "kiem-tra-42");
+    assert_eq!(headers["x-caunoi-hop"], "1");
+    let traceparent = headers["traceparent"].to_str().unwrap();
+    assert!(
+        traceparent.starts_with(&format!("00-{trace}-")),
+        "{traceparent}"
+    );
+    assert!(
+        !traceparent.contains("00f067aa0ba902b7"),
+        "a new span for our call: {traceparent}"
+    );
 }
