@@ -240,6 +240,35 @@ impl Reader {
     }
 }
 
+/// A partner's page of a list.
+pub struct RemotePage<R> {
+    /// Each record with the partner's cursor after it.
+    pub items: Vec<(String, R)>,
+    pub has_next: bool,
+    pub end_cursor: Option<String>,
+}
+
+impl Reader {
+    /// Reads a connection (`edges { cursor node }`, `pageInfo`) with `read`.
+    pub fn page<R>(
+        &self,
+        list: &Value,
+        read: fn(&Reader, &Value) -> Result<R, PartnerError>,
+    ) -> Result<RemotePage<R>, PartnerError> {
+        let edges = list["edges"].as_array().ok_or_else(|| bad("no edges"))?;
+        let mut items = Vec::with_capacity(edges.len());
+        for edge in edges {
+            items.push((string(&edge["cursor"])?, read(self, &edge["node"])?));
+        }
+        let info = &list["pageInfo"];
+        Ok(RemotePage {
+            items,
+            has_next: boolean(&info["hasNextPage"])?,
+            end_cursor: optional(&info["endCursor"])?,
+        })
+    }
+}
+
 fn str(v: &Value) -> Result<&str, PartnerError> {
     v.as_str()
         .ok_or_else(|| bad(format!("expected a string, got {v}")))

@@ -194,11 +194,12 @@ where
                 };
                 let at = Utc::now();
                 Ok(answer
-                    .and_then(|data| read_page(province, &data[field], read))
-                    .map(|(items, has_next)| SourcePage {
+                    .and_then(|data| Reader { owner: province }.page(&data[field], read))
+                    .map(|page| SourcePage {
                         source: key,
-                        has_next,
-                        items: items
+                        has_next: page.has_next,
+                        items: page
+                            .items
                             .into_iter()
                             .map(|(cursor, record)| (cursor, remote::<C::Node>(ctx, record, at)))
                             .collect(),
@@ -215,29 +216,6 @@ where
         }
     }
     Ok(merge(position, pages, request.first as usize))
-}
-
-/// Reads a partner's page: `(cursor, record)` pairs and whether more follow.
-fn read_page<R>(
-    province: ProvinceCode,
-    list: &Value,
-    read: fn(&Reader, &Value) -> Result<R, PartnerError>,
-) -> Result<(Vec<(String, R)>, bool), PartnerError> {
-    let reader = Reader { owner: province };
-    let bad = |what: &str| PartnerError::BadResponse(what.to_owned());
-    let edges = list["edges"].as_array().ok_or_else(|| bad("no edges"))?;
-    let mut items = Vec::with_capacity(edges.len());
-    for edge in edges {
-        let cursor = edge["cursor"]
-            .as_str()
-            .ok_or_else(|| bad("no cursor"))?
-            .to_owned();
-        items.push((cursor, read(&reader, &edge["node"])?));
-    }
-    let has_next = list["pageInfo"]["hasNextPage"]
-        .as_bool()
-        .ok_or_else(|| bad("no pageInfo"))?;
-    Ok((items, has_next))
 }
 
 /// Takes the first `first` items, source by source in province order, and gives

@@ -215,28 +215,18 @@ pub fn remote_page<C: super::pagination::Connection, R>(
     province: crate::domain::ProvinceCode,
     list: &serde_json::Value,
     at: DateTime<Utc>,
-    parse: impl Fn(&Reader, &serde_json::Value) -> Result<R, PartnerError>,
+    read: fn(&Reader, &serde_json::Value) -> Result<R, PartnerError>,
     wrap: impl Fn(R, DateTime<Utc>) -> C::Node,
 ) -> Result<C, PartnerError> {
-    let reader = Reader { owner: province };
-    let bad = |what: &str| PartnerError::BadResponse(what.to_owned());
-    let edges = list["edges"].as_array().ok_or_else(|| bad("no edges"))?;
-    let mut items = Vec::with_capacity(edges.len());
-    for edge in edges {
-        let cursor = edge["cursor"]
-            .as_str()
-            .ok_or_else(|| bad("no cursor"))?
-            .to_owned();
-        items.push((cursor, wrap(parse(&reader, &edge["node"])?, at)));
-    }
-    let info = &list["pageInfo"];
+    let page = Reader { owner: province }.page(list, read)?;
     Ok(C::assemble(
-        items,
+        page.items
+            .into_iter()
+            .map(|(cursor, record)| (cursor, wrap(record, at)))
+            .collect(),
         super::pagination::PageInfo {
-            has_next_page: info["hasNextPage"]
-                .as_bool()
-                .ok_or_else(|| bad("no pageInfo"))?,
-            end_cursor: info["endCursor"].as_str().map(str::to_owned),
+            has_next_page: page.has_next,
+            end_cursor: page.end_cursor,
         },
     ))
 }
