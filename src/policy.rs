@@ -1,8 +1,8 @@
 //! What each caller may do: the one place that decides, before any resolver runs.
 //!
 //! Deny by default. Operators read and write their province's records and read
-//! the audit trail; dashboards read the records; sync jobs read change feeds (none
-//! are served yet, so they get nothing); partner gateways read what is shared with
+//! the audit trail; dashboards read the records; sync jobs read the change feed
+//! and nothing else; partner gateways read what is shared with
 //! them — the store filters records by [`crate::store::Audience`] and personal data
 //! fields refuse them — and call no mutation (none is made for partners yet). A
 //! refused request is `FORBIDDEN` and runs no resolver.
@@ -16,6 +16,8 @@ use crate::server::identity::Caller;
 const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
 /// Root fields only our own callers may ask for: they describe our partnerships.
 const INTERNAL_FIELDS: &[&str] = &["provinces"];
+/// Root fields a sync job may ask for.
+const FEED_FIELDS: &[&str] = &["changes"];
 
 /// Whether `caller` may run an operation of type `operation` selecting
 /// `root_fields` at its root; `Err` says why not.
@@ -51,9 +53,15 @@ pub fn authorize(
             "partners may call only the mutations made for partners, and there are none yet"
                 .to_owned(),
         ),
-        (Caller::Internal(Role::Sync), _) => {
-            Err("sync clients read change feeds, which this gateway does not serve yet".to_owned())
+        (Caller::Internal(Role::Sync), Query)
+            if !root_fields.is_empty()
+                && root_fields
+                    .iter()
+                    .all(|f| FEED_FIELDS.contains(&f.as_str())) =>
+        {
+            Ok(())
         }
+        (Caller::Internal(Role::Sync), _) => Err("sync jobs read the change feed only".to_owned()),
         (Caller::Internal(Role::Gateway), _) => {
             Err("a gateway certificate of our own province does not call us".to_owned())
         }

@@ -10,6 +10,8 @@ pub mod audit_head;
 pub mod audit_log;
 pub mod certificate;
 pub mod certificate_status_change;
+pub mod change_head;
+pub mod change_log;
 pub mod facility;
 pub mod facility_market;
 pub mod inspection;

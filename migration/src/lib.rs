@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_owned_records;
 mod m0002_audit;
+mod m0003_change_feed;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_owned_records::Migration),
             Box::new(m0002_audit::Migration),
+            Box::new(m0003_change_feed::Migration),
         ]
     }
 }

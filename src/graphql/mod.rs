@@ -8,6 +8,7 @@
 
 mod audit;
 mod certificate;
+mod changes;
 mod facility;
 mod fanout;
 mod inspection;
@@ -42,6 +43,7 @@ use std::sync::{Arc, Mutex};
 pub struct Query(
     node::NodeQuery,
     provinces::ProvincesQuery,
+    changes::ChangesQuery,
     audit::AuditQuery,
     facility::FacilityQuery,
     certificate::CertificateQuery,

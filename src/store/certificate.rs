@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Page, PageRequest, Store, claim,
+    Audience, Change, ChangeOperation, Page, PageRequest, Store, claim,
     facility::{matching_facilities, of_visible_facilities, supplying},
     matches_terms, page, search_text, stored,
 };
@@ -52,6 +52,17 @@ pub struct CertificateRecord {
 }
 
 impl CertificateRecord {
+    /// This record's entry in the change feed.
+    fn change(&self, operation: ChangeOperation) -> Change {
+        Change {
+            kind: RecordKind::Certificate,
+            record: self.id.local,
+            version: self.version,
+            operation,
+            facility: Some(self.data.facility.local),
+        }
+    }
+
     /// The status today, expiry included.
     pub fn status_on(&self, day: NaiveDate) -> CertificateStatus {
         CertificateStatus::derive(self.status, self.data.expires_on, day)
@@ -235,6 +246,8 @@ impl Store {
         check_certificate(&data)?;
         let txn = self.write().await?;
         let record = self.insert_certificate(&txn, data, None).await?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Create)])
+            .await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -250,6 +263,7 @@ impl Store {
         let txn = self.write().await?;
         claim(&txn, "certificate", id, version).await?;
         let old = self.certificate_in(&txn, id.local).await?;
+        let renewed = old.change(ChangeOperation::Update);
         if old.status != StoredStatus::Active {
             return Err(AppError::Conflict(format!(
                 "{} is {}; only an active or expired certificate can be renewed",
@@ -287,6 +301,8 @@ impl Store {
         };
         check_certificate(&data)?;
         let record = self.insert_certificate(&txn, data, Some(id.local)).await?;
+        self.record_changes(&txn, &[renewed, record.change(ChangeOperation::Create)])
+            .await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -348,6 +364,8 @@ impl Store {
         )
         .await?;
         let record = self.certificate_in(&txn, id.local).await?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Update)])
+            .await?;
         txn.commit().await?;
         Ok(record)
     }

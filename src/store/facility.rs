@@ -9,7 +9,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, sea_query::Query,
 };
 
-use super::{Audience, Page, PageRequest, Store, claim, matches_terms, page, search_text, stored};
+use super::{
+    Audience, Change, ChangeOperation, Page, PageRequest, Store, claim, matches_terms, page,
+    search_text, stored,
+};
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
     RecordKind,
@@ -40,6 +43,19 @@ pub struct FacilityRecord {
     pub data: FacilityData,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl FacilityRecord {
+    /// This record's entry in the change feed.
+    fn change(&self, operation: ChangeOperation) -> Change {
+        Change {
+            kind: RecordKind::Facility,
+            record: self.id.local,
+            version: self.version,
+            operation,
+            facility: Some(self.id.local),
+        }
+    }
 }
 
 /// Which facilities a list holds.
@@ -115,6 +131,8 @@ impl Store {
         .await?;
         replace_markets(&txn, row.id, &data.supplies_to).await?;
         let record = self.facility_records(&txn, vec![row]).await?.remove(0);
+        self.record_changes(&txn, &[record.change(ChangeOperation::Create)])
+            .await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -137,6 +155,8 @@ impl Store {
         .await?;
         replace_markets(&txn, row.id, &data.supplies_to).await?;
         let record = self.facility_records(&txn, vec![row]).await?.remove(0);
+        self.record_changes(&txn, &[record.change(ChangeOperation::Update)])
+            .await?;
         txn.commit().await?;
         Ok(record)
     }

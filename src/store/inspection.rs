@@ -6,7 +6,10 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
 };
 
-use super::{Audience, Page, PageRequest, Store, facility::of_visible_facilities, page, stored};
+use super::{
+    Audience, Change, ChangeOperation, Page, PageRequest, Store, facility::of_visible_facilities,
+    page, stored,
+};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
 use crate::error::AppError;
 
@@ -128,8 +131,17 @@ impl Store {
         }
         .insert(&txn)
         .await?;
+        let record = self.inspection_record(row)?;
+        let change = Change {
+            kind: RecordKind::Inspection,
+            record: record.id.local,
+            version: record.version,
+            operation: ChangeOperation::Create,
+            facility: (!partner_facility).then_some(facility_id),
+        };
+        self.record_changes(&txn, &[change]).await?;
         txn.commit().await?;
-        self.inspection_record(row)
+        Ok(record)
     }
 
     /// The inspections `audience` may see: those of our facilities it may see,

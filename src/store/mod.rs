@@ -10,6 +10,7 @@
 
 mod audit;
 mod certificate;
+mod changes;
 mod facility;
 mod inspection;
 mod product;
@@ -19,6 +20,7 @@ pub use certificate::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
 };
+pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition};
 pub use facility::{FacilityData, FacilityFilter, FacilityRecord};
 pub use inspection::{InspectionData, InspectionFilter, InspectionRecord};
 pub use product::{ProductData, ProductFilter, ProductRecord};

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Page, PageRequest, Store, claim,
+    Audience, Change, ChangeOperation, Page, PageRequest, Store, claim,
     facility::{matching_facilities, of_visible_facilities, supplying},
     matches_terms, page, search_text, stored,
 };
@@ -38,6 +38,19 @@ pub struct ProductRecord {
     pub data: ProductData,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl ProductRecord {
+    /// This record's entry in the change feed.
+    fn change(&self, operation: ChangeOperation) -> Change {
+        Change {
+            kind: RecordKind::Product,
+            record: self.id.local,
+            version: self.version,
+            operation,
+            facility: Some(self.data.facility.local),
+        }
+    }
 }
 
 /// Which products a list holds.
@@ -128,8 +141,11 @@ impl Store {
         }
         .insert(&txn)
         .await?;
+        let record = self.product_record(row)?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Create)])
+            .await?;
         txn.commit().await?;
-        self.product_record(row)
+        Ok(record)
     }
 
     #[tracing::instrument(skip(self, data))]
@@ -148,8 +164,11 @@ impl Store {
         }
         .update(&txn)
         .await?;
+        let record = self.product_record(row)?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Update)])
+            .await?;
         txn.commit().await?;
-        self.product_record(row)
+        Ok(record)
     }
 
     /// The local row id of a facility named in an input, which must exist here.

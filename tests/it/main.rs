@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod facilities;
 mod federation;
+mod feed;
 mod http;
 mod inspections;
 mod pagination;

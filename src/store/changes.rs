@@ -1,0 +1,237 @@
+//! The change feed: every write to an owned record appends a change in the same
+//! transaction, and `changes` reads them in commit order.
+//!
+//! Why the order holds: the last step of every write transaction bumps the single
+//! `change_head` row and numbers its changes with the new value. The bump takes the
+//! row's lock, which is held until the transaction ends, so no other writer can
+//! take a number until this one has committed or rolled back. Numbers are
+//! therefore taken, and become visible, in commit order — on PostgreSQL, where a
+//! plain sequence is assigned at insert and seen at commit (so `seq > cursor`
+//! polling would skip a late committer), as on SQLite, where writers are
+//! serialised anyway. A rolled-back transaction gives its number back. A reader
+//! can never see number `n + 1` while `n` is still to come.
+
+use chrono::Utc;
+use entity::{change_head, change_log, inspection, product};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
+};
+
+use super::{Audience, Store, facility::supplying};
+use crate::domain::{GlobalId, ProvinceCode, RecordKind, coded_enum};
+use crate::error::AppError;
+
+coded_enum! {
+    /// What a change did to its record.
+    pub enum ChangeOperation {
+        Create => "create",
+        Update => "update",
+    }
+}
+
+/// One change a write makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub kind: RecordKind,
+    pub record: i64,
+    pub version: i32,
+    pub operation: ChangeOperation,
+    /// Our facility the record belongs to, if any.
+    pub facility: Option<i64>,
+}
+
+/// A change as the feed shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub position: FeedPosition,
+    pub id: GlobalId,
+    pub version: i32,
+    pub operation: ChangeOperation,
+    pub at: chrono::DateTime<Utc>,
+}
+
+/// A place in the feed: after change `idx` of transaction `seq`, in `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPosition {
+    pub epoch: String,
+    pub seq: i64,
+    pub idx: i32,
+}
+
+/// One page of the feed.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub epoch: String,
+    pub items: Vec<ChangeRecord>,
+    pub has_next: bool,
+}
+
+fn kind_code(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Facility => "facility",
+        RecordKind::Certificate => "certificate",
+        RecordKind::Product => "product",
+        RecordKind::Inspection => "inspection",
+    }
+}
+
+fn kind_of(code: &str) -> Result<RecordKind, AppError> {
+    [
+        RecordKind::Facility,
+        RecordKind::Certificate,
+        RecordKind::Product,
+        RecordKind::Inspection,
+    ]
+    .into_iter()
+    .find(|kind| kind_code(*kind) == code)
+    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("corrupt change kind {code}")))
+}
+
+impl Store {
+    /// Numbers and appends a write's changes: the last step before its commit.
+    pub(super) async fn record_changes(
+        &self,
+        txn: &DatabaseTransaction,
+        changes: &[Change],
+    ) -> Result<(), AppError> {
+        use sea_orm::ConnectionTrait;
+        txn.execute(
+            Query::update()
+                .table(change_head::Entity)
+                .value(
+                    change_head::Column::LastSeq,
+                    Expr::col(change_head::Column::LastSeq).add(1),
+                )
+                .and_where(Expr::col(change_head::Column::Id).eq(1)),
+        )
+        .await?;
+        let head = change_head::Entity::find_by_id(1)
+            .one(txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the change feed head row is missing"))?;
+        let at = Utc::now();
+        let rows = changes
+            .iter()
+            .enumerate()
+            .map(|(idx, change)| change_log::ActiveModel {
+                seq: Set(head.last_seq),
+                idx: Set(idx as i32),
+                kind: Set(kind_code(change.kind).to_owned()),
+                record_id: Set(change.record),
+                version: Set(change.version),
+                operation: Set(change.operation.code().to_owned()),
+                facility_id: Set(change.facility),
+                at: Set(at),
+            });
+        change_log::Entity::insert_many(rows).exec(txn).await?;
+        Ok(())
+    }
+
+    /// The feed's epoch.
+    pub async fn feed_epoch(&self) -> Result<String, AppError> {
+        Ok(change_head::Entity::find_by_id(1)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the change feed head row is missing"))?
+            .epoch)
+    }
+
+    /// Changes after `after` in commit order, at most `first`, of `kinds` (all if
+    /// empty), as `audience` may see them. A page costs one indexed range read
+    /// however long the feed is.
+    #[tracing::instrument(skip(self, kinds))]
+    pub async fn changes(
+        &self,
+        after: Option<&FeedPosition>,
+        first: u64,
+        kinds: &[RecordKind],
+        audience: Audience,
+    ) -> Result<FeedPage, AppError> {
+        use change_log::Column as L;
+        let epoch = self.feed_epoch().await?;
+        let mut select = change_log::Entity::find();
+        if let Some(after) = after {
+            if after.epoch != epoch {
+                return Err(AppError::invalid(
+                    "after",
+                    format!(
+                        "the cursor is from feed epoch {}, but this feed is epoch {epoch}: start again from the beginning",
+                        after.epoch
+                    ),
+                ));
+            }
+            select = select.filter(
+                Condition::any().add(L::Seq.gt(after.seq)).add(
+                    Condition::all()
+                        .add(L::Seq.eq(after.seq))
+                        .add(L::Idx.gt(after.idx)),
+                ),
+            );
+        }
+        if !kinds.is_empty() {
+            select = select.filter(L::Kind.is_in(kinds.iter().map(|k| kind_code(*k))));
+        }
+        if let Audience::Partner(partner) = audience {
+            select = select.filter(self.shared_changes(partner));
+        }
+        let first = std::cmp::min(first, super::MAX_PAGE);
+        let mut rows = select
+            .order_by_asc(L::Seq)
+            .order_by_asc(L::Idx)
+            .limit(first + 1)
+            .all(&self.db)
+            .await?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                Ok(ChangeRecord {
+                    position: FeedPosition {
+                        epoch: epoch.clone(),
+                        seq: row.seq,
+                        idx: row.idx,
+                    },
+                    id: self.id(kind_of(&row.kind)?, row.record_id),
+                    version: row.version,
+                    operation: super::stored(ChangeOperation::from_code(&row.operation), "change")?,
+                    at: row.at,
+                })
+            })
+            .collect::<Result<_, AppError>>()?;
+        Ok(FeedPage {
+            epoch,
+            items,
+            has_next,
+        })
+    }
+
+    /// Changes to records shared with `partner`, by what is shared now.
+    fn shared_changes(&self, partner: ProvinceCode) -> Condition {
+        use change_log::Column as L;
+        let ocop_products = Query::select()
+            .column(product::Column::Id)
+            .from(product::Entity)
+            .and_where(product::Column::OcopStars.is_not_null())
+            .to_owned();
+        let its_facilities_inspected = Query::select()
+            .column(inspection::Column::Id)
+            .from(inspection::Entity)
+            .and_where(inspection::Column::FacilityProvince.eq(partner.number()))
+            .to_owned();
+        Condition::any()
+            .add(L::FacilityId.in_subquery(supplying(partner)))
+            .add(
+                Condition::all()
+                    .add(L::Kind.eq(kind_code(RecordKind::Product)))
+                    .add(L::RecordId.in_subquery(ocop_products)),
+            )
+            .add(
+                Condition::all()
+                    .add(L::Kind.eq(kind_code(RecordKind::Inspection)))
+                    .add(L::RecordId.in_subquery(its_facilities_inspected)),
+            )
+    }
+}
