@@ -36,6 +36,7 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct App {
     schemas: Schemas,
+    partners: crate::federation::Partners,
     store: Store,
     tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
@@ -63,6 +64,7 @@ impl App {
         });
         Ok(Self {
             schemas,
+            partners,
             store,
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
@@ -72,6 +74,11 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The partners this gateway can ask.
+    pub fn partners(&self) -> &crate::federation::Partners {
+        &self.partners
     }
 
     /// The TLS material in force, for reloading.

@@ -57,6 +57,15 @@ enum Command {
     /// Check or export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Pull partners' change feeds into the read-only replica, once.
+    Sync {
+        /// Run one pass and exit (for an external scheduler).
+        #[arg(long)]
+        once: bool,
+        /// Only this partner (default: every partner with an endpoint).
+        #[arg(long)]
+        partner: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +189,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let app = App::build(&config).await?;
             serve(app, &config).await?;
+        }
+        Command::Sync { once, partner } => {
+            anyhow::ensure!(
+                once,
+                "scheduled sync runs inside `caunoi serve`; run `caunoi sync --once` from an external scheduler"
+            );
+            let store = open_store(&config).await?;
+            let partners = crate::federation::Partners::build(&config)?;
+            let wanted = partner
+                .as_deref()
+                .map(ProvinceCode::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--partner: {e}"))?;
+            let holder = format!("caunoi-sync-{}", std::process::id());
+            let mut failed = false;
+            for province in partners.iter().map(|p| p.province) {
+                if wanted.is_some_and(|w| w != province) {
+                    continue;
+                }
+                match crate::sync::sync_once(&store, &partners, province, &holder).await {
+                    Ok(report) => println!("{report}"),
+                    Err(error) => {
+                        failed = true;
+                        eprintln!("caunoi: sync: {error}");
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Demo { check, .. } => {
             let ok = crate::demo::run(config, check).await?;

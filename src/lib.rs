@@ -15,3 +15,4 @@ pub mod policy;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod sync;

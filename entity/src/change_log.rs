@@ -18,8 +18,9 @@ pub struct Model {
     pub version: i32,
     /// `create` or `update`.
     pub operation: String,
-    /// The facility the record belongs to, for deciding what a partner may see.
-    pub facility_id: Option<i64>,
+    /// The partner provinces the change concerns, as `,40,01,` (`*` for all):
+    /// those the record was shared with before or after the change.
+    pub shared_with: String,
     pub at: DateTimeUtc,
 }
 

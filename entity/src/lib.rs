@@ -17,3 +17,5 @@ pub mod facility_market;
 pub mod inspection;
 pub mod number_counter;
 pub mod product;
+pub mod replica_record;
+pub mod sync_state;

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_owned_records;
 mod m0002_audit;
 mod m0003_change_feed;
+mod m0004_replica;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_owned_records::Migration),
             Box::new(m0002_audit::Migration),
             Box::new(m0003_change_feed::Migration),
+            Box::new(m0004_replica::Migration),
         ]
     }
 }

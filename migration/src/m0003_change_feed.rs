@@ -15,7 +15,7 @@ enum ChangeLog {
     RecordId,
     Version,
     Operation,
-    FacilityId,
+    SharedWith,
     At,
 }
 
@@ -40,7 +40,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ChangeLog::RecordId))
                     .col(integer(ChangeLog::Version))
                     .col(string(ChangeLog::Operation))
-                    .col(big_integer_null(ChangeLog::FacilityId))
+                    .col(string(ChangeLog::SharedWith))
                     .col(timestamp_with_time_zone(ChangeLog::At))
                     .primary_key(Index::create().col(ChangeLog::Seq).col(ChangeLog::Idx))
                     .to_owned(),

@@ -71,6 +71,8 @@ pub fn all_queries() -> Vec<String> {
         certificates_query(),
         products_query(),
         inspections_query(),
+        FEED.to_owned(),
+        EPOCH.to_owned(),
     ]
 }
 
@@ -388,3 +390,10 @@ pub fn inspections_query() -> String {
         INSPECTION,
     )
 }
+
+/// The epoch of a partner's change feed.
+pub const EPOCH: &str = "query Epoch { changes(first: 0) { epoch } }";
+
+/// A page of a partner's change feed.
+pub const FEED: &str = "query Feed($after: String, $first: Int) { changes(after: $after, first: $first) { \
+    edges { cursor node { id version operation } } pageInfo { hasNextPage endCursor } epoch } }";

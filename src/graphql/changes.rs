@@ -1,7 +1,6 @@
 //! The change feed: what changed in this province's records, in commit order.
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{audience, pagination, store};
 use crate::domain::RecordKind;
@@ -67,32 +66,9 @@ pub struct ChangeConnection {
     pub epoch: String,
 }
 
-fn encode(position: &FeedPosition) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "f1:{}:{}:{}",
-        position.epoch, position.seq, position.idx
-    ))
-}
-
 fn decode(cursor: &str) -> Result<FeedPosition, AppError> {
-    let invalid = || AppError::invalid("after", "not a cursor of this change feed");
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?)
-        .map_err(|_| invalid())?;
-    let mut parts = text.split(':');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some("f1"), Some(epoch), Some(seq), Some(idx), None) => Ok(FeedPosition {
-            epoch: epoch.to_owned(),
-            seq: seq.parse().map_err(|_| invalid())?,
-            idx: idx.parse().map_err(|_| invalid())?,
-        }),
-        _ => Err(invalid()),
-    }
+    FeedPosition::from_cursor(cursor)
+        .ok_or_else(|| AppError::invalid("after", "not a cursor of this change feed"))
 }
 
 #[derive(Default)]
@@ -124,7 +100,7 @@ impl ChangesQuery {
             .items
             .into_iter()
             .map(|change| ChangeEdge {
-                cursor: encode(&change.position),
+                cursor: change.position.cursor(),
                 node: Change(change),
             })
             .collect();

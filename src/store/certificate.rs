@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, Store, claim,
+    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
     facility::{matching_facilities, of_visible_facilities, supplying},
     matches_terms, page, search_text, stored,
 };
@@ -53,13 +53,13 @@ pub struct CertificateRecord {
 
 impl CertificateRecord {
     /// This record's entry in the change feed.
-    fn change(&self, operation: ChangeOperation) -> Change {
+    fn change(&self, operation: ChangeOperation, shared_with: SharedWith) -> Change {
         Change {
             kind: RecordKind::Certificate,
             record: self.id.local,
             version: self.version,
             operation,
-            facility: Some(self.data.facility.local),
+            shared_with,
         }
     }
 
@@ -246,7 +246,8 @@ impl Store {
         check_certificate(&data)?;
         let txn = self.write().await?;
         let record = self.insert_certificate(&txn, data, None).await?;
-        self.record_changes(&txn, &[record.change(ChangeOperation::Create)])
+        let shared = self.certificate_audience(&txn, &record).await?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Create, shared)])
             .await?;
         txn.commit().await?;
         Ok(record)
@@ -263,7 +264,10 @@ impl Store {
         let txn = self.write().await?;
         claim(&txn, "certificate", id, version).await?;
         let old = self.certificate_in(&txn, id.local).await?;
-        let renewed = old.change(ChangeOperation::Update);
+        let renewed = old.change(
+            ChangeOperation::Update,
+            self.certificate_audience(&txn, &old).await?,
+        );
         if old.status != StoredStatus::Active {
             return Err(AppError::Conflict(format!(
                 "{} is {}; only an active or expired certificate can be renewed",
@@ -301,8 +305,12 @@ impl Store {
         };
         check_certificate(&data)?;
         let record = self.insert_certificate(&txn, data, Some(id.local)).await?;
-        self.record_changes(&txn, &[renewed, record.change(ChangeOperation::Create)])
-            .await?;
+        let shared = self.certificate_audience(&txn, &record).await?;
+        self.record_changes(
+            &txn,
+            &[renewed, record.change(ChangeOperation::Create, shared)],
+        )
+        .await?;
         txn.commit().await?;
         Ok(record)
     }
@@ -364,7 +372,8 @@ impl Store {
         )
         .await?;
         let record = self.certificate_in(&txn, id.local).await?;
-        self.record_changes(&txn, &[record.change(ChangeOperation::Update)])
+        let shared = self.certificate_audience(&txn, &record).await?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Update, shared)])
             .await?;
         txn.commit().await?;
         Ok(record)
@@ -419,6 +428,17 @@ impl Store {
         .await?;
         record_status(txn, row.id, StoredStatus::Active, data.issued_on, None).await?;
         self.certificate_record(row)
+    }
+
+    /// The partners a certificate's change concerns: its facility's markets.
+    async fn certificate_audience(
+        &self,
+        txn: &DatabaseTransaction,
+        record: &CertificateRecord,
+    ) -> Result<SharedWith, AppError> {
+        Ok(SharedWith::Provinces(
+            self.markets_of(txn, record.data.facility.local).await?,
+        ))
     }
 
     async fn certificate_in(

@@ -12,14 +12,14 @@
 //! can never see number `n + 1` while `n` is still to come.
 
 use chrono::Utc;
-use entity::{change_head, change_log, inspection, product};
+use entity::{change_head, change_log};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
 
-use super::{Audience, Store, facility::supplying};
+use super::{Audience, Store};
 use crate::domain::{GlobalId, ProvinceCode, RecordKind, coded_enum};
 use crate::error::AppError;
 
@@ -32,14 +32,38 @@ coded_enum! {
 }
 
 /// One change a write makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub kind: RecordKind,
     pub record: i64,
     pub version: i32,
     pub operation: ChangeOperation,
-    /// Our facility the record belongs to, if any.
-    pub facility: Option<i64>,
+    /// The partners the change concerns: those the record is shared with before
+    /// or after it, so that a partner also learns when something stops being
+    /// shared with it.
+    pub shared_with: SharedWith,
+}
+
+/// Which partners a change concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedWith {
+    Everyone,
+    Provinces(Vec<ProvinceCode>),
+}
+
+impl SharedWith {
+    fn stored(&self) -> String {
+        match self {
+            SharedWith::Everyone => "*".to_owned(),
+            SharedWith::Provinces(provinces) => {
+                let mut text = ",".to_owned();
+                for province in provinces {
+                    text.push_str(&format!("{province},"));
+                }
+                text
+            }
+        }
+    }
 }
 
 /// A change as the feed shows it.
@@ -58,6 +82,44 @@ pub struct FeedPosition {
     pub epoch: String,
     pub seq: i64,
     pub idx: i32,
+}
+
+impl FeedPosition {
+    /// The opaque cursor of this position.
+    pub fn cursor(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("f1:{}:{}:{}", self.epoch, self.seq, self.idx))
+    }
+
+    /// Reads a cursor made by [`FeedPosition::cursor`].
+    pub fn from_cursor(cursor: &str) -> Option<Self> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let mut parts = text.split(':');
+        match (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) {
+            (Some("f1"), Some(epoch), Some(seq), Some(idx), None) => Some(Self {
+                epoch: epoch.to_owned(),
+                seq: seq.parse().ok()?,
+                idx: idx.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether this position comes after `other` in the same feed.
+    pub fn is_after(&self, other: &FeedPosition) -> bool {
+        self.epoch == other.epoch && (self.seq, self.idx) > (other.seq, other.idx)
+    }
 }
 
 /// One page of the feed.
@@ -122,7 +184,7 @@ impl Store {
                 record_id: Set(change.record),
                 version: Set(change.version),
                 operation: Set(change.operation.code().to_owned()),
-                facility_id: Set(change.facility),
+                shared_with: Set(change.shared_with.stored()),
                 at: Set(at),
             });
         change_log::Entity::insert_many(rows).exec(txn).await?;
@@ -208,30 +270,27 @@ impl Store {
         })
     }
 
-    /// Changes to records shared with `partner`, by what is shared now.
+    /// Changes that concern `partner`.
     fn shared_changes(&self, partner: ProvinceCode) -> Condition {
         use change_log::Column as L;
-        let ocop_products = Query::select()
-            .column(product::Column::Id)
-            .from(product::Entity)
-            .and_where(product::Column::OcopStars.is_not_null())
-            .to_owned();
-        let its_facilities_inspected = Query::select()
-            .column(inspection::Column::Id)
-            .from(inspection::Entity)
-            .and_where(inspection::Column::FacilityProvince.eq(partner.number()))
-            .to_owned();
         Condition::any()
-            .add(L::FacilityId.in_subquery(supplying(partner)))
-            .add(
-                Condition::all()
-                    .add(L::Kind.eq(kind_code(RecordKind::Product)))
-                    .add(L::RecordId.in_subquery(ocop_products)),
-            )
-            .add(
-                Condition::all()
-                    .add(L::Kind.eq(kind_code(RecordKind::Inspection)))
-                    .add(L::RecordId.in_subquery(its_facilities_inspected)),
-            )
+            .add(L::SharedWith.eq("*"))
+            .add(L::SharedWith.like(format!("%,{partner},%")))
+    }
+
+    /// The provinces a facility of ours supplies now.
+    pub(super) async fn markets_of(
+        &self,
+        txn: &DatabaseTransaction,
+        facility: i64,
+    ) -> Result<Vec<ProvinceCode>, AppError> {
+        use entity::facility_market;
+        let rows = facility_market::Entity::find()
+            .filter(facility_market::Column::FacilityId.eq(facility))
+            .all(txn)
+            .await?;
+        rows.into_iter()
+            .map(|row| super::stored(ProvinceCode::from_number(row.province.into()), "market"))
+            .collect()
     }
 }

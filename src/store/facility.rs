@@ -10,8 +10,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, Store, claim, matches_terms, page,
-    search_text, stored,
+    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim, matches_terms,
+    page, search_text, stored,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
@@ -47,14 +47,77 @@ pub struct FacilityRecord {
 
 impl FacilityRecord {
     /// This record's entry in the change feed.
-    fn change(&self, operation: ChangeOperation) -> Change {
+    fn change(&self, operation: ChangeOperation, shared_with: SharedWith) -> Change {
         Change {
             kind: RecordKind::Facility,
             record: self.id.local,
             version: self.version,
             operation,
-            facility: Some(self.id.local),
+            shared_with,
         }
+    }
+}
+
+impl Store {
+    /// Re-announcements of a facility's certificates, products and inspections,
+    /// unchanged, to the partners `concerned`.
+    async fn dependents(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        facility_id: i64,
+        concerned: &[ProvinceCode],
+    ) -> Result<Vec<Change>, AppError> {
+        use entity::{certificate, inspection, product};
+        use sea_orm::QuerySelect;
+        let shared = || SharedWith::Provinces(concerned.to_vec());
+        let mut changes = Vec::new();
+        let certificates: Vec<(i64, i32)> = certificate::Entity::find()
+            .select_only()
+            .column(certificate::Column::Id)
+            .column(certificate::Column::Version)
+            .filter(certificate::Column::FacilityId.eq(facility_id))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        changes.extend(certificates.into_iter().map(|(id, version)| Change {
+            kind: RecordKind::Certificate,
+            record: id,
+            version,
+            operation: ChangeOperation::Update,
+            shared_with: shared(),
+        }));
+        let products: Vec<(i64, i32)> = product::Entity::find()
+            .select_only()
+            .column(product::Column::Id)
+            .column(product::Column::Version)
+            .filter(product::Column::FacilityId.eq(facility_id))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        changes.extend(products.into_iter().map(|(id, version)| Change {
+            kind: RecordKind::Product,
+            record: id,
+            version,
+            operation: ChangeOperation::Update,
+            shared_with: shared(),
+        }));
+        let inspections: Vec<(i64, i32)> = inspection::Entity::find()
+            .select_only()
+            .column(inspection::Column::Id)
+            .column(inspection::Column::Version)
+            .filter(inspection::Column::FacilityProvince.eq(self.province.number()))
+            .filter(inspection::Column::FacilityId.eq(facility_id))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        changes.extend(inspections.into_iter().map(|(id, version)| Change {
+            kind: RecordKind::Inspection,
+            record: id,
+            version,
+            operation: ChangeOperation::Update,
+            shared_with: shared(),
+        }));
+        Ok(changes)
     }
 }
 
@@ -131,7 +194,8 @@ impl Store {
         .await?;
         replace_markets(&txn, row.id, &data.supplies_to).await?;
         let record = self.facility_records(&txn, vec![row]).await?.remove(0);
-        self.record_changes(&txn, &[record.change(ChangeOperation::Create)])
+        let shared = SharedWith::Provinces(data.supplies_to.clone());
+        self.record_changes(&txn, &[record.change(ChangeOperation::Create, shared)])
             .await?;
         txn.commit().await?;
         Ok(record)
@@ -146,6 +210,7 @@ impl Store {
     ) -> Result<FacilityRecord, AppError> {
         let txn = self.write().await?;
         claim(&txn, "facility", id, version).await?;
+        let before = self.markets_of(&txn, id.local).await?;
         let now = Utc::now();
         let row = facility::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(id.local),
@@ -155,8 +220,20 @@ impl Store {
         .await?;
         replace_markets(&txn, row.id, &data.supplies_to).await?;
         let record = self.facility_records(&txn, vec![row]).await?.remove(0);
-        self.record_changes(&txn, &[record.change(ChangeOperation::Update)])
-            .await?;
+        let mut concerned = before.clone();
+        concerned.extend(data.supplies_to.iter().copied());
+        concerned.sort();
+        concerned.dedup();
+        let mut changes = vec![record.change(
+            ChangeOperation::Update,
+            SharedWith::Provinces(concerned.clone()),
+        )];
+        if before != data.supplies_to {
+            // Who may see the facility's certificates, products and inspections
+            // changed with it: announce them again to everyone concerned.
+            changes.extend(self.dependents(&txn, id.local, &concerned).await?);
+        }
+        self.record_changes(&txn, &changes).await?;
         txn.commit().await?;
         Ok(record)
     }

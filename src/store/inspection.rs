@@ -7,8 +7,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, Store, facility::of_visible_facilities,
-    page, stored,
+    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store,
+    facility::of_visible_facilities, page, stored,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
 use crate::error::AppError;
@@ -98,6 +98,7 @@ impl Store {
         data: InspectionData,
     ) -> Result<InspectionRecord, AppError> {
         let partner_facility = data.facility.province != self.province;
+        let data_facility_province = data.facility.province;
         if partner_facility && data.stage != ChainStage::Trading {
             return Err(AppError::invalid(
                 "input.stage",
@@ -132,12 +133,18 @@ impl Store {
         .insert(&txn)
         .await?;
         let record = self.inspection_record(row)?;
+        let shared_with = if partner_facility {
+            // The facility's owner sees how its facility's trading was inspected.
+            SharedWith::Provinces(vec![data_facility_province])
+        } else {
+            SharedWith::Provinces(self.markets_of(&txn, facility_id).await?)
+        };
         let change = Change {
             kind: RecordKind::Inspection,
             record: record.id.local,
             version: record.version,
             operation: ChangeOperation::Create,
-            facility: (!partner_facility).then_some(facility_id),
+            shared_with,
         };
         self.record_changes(&txn, &[change]).await?;
         txn.commit().await?;

@@ -14,16 +14,18 @@ mod changes;
 mod facility;
 mod inspection;
 mod product;
+mod replica;
 
 pub use audit::AuditFilter;
 pub use certificate::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
 };
-pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition};
+pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition, SharedWith};
 pub use facility::{FacilityData, FacilityFilter, FacilityRecord};
 pub use inspection::{InspectionData, InspectionFilter, InspectionRecord};
 pub use product::{ProductData, ProductFilter, ProductRecord};
+pub use replica::{ReplicaRow, SyncPage, SyncState};
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, Store, claim,
+    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
     facility::{matching_facilities, of_visible_facilities, supplying},
     matches_terms, page, search_text, stored,
 };
@@ -42,13 +42,13 @@ pub struct ProductRecord {
 
 impl ProductRecord {
     /// This record's entry in the change feed.
-    fn change(&self, operation: ChangeOperation) -> Change {
+    fn change(&self, operation: ChangeOperation, shared_with: SharedWith) -> Change {
         Change {
             kind: RecordKind::Product,
             record: self.id.local,
             version: self.version,
             operation,
-            facility: Some(self.data.facility.local),
+            shared_with,
         }
     }
 }
@@ -142,7 +142,8 @@ impl Store {
         .insert(&txn)
         .await?;
         let record = self.product_record(row)?;
-        self.record_changes(&txn, &[record.change(ChangeOperation::Create)])
+        let shared = self.product_audience(&txn, &record, false).await?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Create, shared)])
             .await?;
         txn.commit().await?;
         Ok(record)
@@ -157,6 +158,10 @@ impl Store {
     ) -> Result<ProductRecord, AppError> {
         let txn = self.write().await?;
         claim(&txn, "product", id, version).await?;
+        let was_rated = product::Entity::find_by_id(id.local)
+            .one(&txn)
+            .await?
+            .is_some_and(|row| row.ocop_stars.is_some());
         let facility_id = self.existing_facility(&txn, data.facility).await?;
         let row = product::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(id.local),
@@ -165,10 +170,27 @@ impl Store {
         .update(&txn)
         .await?;
         let record = self.product_record(row)?;
-        self.record_changes(&txn, &[record.change(ChangeOperation::Update)])
+        let shared = self.product_audience(&txn, &record, was_rated).await?;
+        self.record_changes(&txn, &[record.change(ChangeOperation::Update, shared)])
             .await?;
         txn.commit().await?;
         Ok(record)
+    }
+
+    /// The partners a product's change concerns: everyone if it is (or was)
+    /// OCOP-rated, which both provinces promote; else its facility's markets.
+    async fn product_audience(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        record: &ProductRecord,
+        was_rated: bool,
+    ) -> Result<SharedWith, AppError> {
+        if was_rated || record.data.ocop.is_some() {
+            return Ok(SharedWith::Everyone);
+        }
+        Ok(SharedWith::Provinces(
+            self.markets_of(txn, record.data.facility.local).await?,
+        ))
     }
 
     /// The local row id of a facility named in an input, which must exist here.

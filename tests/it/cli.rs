@@ -122,3 +122,18 @@ fn audit_verify_and_head_speak_for_the_chain() {
     assert_eq!(verify.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("BROKEN at entry 5"));
 }
+
+#[test]
+fn sync_without_once_points_to_the_scheduler() {
+    let state = tempfile::tempdir().unwrap();
+    let output = caunoi(&["sync"], state.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("caunoi sync --once"));
+    // With no partner configured, one pass has nothing to do.
+    let once = caunoi(&["sync", "--once"], state.path());
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+}

@@ -22,5 +22,6 @@ mod products;
 mod schema;
 mod sharing;
 mod storage;
+mod sync;
 mod tls;
 mod validation;

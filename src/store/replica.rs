@@ -1,0 +1,253 @@
+//! The replica of partners' shared records and the state of each partner's sync.
+//!
+//! A sync page is applied in one transaction together with the cursor it reaches,
+//! and only if the stored cursor is still the one the page was read after: a crash
+//! at any instant leaves either the old cursor and old rows or the new of both,
+//! and two workers cannot both apply the same page. Rows are upserted only when
+//! the incoming version is newer, so replaying a page changes nothing.
+
+use chrono::{DateTime, Utc};
+use entity::{replica_record, sync_state};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+};
+
+use super::Store;
+use crate::domain::ProvinceCode;
+use crate::error::AppError;
+
+/// One record copied from a partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaRow {
+    pub kind: String,
+    pub record_id: i64,
+    pub version: i32,
+    pub body: String,
+}
+
+/// Where one partner's sync stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncState {
+    pub epoch: Option<String>,
+    pub cursor: Option<String>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub rows_applied: i64,
+}
+
+/// One page to apply.
+#[derive(Debug, Clone)]
+pub struct SyncPage {
+    pub epoch: String,
+    /// The cursor the page was read after; the stored one must still be it.
+    pub after: Option<String>,
+    /// The cursor after the page.
+    pub until: String,
+    pub rows: Vec<ReplicaRow>,
+    /// Records the partner no longer shares (or no longer has): `(kind, id)`.
+    pub removed: Vec<(String, i64)>,
+}
+
+impl Store {
+    /// Where the sync of `province` stands.
+    pub async fn sync_state(&self, province: ProvinceCode) -> Result<SyncState, AppError> {
+        let row = sync_state::Entity::find_by_id(province.number())
+            .one(&self.db)
+            .await?;
+        Ok(row.map_or_else(SyncState::default, |row| SyncState {
+            epoch: row.epoch,
+            cursor: row.cursor,
+            last_success: row.last_success,
+            last_error: row.last_error,
+            rows_applied: row.rows_applied,
+        }))
+    }
+
+    /// Takes (or renews) the lease on `province`'s sync for `holder` until
+    /// `until`; false if another worker holds it.
+    pub async fn take_sync_lease(
+        &self,
+        province: ProvinceCode,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, AppError> {
+        let txn = self.write().await?;
+        txn.execute(
+            Query::insert()
+                .into_table(sync_state::Entity)
+                .columns([
+                    sync_state::Column::Province,
+                    sync_state::Column::RowsApplied,
+                ])
+                .values_panic([province.number().into(), 0i64.into()])
+                .on_conflict(
+                    OnConflict::column(sync_state::Column::Province)
+                        .do_nothing()
+                        .to_owned(),
+                ),
+        )
+        .await?;
+        let now = Utc::now();
+        let taken = sync_state::Entity::update_many()
+            .col_expr(sync_state::Column::Holder, Expr::value(holder))
+            .col_expr(sync_state::Column::LeaseUntil, Expr::value(until))
+            .filter(sync_state::Column::Province.eq(province.number()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(sync_state::Column::LeaseUntil.is_null())
+                    .add(sync_state::Column::LeaseUntil.lt(now))
+                    .add(sync_state::Column::Holder.eq(holder)),
+            )
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        txn.commit().await?;
+        Ok(taken)
+    }
+
+    /// Gives the lease back.
+    pub async fn release_sync_lease(
+        &self,
+        province: ProvinceCode,
+        holder: &str,
+    ) -> Result<(), AppError> {
+        sync_state::Entity::update_many()
+            .col_expr(
+                sync_state::Column::Holder,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                sync_state::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(sync_state::Column::Province.eq(province.number()))
+            .filter(sync_state::Column::Holder.eq(holder))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Applies one page and advances the cursor, in one transaction.
+    #[tracing::instrument(skip(self, page), fields(rows = page.rows.len(), removed = page.removed.len()))]
+    pub async fn apply_sync_page(
+        &self,
+        province: ProvinceCode,
+        page: &SyncPage,
+    ) -> Result<u64, AppError> {
+        let txn = self.write().await?;
+        let state = sync_state::Entity::find_by_id(province.number())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no sync state for province {province}"))?;
+        if state.cursor != page.after {
+            return Err(AppError::Conflict(format!(
+                "the sync of province {province} moved on since this page was read"
+            )));
+        }
+        let now = Utc::now();
+        let mut applied = 0u64;
+        for row in &page.rows {
+            let excluded = Alias::new("excluded");
+            let result = txn
+                .execute(
+                    Query::insert()
+                        .into_table(replica_record::Entity)
+                        .columns([
+                            replica_record::Column::Province,
+                            replica_record::Column::Kind,
+                            replica_record::Column::RecordId,
+                            replica_record::Column::Version,
+                            replica_record::Column::Body,
+                            replica_record::Column::SyncedAt,
+                        ])
+                        .values_panic([
+                            province.number().into(),
+                            row.kind.clone().into(),
+                            row.record_id.into(),
+                            row.version.into(),
+                            row.body.clone().into(),
+                            now.into(),
+                        ])
+                        .on_conflict(
+                            OnConflict::columns([
+                                replica_record::Column::Province,
+                                replica_record::Column::Kind,
+                                replica_record::Column::RecordId,
+                            ])
+                            .update_columns([
+                                replica_record::Column::Version,
+                                replica_record::Column::Body,
+                                replica_record::Column::SyncedAt,
+                            ])
+                            .action_and_where(
+                                Expr::col((
+                                    replica_record::Entity,
+                                    replica_record::Column::Version,
+                                ))
+                                .lt(Expr::col((excluded, replica_record::Column::Version))),
+                            )
+                            .to_owned(),
+                        ),
+                )
+                .await?;
+            applied += result.rows_affected();
+        }
+        for (kind, id) in &page.removed {
+            applied += replica_record::Entity::delete_many()
+                .filter(replica_record::Column::Province.eq(province.number()))
+                .filter(replica_record::Column::Kind.eq(kind.as_str()))
+                .filter(replica_record::Column::RecordId.eq(*id))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        sync_state::ActiveModel {
+            province: sea_orm::ActiveValue::Unchanged(province.number()),
+            epoch: Set(Some(page.epoch.clone())),
+            cursor: Set(Some(page.until.clone())),
+            last_success: Set(Some(now)),
+            last_error: Set(None),
+            rows_applied: Set(state.rows_applied + applied as i64),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(applied)
+    }
+
+    /// Notes why the last sync of `province` failed.
+    pub async fn record_sync_error(
+        &self,
+        province: ProvinceCode,
+        error: &str,
+    ) -> Result<(), AppError> {
+        sync_state::Entity::update_many()
+            .col_expr(sync_state::Column::LastError, Expr::value(error))
+            .filter(sync_state::Column::Province.eq(province.number()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Every replica row of `province`, for checks.
+    pub async fn replica_rows(&self, province: ProvinceCode) -> Result<Vec<ReplicaRow>, AppError> {
+        let rows = replica_record::Entity::find()
+            .filter(replica_record::Column::Province.eq(province.number()))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ReplicaRow {
+                kind: row.kind,
+                record_id: row.record_id,
+                version: row.version,
+                body: row.body,
+            })
+            .collect())
+    }
+}

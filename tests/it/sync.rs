@@ -1,0 +1,215 @@
+//! Sync passes: the replica follows what a partner shares, exactly once.
+
+use caunoi::domain::ProvinceCode;
+use caunoi::sync::{SyncError, sync_once};
+use serde_json::json;
+
+use crate::helpers::{TestGateway, spawn_pair};
+
+fn nghe_an() -> ProvinceCode {
+    ProvinceCode::parse("40").unwrap()
+}
+
+/// `(kind, id, version)` of every replica row of Nghệ An kept in Thái Nguyên.
+async fn replica(tn: &TestGateway) -> Vec<(String, i64, i32)> {
+    let mut rows: Vec<_> = tn
+        .app
+        .store()
+        .replica_rows(nghe_an())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.kind, row.record_id, row.version))
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn pass(tn: &TestGateway) -> caunoi::sync::Report {
+    sync_once(tn.app.store(), tn.app.partners(), nghe_an(), "worker-a")
+        .await
+        .unwrap()
+}
+
+fn row_of(id: &serde_json::Value, version: i32) -> (String, i64, i32) {
+    let id = caunoi::domain::GlobalId::parse(id.as_str().unwrap()).unwrap();
+    (id.kind.name().to_ascii_lowercase(), id.local, version)
+}
+
+#[tokio::test]
+async fn the_replica_follows_what_the_partner_shares_and_applies_nothing_twice() {
+    let (tn, na) = spawn_pair().await;
+    let shared = na
+        .create_facility("Hợp tác xã cam Vinh", json!({ "suppliesTo": ["19"] }))
+        .await;
+    let certificate = na
+        .issue_certificate(shared["id"].as_str().unwrap(), json!({}))
+        .await;
+    let private = na
+        .create_facility("Hộ sản xuất riêng", json!({ "suppliesTo": [] }))
+        .await;
+    na.issue_certificate(
+        private["id"].as_str().unwrap(),
+        json!({ "kind": "COMMITMENT" }),
+    )
+    .await;
+
+    let first = pass(&tn).await;
+    assert_eq!((first.pages, first.applied), (1, 2), "{first}");
+    assert_eq!(
+        replica(&tn).await,
+        [row_of(&certificate["id"], 1), row_of(&shared["id"], 1)]
+    );
+    // Nothing new: nothing applied, nothing read twice.
+    let again = pass(&tn).await;
+    assert_eq!((again.pages, again.applied), (0, 0), "{again}");
+
+    // An update arrives as a newer version.
+    na.data(
+        r#"mutation($id: ID!) { updateFacility(id: $id, version: 1, input: { name: "Hợp tác xã cam Vinh Quỳ Hợp" }) { id } }"#,
+        json!({ "id": shared["id"] }),
+    )
+    .await;
+    assert_eq!(pass(&tn).await.applied, 1);
+    assert!(replica(&tn).await.contains(&row_of(&shared["id"], 2)));
+
+    // When Nghệ An stops sharing the facility, its copy and its certificate's go.
+    na.data(
+        r#"mutation($id: ID!) { updateFacility(id: $id, version: 2, input: { suppliesTo: [] }) { id } }"#,
+        json!({ "id": shared["id"] }),
+    )
+    .await;
+    pass(&tn).await;
+    assert_eq!(replica(&tn).await, []);
+    let state = tn.app.store().sync_state(nghe_an()).await.unwrap();
+    assert!(state.last_error.is_none() && state.last_success.is_some());
+}
+
+#[tokio::test]
+async fn of_two_workers_at_once_one_runs_and_the_other_steps_aside() {
+    let (tn, na) = spawn_pair().await;
+    na.create_facility("Hợp tác xã cam Vinh", json!({ "suppliesTo": ["19"] }))
+        .await;
+    let store = tn.app.store();
+    // Worker B holds the lease (as if mid-pass in another process).
+    assert!(
+        store
+            .take_sync_lease(
+                nghe_an(),
+                "worker-b",
+                chrono::Utc::now() + chrono::Duration::minutes(1)
+            )
+            .await
+            .unwrap()
+    );
+    let skipped = sync_once(store, tn.app.partners(), nghe_an(), "worker-a")
+        .await
+        .unwrap();
+    assert!(skipped.skipped, "{skipped}");
+    assert_eq!(replica(&tn).await, []);
+    store
+        .release_sync_lease(nghe_an(), "worker-b")
+        .await
+        .unwrap();
+    assert_eq!(pass(&tn).await.applied, 1);
+}
+
+#[tokio::test]
+async fn a_partner_down_mid_sync_is_retried_next_time_from_the_same_cursor() {
+    let (tn, na) = spawn_pair().await;
+    let first = na
+        .create_facility("Cơ sở một", json!({ "suppliesTo": ["19"] }))
+        .await;
+    pass(&tn).await;
+    let cursor = tn.app.store().sync_state(nghe_an()).await.unwrap().cursor;
+    let second = na
+        .create_facility("Cơ sở hai", json!({ "suppliesTo": ["19"] }))
+        .await;
+    drop(na); // Nghệ An goes away.
+    let error = sync_once(tn.app.store(), tn.app.partners(), nghe_an(), "worker-a")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SyncError::Partner(..)), "{error}");
+    let state = tn.app.store().sync_state(nghe_an()).await.unwrap();
+    assert_eq!(
+        state.cursor, cursor,
+        "a failed pass does not move the cursor"
+    );
+    assert!(state.last_error.is_some());
+    assert_eq!(replica(&tn).await, [row_of(&first["id"], 1)]);
+    let _ = second;
+}
+
+#[tokio::test]
+async fn a_changed_epoch_stops_the_sync_instead_of_guessing() {
+    let (tn, na) = spawn_pair().await;
+    na.create_facility("Cơ sở", json!({ "suppliesTo": ["19"] }))
+        .await;
+    pass(&tn).await;
+    // Nghệ An's database is re-created: its feed starts again with a new epoch.
+    use sea_orm::{ConnectionTrait, Database};
+    Database::connect(&na.database_url)
+        .await
+        .unwrap()
+        .execute_unprepared("UPDATE change_head SET epoch = 'taodungmoi'")
+        .await
+        .unwrap();
+    na.create_facility("Cơ sở mới", json!({ "suppliesTo": ["19"] }))
+        .await;
+    let error = sync_once(tn.app.store(), tn.app.partners(), nghe_an(), "worker-a")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SyncError::EpochChanged { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_replayed_or_stale_page_changes_nothing() {
+    use caunoi::store::{ReplicaRow, SyncPage};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = crate::helpers::fresh_store(dir.path()).await;
+    let partner = nghe_an();
+    assert!(
+        store
+            .take_sync_lease(
+                partner,
+                "w",
+                chrono::Utc::now() + chrono::Duration::minutes(1)
+            )
+            .await
+            .unwrap()
+    );
+    let row = |version: i32| ReplicaRow {
+        kind: "facility".to_owned(),
+        record_id: 7,
+        version,
+        body: format!("{{\"version\":{version}}}"),
+    };
+    let first = SyncPage {
+        epoch: "e1".to_owned(),
+        after: None,
+        until: "c1".to_owned(),
+        rows: vec![row(2)],
+        removed: Vec::new(),
+    };
+    assert_eq!(store.apply_sync_page(partner, &first).await.unwrap(), 1);
+    // The same page again: the cursor has moved on, so it is refused whole.
+    assert!(matches!(
+        store.apply_sync_page(partner, &first).await,
+        Err(caunoi::error::AppError::Conflict(_))
+    ));
+    // A later page carrying an older version changes no row, but moves the cursor.
+    let stale = SyncPage {
+        after: Some("c1".to_owned()),
+        until: "c2".to_owned(),
+        rows: vec![row(1)],
+        ..first.clone()
+    };
+    assert_eq!(store.apply_sync_page(partner, &stale).await.unwrap(), 0);
+    let rows = store.replica_rows(partner).await.unwrap();
+    assert_eq!(rows, [row(2)]);
+    let state = store.sync_state(partner).await.unwrap();
+    assert_eq!(
+        (state.cursor.as_deref(), state.rows_applied),
+        (Some("c2"), 1)
+    );
+}
