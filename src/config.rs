@@ -112,6 +112,10 @@ pub struct Partner {
     /// Its gateway's GraphQL endpoint, `https://…/graphql`. Without one, the
     /// partner may call us but we do not call it.
     pub endpoint: Option<String>,
+    /// How often `caunoi serve` syncs its change feed into our replica (e.g.
+    /// "5m"); never if absent.
+    #[serde(default, with = "humantime_serde::option")]
+    pub sync_every: Option<Duration>,
 }
 
 impl Partner {
@@ -260,6 +264,10 @@ impl Config {
                 "partners: {code} is this gateway's own province"
             );
             anyhow::ensure!(partners.insert(code), "partners: {code} is listed twice");
+            anyhow::ensure!(
+                partner.sync_every.is_none() || partner.endpoint.is_some(),
+                "partners: {code}: sync_every needs an endpoint to sync from"
+            );
             if let Some(endpoint) = &partner.endpoint {
                 anyhow::ensure!(
                     endpoint.starts_with("https://"),
@@ -377,6 +385,7 @@ mod tests {
             name: None,
             ca: "ca.pem".into(),
             endpoint: None,
+            sync_every: None,
         };
         let ours = Config {
             partners: vec![partner("19")],
@@ -388,5 +397,14 @@ mod tests {
             ..Config::default()
         };
         assert!(twice.validate().is_err());
+        let nowhere = Config {
+            partners: vec![Partner {
+                sync_every: Some(Duration::from_secs(300)),
+                ..partner("40")
+            }],
+            ..Config::default()
+        };
+        let error = nowhere.validate().unwrap_err().to_string();
+        assert!(error.contains("sync_every needs an endpoint"), "{error}");
     }
 }

@@ -68,6 +68,7 @@ pub async fn run(base: Config, check: bool) -> anyhow::Result<bool> {
             name: side.config.province.name.clone(),
             ca: side.config.pki_dir().join(crate::pki::CA_CERT),
             endpoint: Some(format!("https://{}/graphql", side.config.listen)),
+            sync_every: None,
         })
         .collect();
     for side in &mut sides {

@@ -21,6 +21,21 @@ pub struct ProvinceStatus {
     pub last_error: Option<String>,
     /// When the certificate its gateway presented to us expires.
     pub certificate_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How our replica of a partner stands; null for this gateway.
+    pub sync: Option<SyncStatus>,
+}
+
+/// The state of our replica of a partner's shared records.
+#[derive(SimpleObject)]
+pub struct SyncStatus {
+    /// When a sync pass last succeeded.
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Seconds since then.
+    pub lag_seconds: Option<i64>,
+    /// Why the last pass failed, if it did.
+    pub last_error: Option<String>,
+    /// Replica rows written or removed so far.
+    pub rows_applied: i64,
 }
 
 #[derive(Default)]
@@ -39,9 +54,11 @@ impl ProvincesQuery {
             last_success_at: None,
             last_error: None,
             certificate_expires_at: None,
+            sync: None,
         }];
         for partner in ctx.data::<Partners>()?.iter() {
             let status = partner.status();
+            let sync = store(ctx).sync_state(partner.province).await?;
             all.push(ProvinceStatus {
                 province: Province(partner.province),
                 this_gateway: false,
@@ -51,6 +68,14 @@ impl ProvincesQuery {
                 last_success_at: status.last_success,
                 last_error: status.last_error.map(str::to_owned),
                 certificate_expires_at: status.certificate_expires,
+                sync: Some(SyncStatus {
+                    lag_seconds: sync
+                        .last_success
+                        .map(|at| (chrono::Utc::now() - at).num_seconds()),
+                    last_success_at: sync.last_success,
+                    last_error: sync.last_error,
+                    rows_applied: sync.rows_applied,
+                }),
             });
         }
         Ok(all)

@@ -225,6 +225,7 @@ async fn a_gateway_misconfigured_to_call_itself_is_refused_not_looped() {
             "https://127.0.0.1:{}/graphql",
             listener.local_addr().unwrap().port()
         )),
+        sync_every: None,
     };
     let gw = crate::helpers::start("19", dir, pki, listener, |config| {
         config.partners = vec![own]

@@ -363,6 +363,7 @@ pub async fn spawn_with_partner() -> (TestGateway, TestPki, tempfile::TempDir) {
             name: Some("Nghệ An".to_owned()),
             ca: partner_ca,
             endpoint: None,
+            sync_every: None,
         }]
     })
     .await;
@@ -394,6 +395,7 @@ pub async fn spawn_pair_with(
                 "https://127.0.0.1:{}/graphql",
                 listener.local_addr().unwrap().port()
             )),
+            sync_every: None,
         }
     };
     let to_40 = partner("40", &dir_40, &listener_40);

@@ -142,6 +142,7 @@ async fn gateway_with_partner_tuned(
             name: Some("Nghệ An".to_owned()),
             ca,
             endpoint: Some(endpoint),
+            sync_every: None,
         }];
         config.federation.timeout = std::time::Duration::from_millis(500);
         config.federation.max_response_bytes = 64 * 1024;

@@ -83,6 +83,14 @@ async fn the_replica_follows_what_the_partner_shares_and_applies_nothing_twice()
     assert_eq!(replica(&tn).await, []);
     let state = tn.app.store().sync_state(nghe_an()).await.unwrap();
     assert!(state.last_error.is_none() && state.last_success.is_some());
+    let status = tn
+        .data("{ provinces { province { code } sync { lastSuccessAt lagSeconds lastError rowsApplied } } }", json!({}))
+        .await;
+    let sync = &status["provinces"][1]["sync"];
+    assert_eq!(status["provinces"][1]["province"]["code"], "40");
+    assert_eq!(sync["rowsApplied"], 5, "2 + 1 + 2 removed: {sync}");
+    assert_eq!(sync["lastError"], serde_json::Value::Null);
+    assert!(sync["lastSuccessAt"].is_string() && sync["lagSeconds"].as_i64().is_some());
 }
 
 #[tokio::test]

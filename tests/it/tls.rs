@@ -121,6 +121,7 @@ async fn a_partner_ca_claiming_another_province_is_forbidden() {
             name: Some("Nghệ An".to_owned()),
             ca: partner_ca,
             endpoint: None,
+            sync_every: None,
         }]
     })
     .await;
