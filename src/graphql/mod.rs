@@ -446,6 +446,14 @@ impl Provenance {
             fetched_at: at,
         }
     }
+
+    /// Our replica, last synced at `at`.
+    pub fn replica(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            source: Source::Replica,
+            fetched_at: at,
+        }
+    }
 }
 
 /// An output object backed by one record.

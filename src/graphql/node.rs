@@ -2,9 +2,8 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::{
-    Certificate, Facility, Inspection, Product, Province, audience, local, remote::lookup, store,
-};
+use super::remote::{Consistency, lookup_with};
+use super::{Certificate, Facility, Inspection, Product, Province, audience, local, store};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::FieldContext;
 
@@ -47,14 +46,30 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any record by global ID, answered by its owner; null if none has it.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        lookup(ctx, GlobalId::parse(&id).field("id")?).await
+    /// Any record by global ID, answered by its owner (or, unless `consistency`
+    /// is `LIVE`, by our replica when the owner cannot answer); null if none has it.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        consistency: Option<Consistency>,
+    ) -> Result<Option<Node>> {
+        lookup_with(
+            ctx,
+            GlobalId::parse(&id).field("id")?,
+            consistency.unwrap_or_default(),
+        )
+        .await
     }
 
     /// Records by global ID, each answered by its owner, in the order asked; null
     /// where none has the ID. At most 100 IDs.
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        consistency: Option<Consistency>,
+    ) -> Result<Vec<Option<Node>>> {
         if ids.len() > super::remote::BATCH {
             return Err(crate::error::AppError::invalid(
                 "ids",
@@ -67,7 +82,11 @@ impl NodeQuery {
             .enumerate()
             .map(|(i, id)| GlobalId::parse(id).field(&format!("ids.{i}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let found = futures_util::future::join_all(ids.into_iter().map(|id| lookup(ctx, id))).await;
+        let found = futures_util::future::join_all(
+            ids.into_iter()
+                .map(|id| lookup_with(ctx, id, consistency.unwrap_or_default())),
+        )
+        .await;
         found.into_iter().collect()
     }
 

@@ -132,8 +132,29 @@ fn read_nodes(
         .collect()
 }
 
+/// Whether an answer may come from the replica when the owner cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
+pub enum Consistency {
+    /// The owner's answer, or our replica's (marked as such) when the owner is
+    /// unreachable, slow or its circuit is open.
+    #[default]
+    BestEffort,
+    /// The owner's answer only.
+    Live,
+}
+
 /// Finds any record by global ID: ours from the store, a partner's from its owner.
 pub async fn lookup(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<Node>> {
+    lookup_with(ctx, id, Consistency::BestEffort).await
+}
+
+/// As [`lookup`], choosing whether the replica may answer for an owner that
+/// cannot. The replica is never used when the owner answers.
+pub async fn lookup_with(
+    ctx: &Context<'_>,
+    id: GlobalId,
+    consistency: Consistency,
+) -> async_graphql::Result<Option<Node>> {
     let store = store(ctx);
     if id.province == store.province() {
         return super::node::local_node(ctx, id).await;
@@ -146,11 +167,64 @@ pub async fn lookup(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Op
         Ok(None) => Ok(None),
         Ok(Some(Ok(fetched))) => Ok(Some(to_node(ctx, fetched))),
         Ok(Some(Err(error))) => {
+            let down = matches!(
+                error,
+                PartnerError::Unavailable(_) | PartnerError::Timeout | PartnerError::CircuitOpen
+            );
+            if down
+                && consistency == Consistency::BestEffort
+                && let Some(node) = from_replica(ctx, id, &error).await?
+            {
+                return Ok(Some(node));
+            }
             partner_failed(ctx, id.province, &error);
             Ok(None)
         }
         Err(never) => match never {},
     }
+}
+
+/// Our replica's copy of `id`, with an error entry saying so, or `None`.
+async fn from_replica(
+    ctx: &Context<'_>,
+    id: GlobalId,
+    cause: &PartnerError,
+) -> async_graphql::Result<Option<Node>> {
+    let kind = id.kind.name().to_ascii_lowercase();
+    let Some((body, synced_at)) = store(ctx)
+        .replica_record(id.province, &kind, id.local)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return Ok(None);
+    };
+    let Ok(Some(record)) = (Reader { owner: id.province }).node(&value) else {
+        return Ok(None);
+    };
+    let provenance = Provenance::replica(synced_at);
+    let node: Node = match record {
+        Remote::Facility(r) => returned(ctx, Facility::new(r, provenance)).into(),
+        Remote::Certificate(r) => returned(ctx, Certificate::new(r, provenance)).into(),
+        Remote::Product(r) => returned(ctx, Product::new(r, provenance)).into(),
+        Remote::Inspection(r) => returned(ctx, Inspection::new(r, provenance)).into(),
+    };
+    let age = (Utc::now() - synced_at).num_seconds();
+    let mut server = async_graphql::ServerError::new(
+        format!(
+            "province {} could not answer; this is our copy from {age} seconds ago",
+            id.province
+        ),
+        Some(ctx.item.pos),
+    );
+    let extensions = server.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "SERVED_FROM_REPLICA");
+    extensions.set("province", id.province.to_string());
+    extensions.set("ageSeconds", age);
+    extensions.set("cause", cause.code());
+    ctx.add_error(ctx.set_error_path(server));
+    Ok(Some(node))
 }
 
 /// Whether a partner confirms that its facility `id` exists and is shared with

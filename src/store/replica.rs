@@ -234,6 +234,19 @@ impl Store {
         Ok(())
     }
 
+    /// Our copy of one partner record, and when it was synced.
+    pub async fn replica_record(
+        &self,
+        province: ProvinceCode,
+        kind: &str,
+        id: i64,
+    ) -> Result<Option<(String, DateTime<Utc>)>, AppError> {
+        let row = replica_record::Entity::find_by_id((province.number(), kind.to_owned(), id))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|row| (row.body, row.synced_at)))
+    }
+
     /// Every replica row of `province`, for checks.
     pub async fn replica_rows(&self, province: ProvinceCode) -> Result<Vec<ReplicaRow>, AppError> {
         let rows = replica_record::Entity::find()

@@ -221,3 +221,42 @@ async fn a_replayed_or_stale_page_changes_nothing() {
         (Some("c2"), 1)
     );
 }
+
+#[tokio::test]
+async fn when_the_owner_cannot_answer_the_replica_does_and_says_so() {
+    let (tn, na) = spawn_pair().await;
+    let shared = na
+        .create_facility("Hợp tác xã cam Vinh", json!({ "suppliesTo": ["19"] }))
+        .await;
+    pass(&tn).await;
+    let lookup = "query($id: ID!, $c: Consistency) { node(id: $id, consistency: $c) { ... on Facility { name provenance { source } } } }";
+    // While the owner answers, the replica is never used.
+    let live = tn.post(lookup, json!({ "id": shared["id"] })).await;
+    assert_eq!(
+        live["data"]["node"]["provenance"]["source"], "OWNER",
+        "{live:#}"
+    );
+    assert!(live.get("errors").is_none());
+
+    drop(na); // Nghệ An goes away.
+    let copy = tn.post(lookup, json!({ "id": shared["id"] })).await;
+    assert_eq!(
+        copy["data"]["node"],
+        json!({ "name": "Hợp tác xã cam Vinh", "provenance": { "source": "REPLICA" } })
+    );
+    let note = &copy["errors"][0]["extensions"];
+    assert_eq!(note["code"], "SERVED_FROM_REPLICA", "{copy:#}");
+    assert_eq!(note["province"], "40");
+    assert_eq!(note["cause"], "PARTNER_UNAVAILABLE");
+    assert!(note["ageSeconds"].as_i64().is_some());
+
+    // A caller who wants the owner's answer only gets none, and is told why.
+    let refused = tn
+        .post(lookup, json!({ "id": shared["id"], "c": "LIVE" }))
+        .await;
+    assert_eq!(refused["data"]["node"], serde_json::Value::Null);
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "PARTNER_UNAVAILABLE"
+    );
+}
