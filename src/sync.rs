@@ -100,8 +100,12 @@ pub async fn sync_once(
         return Ok(report);
     }
     let result = pass(store, partners, province, holder, &mut report).await;
-    if let Err(error) = &result {
-        let _ = store.record_sync_error(province, &error.to_string()).await;
+    match &result {
+        Ok(()) => crate::server::metrics::sync_pass(&province.to_string(), Some(report.applied)),
+        Err(error) => {
+            crate::server::metrics::sync_pass(&province.to_string(), None);
+            let _ = store.record_sync_error(province, &error.to_string()).await;
+        }
     }
     let _ = store.release_sync_lease(province, holder).await;
     result.map(|()| report)

@@ -5,6 +5,9 @@
 //!   `mutation`, `subscription` or `none`; `outcome` is `ok`, `error` or `refused`.
 //! - `caunoi_tls_handshakes_total{result}`: `ok` or `failed`.
 //! - `caunoi_audit_writes_total{result}`: `ok` or `failed`.
+//! - `caunoi_sync_passes_total{province, result}`, `caunoi_sync_rows_applied_total{province}`
+//!   and `caunoi_sync_last_success_timestamp_seconds{province}`: the replica's sync,
+//!   one series per configured partner.
 //!
 //! The recorder is process-wide (the `metrics` crate has one), installed once.
 
@@ -45,6 +48,25 @@ pub fn request(caller: &'static str, operation: &'static str, outcome: &'static 
 pub fn audit_write(ok: bool) {
     metrics::counter!("caunoi_audit_writes_total", "result" => if ok { "ok" } else { "failed" })
         .increment(1);
+}
+
+/// Counts one sync pass of `province`'s feed.
+pub fn sync_pass(province: &str, applied: Option<u64>) {
+    let province = province.to_owned();
+    match applied {
+        Some(rows) => {
+            metrics::counter!("caunoi_sync_passes_total", "province" => province.clone(), "result" => "ok")
+                .increment(1);
+            metrics::counter!("caunoi_sync_rows_applied_total", "province" => province.clone())
+                .increment(rows);
+            metrics::gauge!("caunoi_sync_last_success_timestamp_seconds", "province" => province)
+                .set(chrono::Utc::now().timestamp() as f64);
+        }
+        None => {
+            metrics::counter!("caunoi_sync_passes_total", "province" => province, "result" => "failed")
+                .increment(1);
+        }
+    }
 }
 
 /// Wraps a TLS acceptor to count handshakes by result.

@@ -56,6 +56,14 @@ async fn the_replica_follows_what_the_partner_shares_and_applies_nothing_twice()
 
     let first = pass(&tn).await;
     assert_eq!((first.pages, first.applied), (1, 2), "{first}");
+    let metrics = caunoi::server::metrics::handle().render();
+    for series in [
+        r#"caunoi_sync_passes_total{province="40",result="ok"}"#,
+        r#"caunoi_sync_rows_applied_total{province="40"}"#,
+        r#"caunoi_sync_last_success_timestamp_seconds{province="40"}"#,
+    ] {
+        assert!(metrics.contains(series), "/metrics lacks {series}");
+    }
     assert_eq!(
         replica(&tn).await,
         [row_of(&certificate["id"], 1), row_of(&shared["id"], 1)]
