@@ -11,10 +11,8 @@
 //! A feed whose epoch changed, or a cursor that does not move forward, stops the
 //! pass with an error instead of guessing.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::domain::{GlobalId, ProvinceCode};
 use crate::federation::records::{EPOCH, FEED, Reader, nodes_query};
@@ -175,27 +173,28 @@ async fn pass(
         {
             return Err(SyncError::CursorBackwards(province));
         }
-        // The latest version of each changed record in this page.
-        let mut changed: BTreeMap<String, i64> = BTreeMap::new();
+        // Each record changed in this page, once: its owner gives its latest form.
+        let mut ids: Vec<GlobalId> = Vec::new();
         for edge in edges {
             let id = edge["node"]["id"]
                 .as_str()
                 .ok_or_else(|| bad("change id"))?;
-            let version = edge["node"]["version"]
-                .as_i64()
-                .ok_or_else(|| bad("change version"))?;
-            let entry = changed.entry(id.to_owned()).or_default();
-            *entry = (*entry).max(version);
+            let id = GlobalId::parse(id).map_err(|_| bad("change id"))?;
+            if id.province != province {
+                return Err(bad("a change of another province"));
+            }
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
         }
-        let ids: Vec<&String> = changed.keys().collect();
-        let nodes = partner
-            .query(&nodes_query(), json!({ "ids": ids }), &trace)
+        let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let data = partner
+            .query(&nodes_query(), json!({ "ids": names }), &trace)
             .await
             .map_err(|e| SyncError::Partner(province, e))?;
-        let nodes = nodes["nodes"].as_array().ok_or_else(|| bad("no nodes"))?;
-        if nodes.len() != ids.len() {
-            return Err(bad("nodes"));
-        }
+        let nodes = reader
+            .nodes(&ids, &data)
+            .map_err(|e| SyncError::Partner(province, e))?;
         let mut page = SyncPage {
             epoch,
             after: state.cursor.clone(),
@@ -204,28 +203,17 @@ async fn pass(
             removed: Vec::new(),
         };
         for (id, node) in ids.iter().zip(nodes) {
-            let global = GlobalId::parse(id).map_err(|_| bad("id"))?;
-            if global.province != province {
-                return Err(bad("a change of another province"));
+            let kind = id.kind.code().to_owned();
+            match node {
+                // No longer shared with us (or gone): our copy goes too.
+                None => page.removed.push((kind, id.local)),
+                Some((record, json)) => page.rows.push(ReplicaRow {
+                    kind,
+                    record_id: id.local,
+                    version: record.version(),
+                    body: json.to_string(),
+                }),
             }
-            let kind = global.kind.name().to_ascii_lowercase();
-            if node.is_null() {
-                page.removed.push((kind, global.local));
-                continue;
-            }
-            // Read it as a live answer would be, so that only sound rows are kept.
-            reader
-                .node(node)
-                .map_err(|e| SyncError::Partner(province, e))?;
-            page.rows.push(ReplicaRow {
-                kind,
-                record_id: global.local,
-                version: node["version"]
-                    .as_i64()
-                    .and_then(|v| i32::try_from(v).ok())
-                    .ok_or_else(|| bad("version"))?,
-                body: serde_json::to_string(node).unwrap_or_else(|_| Value::Null.to_string()),
-            });
         }
         report.applied += store
             .apply_sync_page(province, &page)

@@ -24,15 +24,30 @@ impl RecordKind {
         }
     }
 
+    /// The stored form: `facility`, `certificate`, `product`, `inspection`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordKind::Facility => "facility",
+            RecordKind::Certificate => "certificate",
+            RecordKind::Product => "product",
+            RecordKind::Inspection => "inspection",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    const ALL: [RecordKind; 4] = [
+        RecordKind::Facility,
+        RecordKind::Certificate,
+        RecordKind::Product,
+        RecordKind::Inspection,
+    ];
+
     fn from_name(name: &str) -> Option<Self> {
-        [
-            RecordKind::Facility,
-            RecordKind::Certificate,
-            RecordKind::Product,
-            RecordKind::Inspection,
-        ]
-        .into_iter()
-        .find(|kind| kind.name() == name)
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 

@@ -85,6 +85,28 @@ pub enum Remote {
     Inspection(InspectionRecord),
 }
 
+impl Remote {
+    /// The record's global ID.
+    pub fn id(&self) -> GlobalId {
+        match self {
+            Remote::Facility(r) => r.id,
+            Remote::Certificate(r) => r.id,
+            Remote::Product(r) => r.id,
+            Remote::Inspection(r) => r.id,
+        }
+    }
+
+    /// The owner's version of the record.
+    pub fn version(&self) -> i32 {
+        match self {
+            Remote::Facility(r) => r.version,
+            Remote::Certificate(r) => r.version,
+            Remote::Product(r) => r.version,
+            Remote::Inspection(r) => r.version,
+        }
+    }
+}
+
 /// Reads a partner's answer, checking it as it goes.
 pub struct Reader {
     pub owner: ProvinceCode,
@@ -106,6 +128,32 @@ impl Reader {
             Some("Inspection") => Remote::Inspection(self.inspection(value)?),
             other => return Err(bad(format!("unknown type {other:?}"))),
         }))
+    }
+
+    /// Reads the answer to [`nodes_query`] for `ids`: one entry per ID, in order,
+    /// each the record with exactly that ID (with the JSON it was read from), or
+    /// `None` where the partner has none it shares with us.
+    pub fn nodes<'v>(
+        &self,
+        ids: &[GlobalId],
+        data: &'v Value,
+    ) -> Result<Vec<Option<(Remote, &'v Value)>>, PartnerError> {
+        let nodes = data["nodes"].as_array().ok_or_else(|| bad("no nodes"))?;
+        if nodes.len() != ids.len() {
+            return Err(bad(format!(
+                "asked {} records, got {}",
+                ids.len(),
+                nodes.len()
+            )));
+        }
+        ids.iter()
+            .zip(nodes)
+            .map(|(id, node)| match self.node(node)? {
+                None => Ok(None),
+                Some(record) if record.id() == *id => Ok(Some((record, node))),
+                Some(record) => Err(bad(format!("asked {id}, got {}", record.id()))),
+            })
+            .collect()
     }
 
     fn id(&self, value: &Value, kind: RecordKind) -> Result<GlobalId, PartnerError> {

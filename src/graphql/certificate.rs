@@ -6,7 +6,7 @@ use super::{
     Facility, Province, audience, check,
     facility::facility_ref,
     facility_filter,
-    fanout::{self, Scope, Sources},
+    fanout::{self, LocalPage, Scope, Sources},
     forward, local,
     node::Node,
     opt_check, pagination,
@@ -22,7 +22,7 @@ use crate::error::{AppError, FieldContext};
 use crate::federation::PartnerError;
 use crate::federation::records::{self, Reader};
 use crate::store::{
-    CertificateData, CertificateFilter, CertificateRecord, Page, Renewal, StatusAction,
+    CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
 };
 
@@ -341,12 +341,9 @@ impl CertificateQuery {
         };
         let store = store(ctx).clone();
         let sources = Sources {
-            local: Box::new(move |request| {
-                Box::pin(async move {
-                    if none_here {
-                        return Ok(Page::empty());
-                    }
-                    store.certificates(&filter, request).await
+            local: (!none_here).then(|| -> LocalPage<'_, _> {
+                Box::new(move |request| {
+                    Box::pin(async move { store.certificates(&filter, request).await })
                 })
             }),
             query: records::certificates_query(),

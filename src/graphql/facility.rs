@@ -304,9 +304,9 @@ impl FacilityQuery {
         };
         let store = store(ctx).clone();
         let sources = Sources {
-            local: Box::new(move |request| {
+            local: Some(Box::new(move |request| {
                 Box::pin(async move { store.facilities(&filter, request).await })
-            }),
+            })),
             query: records::facilities_query(),
             field: "facilities",
             filter: forwarded,

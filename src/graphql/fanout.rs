@@ -70,8 +70,9 @@ pub type LocalPage<'a, R> = Box<
 
 /// How to read one kind of list from the store and from partners.
 pub struct Sources<'a, R> {
-    /// Our page after a row id.
-    pub local: LocalPage<'a, R>,
+    /// Our page after a row id; `None` when no record of ours can match (the
+    /// filter names a partner's facility).
+    pub local: Option<LocalPage<'a, R>>,
     /// The partner query: takes `$filter`, `$first`, `$after`; answers `field`.
     pub query: String,
     pub field: &'static str,
@@ -113,7 +114,10 @@ where
     };
     if scope == Scope::Local {
         let request = pagination::request(first, after.as_deref())?;
-        let page = (sources.local)(request).await?;
+        let page = match sources.local {
+            Some(local) => local(request).await?,
+            None => Page::empty(),
+        };
         let page = Page {
             items: page
                 .items
@@ -156,17 +160,22 @@ where
         let key = province.to_string();
         let after = position.after.get(&key).cloned();
         if province == own {
-            let ours = ours.take().expect("our store is one source");
+            let ours = ours.take().flatten();
             let after = after
                 .map(|id| id.parse::<i64>())
                 .transpose()
                 .map_err(|_| AppError::invalid("after", "not a cursor from this list"))?;
             calls.push(Box::pin(async move {
-                let page = ours(PageRequest {
-                    after,
-                    first: request.first,
-                })
-                .await?;
+                let page = match ours {
+                    Some(ours) => {
+                        ours(PageRequest {
+                            after,
+                            first: request.first,
+                        })
+                        .await?
+                    }
+                    None => Page::empty(),
+                };
                 let items = page
                     .items
                     .into_iter()

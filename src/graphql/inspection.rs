@@ -120,9 +120,9 @@ impl InspectionQuery {
         };
         let store = store(ctx).clone();
         let sources = Sources {
-            local: Box::new(move |request| {
+            local: Some(Box::new(move |request| {
                 Box::pin(async move { store.inspections(&filter, request).await })
-            }),
+            })),
             query: records::inspections_query(),
             field: "inspections",
             filter: forwarded,

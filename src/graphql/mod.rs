@@ -1,7 +1,8 @@
 //! The GraphQL API: one module per domain, merged at the root.
 //!
 //! Resolvers are short: they parse arguments into domain types (naming the field
-//! of any bad value), call the store, and wrap records in output types. Building
+//! of any bad value), call the store or (through `remote` and `fanout`) the
+//! federation layer, and wrap records in output types. Building
 //! the schema ([`schema`]) touches nothing outside memory, so `caunoi schema`
 //! needs no database. [`execute`] runs one request with its per-request data and
 //! gives every error a stable `extensions.code`.
@@ -170,10 +171,11 @@ pub async fn execute(
             refused: true,
         };
     }
-    let (schema, audience) = match caller {
-        Caller::Partner(province) => (&schemas.partner, Audience::Partner(province)),
-        Caller::Internal(_) => (&schemas.internal, Audience::Internal),
+    let schema = match caller {
+        Caller::Partner(_) => &schemas.partner,
+        Caller::Internal(_) => &schemas.internal,
     };
+    let audience = Audience::from(caller);
     let store = schema
         .data::<Store>()
         .expect("the app attaches a store to the schema")
@@ -397,10 +399,7 @@ fn forward<T: async_graphql::InputType>(input: &Option<T>) -> serde_json::Value 
 
 /// Who reads in this request: what the store may show.
 fn audience(ctx: &async_graphql::Context<'_>) -> Audience {
-    match ctx.data_unchecked::<Caller>() {
-        Caller::Partner(province) => Audience::Partner(*province),
-        Caller::Internal(_) => Audience::Internal,
-    }
+    Audience::from(*ctx.data_unchecked::<Caller>())
 }
 
 /// The records a request returned (global ID and version), for the audit trail.

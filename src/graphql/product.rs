@@ -7,7 +7,7 @@ use super::{
     Facility, Province, audience, check,
     facility::facility_ref,
     facility_filter,
-    fanout::{self, Scope, Sources},
+    fanout::{self, LocalPage, Scope, Sources},
     forward, local, opt_check, pagination, scalars, store, writable_id,
 };
 use crate::domain::{
@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::error::{AppError, FieldContext};
 use crate::federation::records::{self, Reader};
-use crate::store::{Audience, Page, ProductData, ProductFilter, ProductRecord};
+use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
 
 /// A food product of a facility of this province.
 pub struct Product(pub ProductRecord, pub super::Provenance);
@@ -196,12 +196,9 @@ impl ProductQuery {
         };
         let store = store(ctx).clone();
         let sources = Sources {
-            local: Box::new(move |request| {
-                Box::pin(async move {
-                    if none_here {
-                        return Ok(Page::empty());
-                    }
-                    store.products(&filter, request).await
+            local: (!none_here).then(|| -> LocalPage<'_, _> {
+                Box::new(move |request| {
+                    Box::pin(async move { store.products(&filter, request).await })
                 })
             }),
             query: records::products_query(),

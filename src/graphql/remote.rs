@@ -40,12 +40,13 @@ pub fn remote<T: Output>(ctx: &Context<'_>, record: T::Record, at: DateTime<Utc>
     returned(ctx, T::new(record, Provenance::owner(at)))
 }
 
-fn to_node(ctx: &Context<'_>, fetched: Fetched) -> Node {
-    match fetched.record {
-        Remote::Facility(r) => remote::<Facility>(ctx, r, fetched.at).into(),
-        Remote::Certificate(r) => remote::<Certificate>(ctx, r, fetched.at).into(),
-        Remote::Product(r) => remote::<Product>(ctx, r, fetched.at).into(),
-        Remote::Inspection(r) => remote::<Inspection>(ctx, r, fetched.at).into(),
+/// Wraps a partner's record, from its owner or our replica, as a node.
+fn to_node(ctx: &Context<'_>, record: Remote, provenance: Provenance) -> Node {
+    match record {
+        Remote::Facility(r) => returned(ctx, Facility::new(r, provenance)).into(),
+        Remote::Certificate(r) => returned(ctx, Certificate::new(r, provenance)).into(),
+        Remote::Product(r) => returned(ctx, Product::new(r, provenance)).into(),
+        Remote::Inspection(r) => returned(ctx, Inspection::new(r, provenance)).into(),
     }
 }
 
@@ -79,57 +80,26 @@ impl Loader<GlobalId> for PartnerLoader {
             };
             let at = Utc::now();
             let mut found = Vec::new();
-            match answer.and_then(|data| read_nodes(province, &ids, &data)) {
-                Ok(records) => {
-                    for (id, record) in ids.iter().zip(records) {
-                        if let Some(record) = record {
-                            found.push((*id, Ok(Fetched { record, at })));
-                        }
-                    }
-                }
+            let read = answer.and_then(|data| {
+                Ok(Reader { owner: province }
+                    .nodes(&ids, &data)?
+                    .into_iter()
+                    .flatten()
+                    .map(|(record, _)| record)
+                    .collect::<Vec<_>>())
+            });
+            match read {
+                Ok(records) => found.extend(
+                    records
+                        .into_iter()
+                        .map(|record| (record.id(), Ok(Fetched { record, at }))),
+                ),
                 Err(error) => found.extend(ids.iter().map(|id| (*id, Err(error.clone())))),
             }
             found
         });
         Ok(join_all(calls).await.into_iter().flatten().collect())
     }
-}
-
-/// Reads a `nodes` answer: one entry per ID asked, each the record with that ID.
-fn read_nodes(
-    province: crate::domain::ProvinceCode,
-    ids: &[GlobalId],
-    data: &serde_json::Value,
-) -> Result<Vec<Option<Remote>>, PartnerError> {
-    let nodes = data["nodes"]
-        .as_array()
-        .ok_or_else(|| PartnerError::BadResponse("no nodes".to_owned()))?;
-    if nodes.len() != ids.len() {
-        return Err(PartnerError::BadResponse(format!(
-            "asked {} records, got {}",
-            ids.len(),
-            nodes.len()
-        )));
-    }
-    let reader = Reader { owner: province };
-    ids.iter()
-        .zip(nodes)
-        .map(|(id, node)| {
-            let record = reader.node(node)?;
-            if let Some(record) = &record {
-                let got = match record {
-                    Remote::Facility(r) => r.id,
-                    Remote::Certificate(r) => r.id,
-                    Remote::Product(r) => r.id,
-                    Remote::Inspection(r) => r.id,
-                };
-                if got != *id {
-                    return Err(PartnerError::BadResponse(format!("asked {id}, got {got}")));
-                }
-            }
-            Ok(record)
-        })
-        .collect()
 }
 
 /// Whether an answer may come from the replica when the owner cannot answer.
@@ -165,7 +135,11 @@ pub async fn lookup_with(
     let loader = ctx.data::<DataLoader<PartnerLoader>>()?;
     match loader.load_one(id).await {
         Ok(None) => Ok(None),
-        Ok(Some(Ok(fetched))) => Ok(Some(to_node(ctx, fetched))),
+        Ok(Some(Ok(fetched))) => Ok(Some(to_node(
+            ctx,
+            fetched.record,
+            Provenance::owner(fetched.at),
+        ))),
         Ok(Some(Err(error))) => {
             let down = matches!(
                 error,
@@ -190,9 +164,8 @@ async fn from_replica(
     id: GlobalId,
     cause: &PartnerError,
 ) -> async_graphql::Result<Option<Node>> {
-    let kind = id.kind.name().to_ascii_lowercase();
     let Some((body, synced_at)) = store(ctx)
-        .replica_record(id.province, &kind, id.local)
+        .replica_record(id.province, id.kind.code(), id.local)
         .await?
     else {
         return Ok(None);
@@ -203,13 +176,7 @@ async fn from_replica(
     let Ok(Some(record)) = (Reader { owner: id.province }).node(&value) else {
         return Ok(None);
     };
-    let provenance = Provenance::replica(synced_at);
-    let node: Node = match record {
-        Remote::Facility(r) => returned(ctx, Facility::new(r, provenance)).into(),
-        Remote::Certificate(r) => returned(ctx, Certificate::new(r, provenance)).into(),
-        Remote::Product(r) => returned(ctx, Product::new(r, provenance)).into(),
-        Remote::Inspection(r) => returned(ctx, Inspection::new(r, provenance)).into(),
-    };
+    let node = to_node(ctx, record, Provenance::replica(synced_at));
     let age = (Utc::now() - synced_at).num_seconds();
     let mut server = async_graphql::ServerError::new(
         format!(
@@ -223,7 +190,7 @@ async fn from_replica(
     extensions.set("province", id.province.to_string());
     extensions.set("ageSeconds", age);
     extensions.set("cause", cause.code());
-    ctx.add_error(ctx.set_error_path(server));
+    note(ctx, server);
     Ok(Some(node))
 }
 
@@ -249,7 +216,12 @@ pub fn partner_failed(
 ) {
     let mut server = error.to_server_error(province);
     server.locations = vec![ctx.item.pos];
-    ctx.add_error(ctx.set_error_path(server));
+    note(ctx, server);
+}
+
+/// Adds `error` to the answer's `errors` at this field; the field itself answers.
+fn note(ctx: &Context<'_>, error: async_graphql::ServerError) {
+    ctx.add_error(ctx.set_error_path(error));
 }
 
 /// Asks the owner of `province`'s records `query`; its `data` and when it came, or

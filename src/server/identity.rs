@@ -50,6 +50,16 @@ impl Identity {
     }
 }
 
+impl From<Caller> for crate::store::Audience {
+    /// What the store may show this caller: a partner, what is shared with it.
+    fn from(caller: Caller) -> Self {
+        match caller {
+            Caller::Partner(province) => crate::store::Audience::Partner(province),
+            Caller::Internal(_) => crate::store::Audience::Internal,
+        }
+    }
+}
+
 impl Caller {
     /// The caller's kind, as metrics label it.
     pub fn label(self) -> &'static str {

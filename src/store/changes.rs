@@ -130,27 +130,6 @@ pub struct FeedPage {
     pub has_next: bool,
 }
 
-fn kind_code(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Facility => "facility",
-        RecordKind::Certificate => "certificate",
-        RecordKind::Product => "product",
-        RecordKind::Inspection => "inspection",
-    }
-}
-
-fn kind_of(code: &str) -> Result<RecordKind, AppError> {
-    [
-        RecordKind::Facility,
-        RecordKind::Certificate,
-        RecordKind::Product,
-        RecordKind::Inspection,
-    ]
-    .into_iter()
-    .find(|kind| kind_code(*kind) == code)
-    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("corrupt change kind {code}")))
-}
-
 impl Store {
     /// Numbers and appends a write's changes: the last step before its commit.
     pub(super) async fn record_changes(
@@ -180,7 +159,7 @@ impl Store {
             .map(|(idx, change)| change_log::ActiveModel {
                 seq: Set(head.last_seq),
                 idx: Set(idx as i32),
-                kind: Set(kind_code(change.kind).to_owned()),
+                kind: Set(change.kind.code().to_owned()),
                 record_id: Set(change.record),
                 version: Set(change.version),
                 operation: Set(change.operation.code().to_owned()),
@@ -233,7 +212,7 @@ impl Store {
             );
         }
         if !kinds.is_empty() {
-            select = select.filter(L::Kind.is_in(kinds.iter().map(|k| kind_code(*k))));
+            select = select.filter(L::Kind.is_in(kinds.iter().map(|k| k.code())));
         }
         if let Audience::Partner(partner) = audience {
             select = select.filter(self.shared_changes(partner));
@@ -256,7 +235,12 @@ impl Store {
                         seq: row.seq,
                         idx: row.idx,
                     },
-                    id: self.id(kind_of(&row.kind)?, row.record_id),
+                    id: self.id(
+                        RecordKind::from_code(&row.kind).ok_or_else(|| {
+                            AppError::Internal(anyhow::anyhow!("corrupt change kind {}", row.kind))
+                        })?,
+                        row.record_id,
+                    ),
                     version: row.version,
                     operation: super::stored(ChangeOperation::from_code(&row.operation), "change")?,
                     at: row.at,
