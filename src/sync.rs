@@ -212,6 +212,7 @@ async fn pass(
                     record_id: id.local,
                     version: record.version(),
                     body: json.to_string(),
+                    number: record.number().map(|n| n.to_string()),
                 }),
             }
         }

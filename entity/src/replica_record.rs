@@ -16,6 +16,8 @@ pub struct Model {
     pub version: i32,
     /// The record as the owner answered it (JSON of our own fragments).
     pub body: String,
+    /// A certificate's number, for lookups by number.
+    pub number: Option<String>,
     pub synced_at: DateTimeUtc,
 }
 

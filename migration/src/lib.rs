@@ -10,6 +10,7 @@ mod m0001_owned_records;
 mod m0002_audit;
 mod m0003_change_feed;
 mod m0004_replica;
+mod m0005_replica_number;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_audit::Migration),
             Box::new(m0003_change_feed::Migration),
             Box::new(m0004_replica::Migration),
+            Box::new(m0005_replica_number::Migration),
         ]
     }
 }

@@ -27,7 +27,7 @@ pub use inspection::{ChainStage, InspectionResult};
 pub use product::{OcopRating, ProductCategory, Stars};
 pub use province::ProvinceCode;
 
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 /// Why a value was refused, in words a user can act on. The caller adds the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,8 +43,13 @@ impl Invalid {
 /// Today's date in Vietnam (UTC+7 all year): certificate and rating dates are
 /// Vietnamese calendar dates, so "expired" turns at local midnight.
 pub fn today() -> NaiveDate {
+    date_in_vietnam(Utc::now())
+}
+
+/// The Vietnamese calendar date at the instant `at`.
+pub fn date_in_vietnam(at: DateTime<Utc>) -> NaiveDate {
     let vietnam = FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset");
-    Utc::now().with_timezone(&vietnam).date_naive()
+    at.with_timezone(&vietnam).date_naive()
 }
 
 /// Defines an enumeration stored as lower-case text and exposed to GraphQL, with

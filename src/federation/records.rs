@@ -96,6 +96,14 @@ impl Remote {
         }
     }
 
+    /// A certificate's number.
+    pub fn number(&self) -> Option<CertificateNumber> {
+        match self {
+            Remote::Certificate(r) => Some(r.number),
+            _ => None,
+        }
+    }
+
     /// The owner's version of the record.
     pub fn version(&self) -> i32 {
         match self {

@@ -3,24 +3,28 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::{
-    Facility, Province, audience, check,
+    Facility, Provenance, Province, audience, check,
     facility::facility_ref,
     facility_filter,
     fanout::{self, LocalPage, Scope, Sources},
     forward, local,
     node::Node,
     opt_check, pagination,
-    remote::{ask, federates, lookup, noted, remote},
+    remote::{
+        Consistency, ask, ask_owner, federates, lookup, noted, read_replica, remote, stand_in,
+    },
+    returned,
     scalars::Date,
     store, writable_id,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
-    RecordKind, Standard, StoredStatus, default_expiry, text, today, validity_on,
+    RecordKind, Standard, StatusChange, StoredStatus, date_in_vietnam, default_expiry, text, today,
+    validity_on,
 };
 use crate::error::{AppError, FieldContext};
 use crate::federation::PartnerError;
-use crate::federation::records::{self, Reader};
+use crate::federation::records::{self, Reader, Remote};
 use crate::store::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
@@ -273,39 +277,52 @@ pub struct CertificateQuery;
 
 #[Object]
 impl CertificateQuery {
-    /// A certificate by number; null if none has it.
-    async fn certificate(&self, ctx: &Context<'_>, number: String) -> Result<Option<Certificate>> {
+    /// A certificate by number; null if none has it. Another province's
+    /// certificate is answered by its owner (or, unless `consistency` is `LIVE`,
+    /// by our replica when the owner cannot answer).
+    async fn certificate(
+        &self,
+        ctx: &Context<'_>,
+        number: String,
+        consistency: Option<Consistency>,
+    ) -> Result<Option<Certificate>> {
         let number = CertificateNumber::parse(&number).field("number")?;
         let store = store(ctx);
-        if number.province != store.province() {
-            if !federates(ctx) {
-                return Ok(None);
-            }
-            let Some((data, at)) = ask(
+        if number.province == store.province() {
+            return Ok(store
+                .certificate_by_number(&number, audience(ctx))
+                .await?
+                .map(|r| local::<Certificate>(ctx, r)));
+        }
+        if !federates(ctx) {
+            return Ok(None);
+        }
+        let province = number.province;
+        let answer = ask_owner(
+            ctx,
+            province,
+            &records::certificate_query(),
+            serde_json::json!({ "number": number.to_string() }),
+        )
+        .await?
+        .and_then(|(data, at)| match &data["certificate"] {
+            serde_json::Value::Null => Ok(None),
+            found => Ok(Some((Reader { owner: province }.certificate(found)?, at))),
+        });
+        Ok(match answer {
+            Ok(found) => found.map(|(record, at)| remote::<Certificate>(ctx, record, at)),
+            Err(error) => stand_in(
                 ctx,
-                number.province,
-                &records::certificate_query(),
-                serde_json::json!({ "number": number.to_string() }),
+                province,
+                &error,
+                consistency.unwrap_or_default(),
+                replica_certificate(ctx, number),
             )
             .await?
-            else {
-                return Ok(None);
-            };
-            return Ok(match &data["certificate"] {
-                serde_json::Value::Null => None,
-                found => {
-                    let reader = Reader {
-                        owner: number.province,
-                    };
-                    noted(ctx, number.province, reader.certificate(found))
-                        .map(|record| remote::<Certificate>(ctx, record, at))
-                }
-            });
-        }
-        Ok(store
-            .certificate_by_number(&number, audience(ctx))
-            .await?
-            .map(|r| local::<Certificate>(ctx, r)))
+            .map(|(record, synced_at)| {
+                returned(ctx, Certificate(record, Provenance::replica(synced_at)))
+            }),
+        })
     }
 
     /// Certificates, in a stable order, a page at a time.
@@ -356,13 +373,15 @@ impl CertificateQuery {
 
     /// Whether the certificate `number` was valid on `on` (default today), and if
     /// not, why: unknown, not yet issued, expired, suspended or revoked. Another
-    /// province's certificate is verified by its owner; null if the owner cannot
-    /// be asked.
+    /// province's certificate is verified by its owner; when the owner cannot
+    /// answer, by our replica (unless `consistency` is `LIVE`) for a day no
+    /// earlier than the copy, and otherwise null.
     async fn verify_certificate(
         &self,
         ctx: &Context<'_>,
         number: String,
         on: Option<Date>,
+        consistency: Option<Consistency>,
     ) -> Result<Option<CertificateVerification>> {
         let number = CertificateNumber::parse(&number).field("number")?;
         let on = on.map_or_else(today, |d| d.0);
@@ -371,24 +390,12 @@ impl CertificateQuery {
             if !federates(ctx) {
                 // A partner asking about a third province's certificate: not ours
                 // to answer, and we do not pass requests on.
-                return Ok(Some(CertificateVerification {
-                    number: number.to_string(),
-                    on: Date(on),
-                    valid: false,
-                    reason: Some(InvalidReason::Unknown),
-                    certificate: None,
-                }));
+                return Ok(Some(CertificateVerification::unknown(number, on)));
             }
-            return verify_at_owner(ctx, number, on).await;
+            return verify_at_owner(ctx, number, on, consistency.unwrap_or_default()).await;
         }
         let Some(certificate) = store.certificate_by_number(&number, audience(ctx)).await? else {
-            return Ok(Some(CertificateVerification {
-                number: number.to_string(),
-                on: Date(on),
-                valid: false,
-                reason: Some(InvalidReason::Unknown),
-                certificate: None,
-            }));
+            return Ok(Some(CertificateVerification::unknown(number, on)));
         };
         let history: Vec<_> = store
             .certificate_history(certificate.id.local)
@@ -402,43 +409,107 @@ impl CertificateQuery {
             &history,
             on,
         );
-        Ok(Some(CertificateVerification {
+        Ok(Some(CertificateVerification::new(
+            number,
+            on,
+            verdict,
+            local::<Certificate>(ctx, certificate),
+        )))
+    }
+}
+
+impl CertificateVerification {
+    fn new(
+        number: CertificateNumber,
+        on: chrono::NaiveDate,
+        verdict: Result<(), InvalidReason>,
+        certificate: Certificate,
+    ) -> Self {
+        Self {
             number: number.to_string(),
             on: Date(on),
             valid: verdict.is_ok(),
             reason: verdict.err(),
-            certificate: Some(local::<Certificate>(ctx, certificate)),
-        }))
+            certificate: Some(certificate),
+        }
+    }
+
+    fn unknown(number: CertificateNumber, on: chrono::NaiveDate) -> Self {
+        Self {
+            number: number.to_string(),
+            on: Date(on),
+            valid: false,
+            reason: Some(InvalidReason::Unknown),
+            certificate: None,
+        }
     }
 }
 
-/// Asks the owner of `number` whether it was valid on `on`.
+/// Our replica's copy of a partner's certificate `number`, and when it was synced.
+async fn replica_certificate(
+    ctx: &Context<'_>,
+    number: CertificateNumber,
+) -> Result<Option<(CertificateRecord, chrono::DateTime<chrono::Utc>)>> {
+    let row = store(ctx).replica_certificate(&number).await?;
+    Ok(match read_replica(number.province, row) {
+        Some((Remote::Certificate(record), synced_at)) if record.number == number => {
+            Some((record, synced_at))
+        }
+        _ => None,
+    })
+}
+
+/// Asks the owner of `number` whether it was valid on `on`; when the owner
+/// cannot answer, our replica may, for a day on or after its copy was taken:
+/// the copy's status held from then on as far as we know. An earlier day needs
+/// the history only the owner has.
 async fn verify_at_owner(
     ctx: &Context<'_>,
     number: CertificateNumber,
     on: chrono::NaiveDate,
+    consistency: Consistency,
 ) -> Result<Option<CertificateVerification>> {
     let province = number.province;
-    let Some((data, at)) = ask(
+    let answer = ask_owner(
         ctx,
         province,
         &records::verify_query(),
         serde_json::json!({ "number": number.to_string(), "on": on.format("%Y-%m-%d").to_string() }),
     )
     .await?
-    else {
-        return Ok(None);
-    };
-    let verification = read_verification(province, &data["verifyCertificate"]).map(
-        |(on, valid, reason, certificate)| CertificateVerification {
+    .and_then(|(data, at)| Ok((read_verification(province, &data["verifyCertificate"])?, at)));
+    match answer {
+        Ok(((on, valid, reason, certificate), at)) => Ok(Some(CertificateVerification {
             number: number.to_string(),
             on: Date(on),
             valid,
             reason,
             certificate: certificate.map(|record| remote::<Certificate>(ctx, record, at)),
-        },
-    );
-    Ok(noted(ctx, province, verification))
+        })),
+        Err(error) => {
+            let copy = async {
+                Ok(replica_certificate(ctx, number)
+                    .await?
+                    .filter(|(_, synced_at)| on >= date_in_vietnam(*synced_at)))
+            };
+            Ok(stand_in(ctx, province, &error, consistency, copy)
+                .await?
+                .map(|(record, synced_at)| {
+                    let verdict = validity_on(
+                        record.data.issued_on,
+                        record.data.expires_on,
+                        &[StatusChange {
+                            status: record.status,
+                            effective_on: record.data.issued_on,
+                        }],
+                        on,
+                    );
+                    let certificate =
+                        returned(ctx, Certificate(record, Provenance::replica(synced_at)));
+                    CertificateVerification::new(number, on, verdict, certificate)
+                }))
+        }
+    }
 }
 
 type Verification = (

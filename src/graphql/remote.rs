@@ -141,57 +141,83 @@ pub async fn lookup_with(
             Provenance::owner(fetched.at),
         ))),
         Ok(Some(Err(error))) => {
-            let down = matches!(
-                error,
-                PartnerError::Unavailable(_) | PartnerError::Timeout | PartnerError::CircuitOpen
-            );
-            if down
-                && consistency == Consistency::BestEffort
-                && let Some(node) = from_replica(ctx, id, &error).await?
-            {
-                return Ok(Some(node));
-            }
-            partner_failed(ctx, id.province, &error);
-            Ok(None)
+            let copy = async {
+                let row = store
+                    .replica_record(id.province, id.kind.code(), id.local)
+                    .await?;
+                Ok(read_replica(id.province, row))
+            };
+            Ok(stand_in(ctx, id.province, &error, consistency, copy)
+                .await?
+                .map(|(record, synced_at)| to_node(ctx, record, Provenance::replica(synced_at))))
         }
         Err(never) => match never {},
     }
 }
 
-/// Our replica's copy of `id`, with an error entry saying so, or `None`.
-async fn from_replica(
+/// Stands in for an owner that failed with `error`: our replica's `copy` when
+/// the owner is down and the caller accepts a copy (the answer's `errors` then
+/// says whose data it is and how old), otherwise nothing, with the failure noted.
+/// The copy is only read when it may be used.
+pub async fn stand_in<R>(
     ctx: &Context<'_>,
-    id: GlobalId,
+    province: crate::domain::ProvinceCode,
+    error: &PartnerError,
+    consistency: Consistency,
+    copy: impl std::future::Future<Output = async_graphql::Result<Option<(R, DateTime<Utc>)>>>,
+) -> async_graphql::Result<Option<(R, DateTime<Utc>)>> {
+    if owner_down(error)
+        && consistency == Consistency::BestEffort
+        && let Some((record, synced_at)) = copy.await?
+    {
+        served_from_replica(ctx, province, synced_at, error);
+        return Ok(Some((record, synced_at)));
+    }
+    partner_failed(ctx, province, error);
+    Ok(None)
+}
+
+/// Whether the owner could not answer at all — unreachable, too slow, or its
+/// circuit open — which is when our replica may stand in. A refusal or a bad
+/// answer is the owner's word, and the replica never overrides it.
+pub fn owner_down(error: &PartnerError) -> bool {
+    matches!(
+        error,
+        PartnerError::Unavailable(_) | PartnerError::Timeout | PartnerError::CircuitOpen
+    )
+}
+
+/// Reads our replica's copy of a record of `province` (as the store found it)
+/// back into a partner record. A copy that no longer reads is as good as none.
+pub fn read_replica(
+    province: crate::domain::ProvinceCode,
+    row: Option<(String, DateTime<Utc>)>,
+) -> Option<(Remote, DateTime<Utc>)> {
+    let (body, synced_at) = row?;
+    let value = serde_json::from_str::<serde_json::Value>(&body).ok()?;
+    let record = Reader { owner: province }.node(&value).ok()??;
+    Some((record, synced_at))
+}
+
+/// Notes that an answer for `province` comes from our replica, synced at
+/// `synced_at`, because the owner failed with `cause`.
+pub fn served_from_replica(
+    ctx: &Context<'_>,
+    province: crate::domain::ProvinceCode,
+    synced_at: DateTime<Utc>,
     cause: &PartnerError,
-) -> async_graphql::Result<Option<Node>> {
-    let Some((body, synced_at)) = store(ctx)
-        .replica_record(id.province, id.kind.code(), id.local)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
-        return Ok(None);
-    };
-    let Ok(Some(record)) = (Reader { owner: id.province }).node(&value) else {
-        return Ok(None);
-    };
-    let node = to_node(ctx, record, Provenance::replica(synced_at));
-    let age = (Utc::now() - synced_at).num_seconds();
+) {
+    let age = (Utc::now() - synced_at).num_seconds().max(0);
     let mut server = async_graphql::ServerError::new(
-        format!(
-            "province {} could not answer; this is our copy from {age} seconds ago",
-            id.province
-        ),
+        format!("province {province} could not answer; this is our copy from {age} seconds ago"),
         Some(ctx.item.pos),
     );
     let extensions = server.extensions.get_or_insert_with(Default::default);
     extensions.set("code", "SERVED_FROM_REPLICA");
-    extensions.set("province", id.province.to_string());
+    extensions.set("province", province.to_string());
     extensions.set("ageSeconds", age);
     extensions.set("cause", cause.code());
     note(ctx, server);
-    Ok(Some(node))
 }
 
 /// Whether a partner confirms that its facility `id` exists and is shared with
@@ -232,12 +258,27 @@ pub async fn ask(
     query: &str,
     variables: serde_json::Value,
 ) -> async_graphql::Result<Option<(serde_json::Value, DateTime<Utc>)>> {
+    Ok(noted(
+        ctx,
+        province,
+        ask_owner(ctx, province, query, variables).await?,
+    ))
+}
+
+/// Asks the owner of `province`'s records `query`: its `data` and when it came,
+/// or how it failed (not yet noted).
+pub async fn ask_owner(
+    ctx: &Context<'_>,
+    province: crate::domain::ProvinceCode,
+    query: &str,
+    variables: serde_json::Value,
+) -> async_graphql::Result<Result<(serde_json::Value, DateTime<Utc>), PartnerError>> {
     let partners = ctx.data::<Partners>()?;
     let answer = match partners.get(province) {
         Ok(partner) => partner.query(query, variables, ctx.data::<Trace>()?).await,
         Err(error) => Err(error),
     };
-    Ok(noted(ctx, province, answer.map(|data| (data, Utc::now()))))
+    Ok(answer.map(|data| (data, Utc::now())))
 }
 
 /// The value, or `None` with the partner's failure noted.

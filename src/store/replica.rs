@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::Store;
-use crate::domain::ProvinceCode;
+use crate::domain::{CertificateNumber, ProvinceCode};
 use crate::error::AppError;
 
 /// One record copied from a partner.
@@ -26,6 +26,8 @@ pub struct ReplicaRow {
     pub record_id: i64,
     pub version: i32,
     pub body: String,
+    /// A certificate's number.
+    pub number: Option<String>,
 }
 
 /// Where one partner's sync stands.
@@ -162,6 +164,7 @@ impl Store {
                             replica_record::Column::RecordId,
                             replica_record::Column::Version,
                             replica_record::Column::Body,
+                            replica_record::Column::Number,
                             replica_record::Column::SyncedAt,
                         ])
                         .values_panic([
@@ -170,6 +173,7 @@ impl Store {
                             row.record_id.into(),
                             row.version.into(),
                             row.body.clone().into(),
+                            row.number.clone().into(),
                             now.into(),
                         ])
                         .on_conflict(
@@ -181,6 +185,7 @@ impl Store {
                             .update_columns([
                                 replica_record::Column::Version,
                                 replica_record::Column::Body,
+                                replica_record::Column::Number,
                                 replica_record::Column::SyncedAt,
                             ])
                             .action_and_where(
@@ -247,6 +252,18 @@ impl Store {
         Ok(row.map(|row| (row.body, row.synced_at)))
     }
 
+    /// Our copy of a partner's certificate by number, and when it was synced.
+    pub async fn replica_certificate(
+        &self,
+        number: &CertificateNumber,
+    ) -> Result<Option<(String, DateTime<Utc>)>, AppError> {
+        let row = replica_record::Entity::find()
+            .filter(replica_record::Column::Number.eq(number.to_string()))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|row| (row.body, row.synced_at)))
+    }
+
     /// Every replica row of `province`, for checks.
     pub async fn replica_rows(&self, province: ProvinceCode) -> Result<Vec<ReplicaRow>, AppError> {
         let rows = replica_record::Entity::find()
@@ -260,6 +277,7 @@ impl Store {
                 record_id: row.record_id,
                 version: row.version,
                 body: row.body,
+                number: row.number,
             })
             .collect())
     }

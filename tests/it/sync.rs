@@ -2,7 +2,7 @@
 
 use caunoi::domain::ProvinceCode;
 use caunoi::sync::{SyncError, sync_once};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestGateway, spawn_pair};
 
@@ -97,7 +97,7 @@ async fn the_replica_follows_what_the_partner_shares_and_applies_nothing_twice()
     let sync = &status["provinces"][1]["sync"];
     assert_eq!(status["provinces"][1]["province"]["code"], "40");
     assert_eq!(sync["rowsApplied"], 5, "2 + 1 + 2 removed: {sync}");
-    assert_eq!(sync["lastError"], serde_json::Value::Null);
+    assert_eq!(sync["lastError"], Value::Null);
     assert!(sync["lastSuccessAt"].is_string() && sync["lagSeconds"].as_i64().is_some());
 }
 
@@ -199,6 +199,7 @@ async fn a_replayed_or_stale_page_changes_nothing() {
         record_id: 7,
         version,
         body: format!("{{\"version\":{version}}}"),
+        number: None,
     };
     let first = SyncPage {
         epoch: "e1".to_owned(),
@@ -262,7 +263,72 @@ async fn when_the_owner_cannot_answer_the_replica_does_and_says_so() {
     let refused = tn
         .post(lookup, json!({ "id": shared["id"], "c": "LIVE" }))
         .await;
-    assert_eq!(refused["data"]["node"], serde_json::Value::Null);
+    assert_eq!(refused["data"]["node"], Value::Null);
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "PARTNER_UNAVAILABLE"
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_number_is_answered_and_verified_from_the_replica_when_the_owner_is_down() {
+    let (tn, na) = spawn_pair().await;
+    let facility = na
+        .create_facility("Cơ sở chế biến cam Vinh", json!({ "suppliesTo": ["19"] }))
+        .await;
+    let issued = na
+        .issue_certificate(
+            facility["id"].as_str().unwrap(),
+            json!({ "issuedOn": crate::helpers::day(-30) }),
+        )
+        .await;
+    let number = issued["number"].as_str().unwrap();
+    na.post(
+        "mutation($id: ID!) { suspendCertificate(id: $id, version: 1, reason: \"Dư lượng vượt ngưỡng\") { status } }",
+        json!({ "id": issued["id"] }),
+    )
+    .await;
+    pass(&tn).await;
+    let ask = "query($n: String!, $on: Date, $c: Consistency) {
+        certificate(number: $n, consistency: $c) { number status provenance { source } }
+        verifyCertificate(number: $n, on: $on, consistency: $c) { valid reason certificate { provenance { source } } } }";
+    let live = tn.post(ask, json!({ "n": number })).await;
+    assert!(live.get("errors").is_none(), "{live:#}");
+    assert_eq!(live["data"]["verifyCertificate"]["reason"], "SUSPENDED");
+
+    drop(na);
+    let copy = tn.post(ask, json!({ "n": number })).await;
+    assert_eq!(
+        copy["data"],
+        json!({
+            "certificate": { "number": number, "status": "SUSPENDED", "provenance": { "source": "REPLICA" } },
+            "verifyCertificate": { "valid": false, "reason": "SUSPENDED", "certificate": { "provenance": { "source": "REPLICA" } } },
+        }),
+        "{copy:#}"
+    );
+    let codes: Vec<_> = copy["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["extensions"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["SERVED_FROM_REPLICA", "SERVED_FROM_REPLICA"]);
+
+    // A day before the copy was taken needs the owner's history: no answer.
+    let earlier = tn
+        .post(ask, json!({ "n": number, "on": crate::helpers::day(-10) }))
+        .await;
+    assert_eq!(
+        earlier["data"]["verifyCertificate"],
+        Value::Null,
+        "{earlier:#}"
+    );
+    // Nor for a caller who wants the owner's word only.
+    let refused = tn.post(ask, json!({ "n": number, "c": "LIVE" })).await;
+    assert_eq!(
+        refused["data"],
+        json!({ "certificate": null, "verifyCertificate": null })
+    );
     assert_eq!(
         refused["errors"][0]["extensions"]["code"],
         "PARTNER_UNAVAILABLE"
