@@ -6,7 +6,7 @@ use super::{
     Facility, Provenance, Province, audience, check,
     facility::facility_ref,
     facility_filter,
-    fanout::{self, LocalPage, Scope, Sources},
+    fanout::{self, LocalPage, Replica, Scope, Sources},
     forward, local,
     node::Node,
     opt_check, pagination,
@@ -330,6 +330,7 @@ impl CertificateQuery {
         &self,
         ctx: &Context<'_>,
         scope: Option<Scope>,
+        consistency: Option<Consistency>,
         filter: Option<CertificateFilterInput>,
         first: Option<i32>,
         after: Option<String>,
@@ -356,6 +357,7 @@ impl CertificateQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
+        let admitted = filter.clone();
         let store = store(ctx).clone();
         let sources = Sources {
             local: (!none_here).then(|| -> LocalPage<'_, _> {
@@ -367,8 +369,13 @@ impl CertificateQuery {
             field: "certificates",
             filter: forwarded,
             read: Reader::certificate,
+            replica: Replica {
+                kind: RecordKind::Certificate,
+                facility: |r| Some(r.data.facility),
+                admits: Box::new(move |r, facility| admitted.admits(r, facility)),
+            },
         };
-        fanout::list(ctx, scope, first, after, sources).await
+        fanout::list(ctx, scope, first, after, consistency, sources).await
     }
 
     /// Whether the certificate `number` was valid on `on` (default today), and if

@@ -4,9 +4,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 
 use super::{
     Certificate, Inspection, InternalOnly, Product, Province, audience, check,
-    fanout::{self, Scope, Sources},
+    fanout::{self, Replica, Scope, Sources},
     forward, local, opt_check, pagination,
-    remote::{ask, noted, remote, remote_page},
+    remote::{Consistency, ask, noted, remote, remote_page},
     scalars, store, writable_id,
 };
 use crate::domain::{
@@ -150,7 +150,7 @@ impl Facility {
             return Ok(noted(ctx, province, page));
         }
         let filter = CertificateFilter {
-            facility: Some(self.0.id.local),
+            facility: Some(self.0.id),
             audience: audience(ctx),
             ..Default::default()
         };
@@ -182,7 +182,7 @@ impl Facility {
             return Ok(noted(ctx, province, page));
         }
         let filter = ProductFilter {
-            facility: Some(self.0.id.local),
+            facility: Some(self.0.id),
             audience: audience(ctx),
             ..Default::default()
         };
@@ -286,6 +286,7 @@ impl FacilityQuery {
         &self,
         ctx: &Context<'_>,
         scope: Option<Scope>,
+        consistency: Option<Consistency>,
         filter: Option<FacilityFilterInput>,
         first: Option<i32>,
         after: Option<String>,
@@ -302,6 +303,7 @@ impl FacilityQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
+        let admitted = filter.clone();
         let store = store(ctx).clone();
         let sources = Sources {
             local: Some(Box::new(move |request| {
@@ -311,8 +313,13 @@ impl FacilityQuery {
             field: "facilities",
             filter: forwarded,
             read: Reader::facility,
+            replica: Replica {
+                kind: RecordKind::Facility,
+                facility: |_| None,
+                admits: Box::new(move |r, _facility| admitted.admits(r)),
+            },
         };
-        fanout::list(ctx, scope, first, after, sources).await
+        fanout::list(ctx, scope, first, after, consistency, sources).await
     }
 }
 

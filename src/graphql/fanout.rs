@@ -4,6 +4,9 @@
 //!
 //! A source that fails is noted in `errors` and keeps its position, so the next
 //! page asks it again from where it stood; it does not hold `hasNextPage` up.
+//! A partner that cannot answer at all is stood in for by our replica (unless
+//! the caller asks for `LIVE`): the same filter over our copies, in the owner's
+//! order and with the owner's cursors, so paging carries on either way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,13 +18,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::pagination::{self, Connection, PageInfo};
-use super::remote::{federates, partner_failed, remote};
-use super::{Output, local, store};
-use crate::domain::ProvinceCode;
+use super::remote::{Consistency, federates, remote, stand_in};
+use super::{Output, Provenance, local, returned, store};
+use crate::domain::{GlobalId, ProvinceCode, RecordKind};
 use crate::error::AppError;
 use crate::federation::records::Reader;
 use crate::federation::{PartnerError, Partners, Trace};
-use crate::store::{Page, PageRequest};
+use crate::store::{FacilityRecord, Page, PageRequest};
 
 /// Which provinces a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -79,7 +82,24 @@ pub struct Sources<'a, R> {
     /// The caller's filter, passed on as it came.
     pub filter: Value,
     pub read: fn(&Reader, &Value) -> Result<R, PartnerError>,
+    /// How our replica answers for a partner that cannot.
+    pub replica: Replica<'a, R>,
 }
+
+/// The caller's filter over our copies of a partner's records.
+pub struct Replica<'a, R> {
+    pub kind: RecordKind,
+    /// The facility a record belongs to, for filters that look at it.
+    pub facility: fn(&R) -> Option<GlobalId>,
+    /// Whether a record, with our copy of its facility if we hold one, passes.
+    pub admits: Admits<'a, R>,
+}
+
+/// A list's filter as a predicate over a record and its facility.
+pub type Admits<'a, R> = Box<dyn Fn(&R, Option<&FacilityRecord>) -> bool + Send + Sync + 'a>;
+
+/// Copies read at a time while looking for a page's worth that pass the filter.
+const REPLICA_CHUNK: u64 = 200;
 
 /// One source's page: its items with the cursor after each, and what is left.
 struct SourcePage<N> {
@@ -88,10 +108,9 @@ struct SourcePage<N> {
     has_next: bool,
 }
 
-type Call<'f, N> = futures_util::future::BoxFuture<
-    'f,
-    Result<Result<SourcePage<N>, (ProvinceCode, PartnerError)>, AppError>,
->;
+/// One source's page, or `None` when it failed (and the failure is noted).
+type Call<'f, N> =
+    futures_util::future::BoxFuture<'f, async_graphql::Result<Option<SourcePage<N>>>>;
 
 /// Reads one page of a list over `scope` (internal callers default to `ALL`;
 /// a request from a partner is always answered from our own records).
@@ -100,6 +119,7 @@ pub async fn list<'a, C, R>(
     scope: Option<Scope>,
     first: Option<i32>,
     after: Option<String>,
+    consistency: Option<Consistency>,
     sources: Sources<'a, R>,
 ) -> async_graphql::Result<C>
 where
@@ -153,7 +173,10 @@ where
         field,
         filter,
         read,
+        replica,
     } = sources;
+    let replica = &replica;
+    let consistency = consistency.unwrap_or_default();
     let mut ours = Some(ours);
     let mut calls: Vec<Call<'_, C::Node>> = Vec::new();
     for province in wanted {
@@ -184,7 +207,7 @@ where
                         (node.key().0.local.to_string(), node)
                     })
                     .collect();
-                Ok(Ok(SourcePage {
+                Ok(Some(SourcePage {
                     source: key,
                     has_next: page.has_next,
                     items,
@@ -202,9 +225,8 @@ where
                     Err(error) => Err(error),
                 };
                 let at = Utc::now();
-                Ok(answer
-                    .and_then(|data| Reader { owner: province }.page(&data[field], read))
-                    .map(|page| SourcePage {
+                match answer.and_then(|data| Reader { owner: province }.page(&data[field], read)) {
+                    Ok(page) => Ok(Some(SourcePage {
                         source: key,
                         has_next: page.has_next,
                         items: page
@@ -212,19 +234,120 @@ where
                             .into_iter()
                             .map(|(cursor, record)| (cursor, remote::<C::Node>(ctx, record, at)))
                             .collect(),
-                    })
-                    .map_err(|error| (province, error)))
+                    })),
+                    Err(error) => {
+                        let copy = replica_page::<C, R>(
+                            ctx,
+                            province,
+                            after.as_deref(),
+                            request.first,
+                            read,
+                            replica,
+                        );
+                        Ok(stand_in(ctx, province, &error, consistency, copy)
+                            .await?
+                            .map(|(page, _)| page))
+                    }
+                }
             }));
         }
     }
     let mut pages = Vec::new();
-    for result in join_all(calls).await {
-        match result? {
-            Ok(page) => pages.push(page),
-            Err((province, error)) => partner_failed(ctx, province, &error),
-        }
+    for page in join_all(calls).await {
+        pages.extend(page?);
     }
     Ok(merge(position, pages, request.first as usize))
+}
+
+/// Our copies of `province`'s records that pass the caller's filter, after the
+/// partner's cursor `after` (the owner's cursors are row ids, as ours), and the
+/// time the oldest of them was copied. `None` when we have never synced from
+/// `province` or the cursor is not one of its list cursors.
+async fn replica_page<'a, C, R>(
+    ctx: &Context<'a>,
+    province: ProvinceCode,
+    after: Option<&str>,
+    first: u64,
+    read: fn(&Reader, &Value) -> Result<R, PartnerError>,
+    replica: &Replica<'a, R>,
+) -> async_graphql::Result<Option<(SourcePage<C::Node>, chrono::DateTime<Utc>)>>
+where
+    C: Connection,
+    C::Node: Output<Record = R>,
+{
+    let store = store(ctx);
+    let Some(last_sync) = store.sync_state(province).await?.last_success else {
+        return Ok(None);
+    };
+    let mut after = match after.map(pagination::decode).transpose() {
+        Ok(after) => after,
+        Err(_) => return Ok(None),
+    };
+    let reader = Reader { owner: province };
+    let parse = |body: &str| {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|value| read(&reader, &value).ok())
+    };
+    let mut items = Vec::new();
+    let mut has_next = false;
+    let mut oldest = last_sync;
+    'chunks: loop {
+        let rows = store
+            .replica_page(province, replica.kind.code(), after, REPLICA_CHUNK)
+            .await?;
+        let exhausted = (rows.len() as u64) < REPLICA_CHUNK;
+        let records: Vec<_> = rows
+            .into_iter()
+            .map(|(id, body, synced_at)| (id, parse(&body), synced_at))
+            .collect();
+        let wanted: Vec<i64> = records
+            .iter()
+            .filter_map(|(_, record, _)| record.as_ref().and_then(replica.facility))
+            .filter(|facility| facility.province == province)
+            .map(|facility| facility.local)
+            .collect();
+        let facilities: std::collections::HashMap<i64, FacilityRecord> = if wanted.is_empty() {
+            Default::default()
+        } else {
+            store
+                .replica_records(province, RecordKind::Facility.code(), &wanted)
+                .await?
+                .iter()
+                .filter_map(|body| {
+                    let value = serde_json::from_str::<Value>(body).ok()?;
+                    reader.facility(&value).ok()
+                })
+                .map(|facility| (facility.id.local, facility))
+                .collect()
+        };
+        for (id, record, synced_at) in records {
+            after = Some(id);
+            let Some(record) = record else { continue };
+            let facility = (replica.facility)(&record).and_then(|f| facilities.get(&f.local));
+            if !(replica.admits)(&record, facility) {
+                continue;
+            }
+            if items.len() as u64 == first {
+                has_next = true;
+                break 'chunks;
+            }
+            oldest = oldest.min(synced_at);
+            let node = returned(ctx, C::Node::new(record, Provenance::replica(synced_at)));
+            items.push((pagination::encode(id), node));
+        }
+        if exhausted {
+            break;
+        }
+    }
+    Ok(Some((
+        SourcePage {
+            source: province.to_string(),
+            items,
+            has_next,
+        },
+        oldest,
+    )))
 }
 
 /// Takes the first `first` items, source by source in province order, and gives

@@ -5,8 +5,10 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use super::{
     Facility, InternalOnly, Province, audience,
     facility::facility_ref,
-    fanout::{self, Scope, Sources},
-    forward, local, opt_check, pagination, scalars, store,
+    fanout::{self, Replica, Scope, Sources},
+    forward, local, opt_check, pagination,
+    remote::Consistency,
+    scalars, store,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::error::{AppError, FieldContext};
@@ -101,6 +103,7 @@ impl InspectionQuery {
         &self,
         ctx: &Context<'_>,
         scope: Option<Scope>,
+        consistency: Option<Consistency>,
         filter: Option<InspectionFilterInput>,
         first: Option<i32>,
         after: Option<String>,
@@ -118,6 +121,7 @@ impl InspectionQuery {
             result: filter.result,
             audience: audience(ctx),
         };
+        let admitted = filter.clone();
         let store = store(ctx).clone();
         let sources = Sources {
             local: Some(Box::new(move |request| {
@@ -127,8 +131,13 @@ impl InspectionQuery {
             field: "inspections",
             filter: forwarded,
             read: Reader::inspection,
+            replica: Replica {
+                kind: RecordKind::Inspection,
+                facility: |_| None,
+                admits: Box::new(move |r, _facility| admitted.admits(r)),
+            },
         };
-        fanout::list(ctx, scope, first, after, sources).await
+        fanout::list(ctx, scope, first, after, consistency, sources).await
     }
 }
 

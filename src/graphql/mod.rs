@@ -374,19 +374,17 @@ impl async_graphql::Guard for InternalOnly {
     }
 }
 
-/// Reads a `filter.facilityId`: our row id, and whether the facility is a
-/// partner's (so that none of our records can match).
+/// Reads a `filter.facilityId`, and whether the facility is a partner's (so
+/// that none of our records can match).
 fn facility_filter(
     ctx: &async_graphql::Context<'_>,
     id: Option<&async_graphql::ID>,
-) -> Result<(Option<i64>, bool), AppError> {
-    match id {
-        None => Ok((None, false)),
-        Some(id) => match local_id(ctx, id, RecordKind::Facility, "filter.facilityId")? {
-            Some(row) => Ok((Some(row), false)),
-            None => Ok((None, true)),
-        },
-    }
+) -> Result<(Option<GlobalId>, bool), AppError> {
+    let Some(id) = id else {
+        return Ok((None, false));
+    };
+    let id = GlobalId::parse_kind(id, RecordKind::Facility).field("filter.facilityId")?;
+    Ok((Some(id), id.province != store(ctx).province()))
 }
 
 /// An input as JSON, to pass on to a partner unchanged.
@@ -420,12 +418,13 @@ impl Returned {
     }
 }
 
-/// Where an object came from: its owner, answering now, or (later) a replica.
+/// Where an object came from: its owner, answering now, or our replica of a
+/// partner's records when the partner could not answer.
 #[derive(Debug, Clone, Copy, async_graphql::SimpleObject)]
 pub struct Provenance {
     pub source: Source,
     /// When the owner answered: now for our own records, the time of the partner's
-    /// answer for theirs.
+    /// answer for theirs, and for a replica's copy the time it was copied.
     pub fetched_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -496,18 +495,6 @@ fn returned<T: Output>(ctx: &async_graphql::Context<'_>, item: T) -> T {
             .push(item.key());
     }
     item
-}
-
-/// Reads an ID argument of `kind`. `Ok(None)` when another province owns the
-/// record: nothing of theirs is stored here.
-fn local_id(
-    ctx: &async_graphql::Context<'_>,
-    id: &str,
-    kind: RecordKind,
-    field: &str,
-) -> Result<Option<i64>, AppError> {
-    let id = GlobalId::parse_kind(id, kind).field(field)?;
-    Ok((id.province == store(ctx).province()).then_some(id.local))
 }
 
 /// Reads the ID of a record to write, which this province must own.

@@ -103,11 +103,11 @@ pub fn connection<C: Connection, R>(
     )
 }
 
-fn encode(id: i64) -> String {
+pub(super) fn encode(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
 }
 
-fn decode(cursor: &str) -> Result<i64, AppError> {
+pub(super) fn decode(cursor: &str) -> Result<i64, AppError> {
     let invalid = || AppError::invalid("after", "not a cursor from this list");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;

@@ -7,8 +7,10 @@ use super::{
     Facility, Province, audience, check,
     facility::facility_ref,
     facility_filter,
-    fanout::{self, LocalPage, Scope, Sources},
-    forward, local, opt_check, pagination, scalars, store, writable_id,
+    fanout::{self, LocalPage, Replica, Scope, Sources},
+    forward, local, opt_check, pagination,
+    remote::Consistency,
+    scalars, store, writable_id,
 };
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
@@ -170,6 +172,7 @@ impl ProductQuery {
         &self,
         ctx: &Context<'_>,
         scope: Option<Scope>,
+        consistency: Option<Consistency>,
         filter: Option<ProductFilterInput>,
         first: Option<i32>,
         after: Option<String>,
@@ -194,6 +197,7 @@ impl ProductQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
+        let admitted = filter.clone();
         let store = store(ctx).clone();
         let sources = Sources {
             local: (!none_here).then(|| -> LocalPage<'_, _> {
@@ -205,8 +209,13 @@ impl ProductQuery {
             field: "products",
             filter: forwarded,
             read: Reader::product,
+            replica: Replica {
+                kind: RecordKind::Product,
+                facility: |r| Some(r.data.facility),
+                admits: Box::new(move |r, facility| admitted.admits(r, facility)),
+            },
         };
-        fanout::list(ctx, scope, first, after, sources).await
+        fanout::list(ctx, scope, first, after, consistency, sources).await
     }
 }
 

@@ -11,9 +11,9 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
-    facility::{matching_facilities, of_visible_facilities, supplying},
-    matches_terms, page, search_text, stored,
+    Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith, Store, claim,
+    facility::{facility_search_text, matching_facilities, of_visible_facilities, supplying},
+    holds_terms, matches_terms, page, search_text, stored,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, ProvinceCode,
@@ -100,12 +100,55 @@ pub struct Renewal {
 pub struct CertificateFilter {
     pub status: Option<CertificateStatus>,
     pub kind: Option<CertificateKind>,
-    pub facility: Option<i64>,
+    pub facility: Option<GlobalId>,
     pub supplies_to: Option<ProvinceCode>,
     /// Active certificates whose expiry falls within this many days from today.
     pub expiring_within_days: Option<u32>,
     pub text: Vec<String>,
     pub audience: Audience,
+}
+
+impl CertificateFilter {
+    /// The same filter over a partner's certificate read from our replica, with
+    /// its facility when we hold a copy of that too; it answers as the SQL above.
+    pub fn admits(&self, r: &CertificateRecord, facility: Option<&FacilityRecord>) -> bool {
+        let today = today();
+        let active = r.status == StoredStatus::Active;
+        let expired = r.data.expires_on.is_some_and(|e| e < today);
+        let status = self.status.is_none_or(|status| match status {
+            CertificateStatus::Active => active && !expired,
+            CertificateStatus::Expired => active && expired,
+            CertificateStatus::Suspended => r.status == StoredStatus::Suspended,
+            CertificateStatus::Revoked => r.status == StoredStatus::Revoked,
+        });
+        let expiring = self.expiring_within_days.is_none_or(|days| {
+            let until = today
+                .checked_add_days(Days::new(days.into()))
+                .unwrap_or(NaiveDate::MAX);
+            active && r.data.expires_on.is_some_and(|e| today <= e && e <= until)
+        });
+        status
+            && expiring
+            && self.kind.is_none_or(|kind| r.data.kind == kind)
+            && self.facility.is_none_or(|f| r.data.facility == f)
+            && self
+                .supplies_to
+                .is_none_or(|p| facility.is_some_and(|f| f.data.supplies_to.contains(&p)))
+            && (self.text.is_empty()
+                || holds_terms(&certificate_search_text(&r.number, &r.data), &self.text)
+                || facility
+                    .is_some_and(|f| holds_terms(&facility_search_text(&f.data), &self.text)))
+    }
+}
+
+/// What a certificate's words are searched in.
+fn certificate_search_text(number: &CertificateNumber, data: &CertificateData) -> String {
+    search_text(
+        [number.to_string().as_str(), data.issuing_authority.as_str()]
+            .into_iter()
+            .chain(data.scope.iter().map(String::as_str))
+            .chain(data.standard.map(|s| s.code())),
+    )
 }
 
 impl Store {
@@ -191,7 +234,7 @@ impl Store {
             select = select.filter(C::Kind.eq(kind.code()));
         }
         if let Some(facility) = filter.facility {
-            select = select.filter(C::FacilityId.eq(facility));
+            select = select.filter(C::FacilityId.eq(facility.local));
         }
         if let Some(province) = filter.supplies_to {
             select = select.filter(C::FacilityId.in_subquery(supplying(province)));
@@ -414,12 +457,7 @@ impl Store {
             status_reason: Set(None),
             grade: Set(data.grade.map(|g| g.code().to_owned())),
             replaces_id: Set(replaces),
-            search_text: Set(search_text(
-                [number.to_string().as_str(), data.issuing_authority.as_str()]
-                    .into_iter()
-                    .chain(data.scope.iter().map(String::as_str))
-                    .chain(data.standard.map(|s| s.code())),
-            )),
+            search_text: Set(certificate_search_text(&number, &data)),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

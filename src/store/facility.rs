@@ -10,8 +10,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim, matches_terms,
-    page, search_text, stored,
+    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim, holds_terms,
+    matches_terms, page, search_text, stored,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
@@ -129,6 +129,30 @@ pub struct FacilityFilter {
     /// Folded search terms, all of which must match.
     pub text: Vec<String>,
     pub audience: Audience,
+}
+
+impl FacilityFilter {
+    /// The same filter over a partner's facility read from our replica; it
+    /// answers as the SQL below.
+    pub fn admits(&self, r: &FacilityRecord) -> bool {
+        self.kind.is_none_or(|kind| r.data.kind == kind)
+            && self
+                .supplies_to
+                .is_none_or(|p| r.data.supplies_to.contains(&p))
+            && holds_terms(&facility_search_text(&r.data), &self.text)
+    }
+}
+
+/// What a facility's words are searched in.
+pub(super) fn facility_search_text(data: &FacilityData) -> String {
+    search_text([
+        data.name.as_str(),
+        data.commune.as_str(),
+        data.district.as_deref().unwrap_or(""),
+        data.business_registration_number
+            .as_ref()
+            .map_or("", |n| n.as_str()),
+    ])
 }
 
 impl Store {
@@ -321,14 +345,7 @@ fn facility_columns(data: &FacilityData, now: DateTime<Utc>) -> facility::Active
         contact_name: Set(data.contact_name.clone()),
         contact_phone: Set(data.contact_phone.clone().map(PhoneNumber::into_inner)),
         contact_id_number: Set(data.contact_id_number.clone().map(IdNumber::into_inner)),
-        search_text: Set(search_text([
-            data.name.as_str(),
-            data.commune.as_str(),
-            data.district.as_deref().unwrap_or(""),
-            data.business_registration_number
-                .as_ref()
-                .map_or("", |n| n.as_str()),
-        ])),
+        search_text: Set(facility_search_text(data)),
         updated_at: Set(now),
         ..Default::default()
     }

@@ -44,6 +44,16 @@ pub struct InspectionFilter {
     pub audience: Audience,
 }
 
+impl InspectionFilter {
+    /// The same filter over a partner's inspection read from our replica; it
+    /// answers as the SQL below.
+    pub fn admits(&self, r: &InspectionRecord) -> bool {
+        self.facility.is_none_or(|f| r.data.facility == f)
+            && self.stage.is_none_or(|s| r.data.stage == s)
+            && self.result.is_none_or(|x| r.data.result == x)
+    }
+}
+
 impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn inspection(

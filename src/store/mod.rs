@@ -258,6 +258,12 @@ async fn claim(
 }
 
 /// The folded search text of several parts.
+/// Whether folded `text` holds every one of `terms`, as [`matches_terms`] asks
+/// the database.
+fn holds_terms(text: &str, terms: &[String]) -> bool {
+    terms.iter().all(|term| text.contains(term.as_str()))
+}
+
 fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     parts
         .into_iter()

@@ -7,9 +7,9 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
-    facility::{matching_facilities, of_visible_facilities, supplying},
-    matches_terms, page, search_text, stored,
+    Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith, Store, claim,
+    facility::{facility_search_text, matching_facilities, of_visible_facilities, supplying},
+    holds_terms, matches_terms, page, search_text, stored,
 };
 use crate::domain::{
     GlobalId, OcopRating, ProductCategory, ProvinceCode, RecordKind, Stars, today,
@@ -59,12 +59,43 @@ pub struct ProductFilter {
     pub category: Option<ProductCategory>,
     /// Only products with a currently valid OCOP rating of at least these stars.
     pub min_stars: Option<Stars>,
-    pub facility: Option<i64>,
+    pub facility: Option<GlobalId>,
     pub supplies_to: Option<ProvinceCode>,
     pub specialty: Option<bool>,
     pub key_product: Option<bool>,
     pub text: Vec<String>,
     pub audience: Audience,
+}
+
+impl ProductFilter {
+    /// The same filter over a partner's product read from our replica, with its
+    /// facility when we hold a copy of that too; it answers as the SQL below.
+    pub fn admits(&self, r: &ProductRecord, facility: Option<&FacilityRecord>) -> bool {
+        self.category.is_none_or(|c| r.data.category == c)
+            && self.min_stars.is_none_or(|stars| {
+                r.data
+                    .ocop
+                    .is_some_and(|o| o.stars.get() >= stars.get() && o.expires_on() >= today())
+            })
+            && self.facility.is_none_or(|f| r.data.facility == f)
+            && self
+                .supplies_to
+                .is_none_or(|p| facility.is_some_and(|f| f.data.supplies_to.contains(&p)))
+            && self.specialty.is_none_or(|s| r.data.specialty == s)
+            && self.key_product.is_none_or(|k| r.data.key_product == k)
+            && (self.text.is_empty()
+                || holds_terms(&product_search_text(&r.data), &self.text)
+                || facility
+                    .is_some_and(|f| holds_terms(&facility_search_text(&f.data), &self.text)))
+    }
+}
+
+/// What a product's words are searched in.
+fn product_search_text(data: &ProductData) -> String {
+    search_text([
+        data.name.as_str(),
+        data.description.as_deref().unwrap_or(""),
+    ])
 }
 
 impl Store {
@@ -98,7 +129,7 @@ impl Store {
                 .filter(P::OcopExpiresOn.gte(today()));
         }
         if let Some(facility) = filter.facility {
-            select = select.filter(P::FacilityId.eq(facility));
+            select = select.filter(P::FacilityId.eq(facility.local));
         }
         if let Some(province) = filter.supplies_to {
             select = select.filter(P::FacilityId.in_subquery(supplying(province)));
@@ -262,10 +293,7 @@ fn product_columns(
         ocop_expires_on: Set(data.ocop.map(OcopRating::expires_on)),
         specialty: Set(data.specialty),
         key_product: Set(data.key_product),
-        search_text: Set(search_text([
-            data.name.as_str(),
-            data.description.as_deref().unwrap_or(""),
-        ])),
+        search_text: Set(product_search_text(data)),
         updated_at: Set(now),
         ..Default::default()
     }

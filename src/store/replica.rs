@@ -11,7 +11,7 @@ use entity::{replica_record, sync_state};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
 };
 
@@ -262,6 +262,48 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(row.map(|row| (row.body, row.synced_at)))
+    }
+
+    /// Our copies of `province`'s records of `kind` after row `after`, in row
+    /// order, at most `limit`: row id, body and when each was synced.
+    pub async fn replica_page(
+        &self,
+        province: ProvinceCode,
+        kind: &str,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<(i64, String, DateTime<Utc>)>, AppError> {
+        let mut select = replica_record::Entity::find()
+            .filter(replica_record::Column::Province.eq(province.number()))
+            .filter(replica_record::Column::Kind.eq(kind));
+        if let Some(after) = after {
+            select = select.filter(replica_record::Column::RecordId.gt(after));
+        }
+        let rows = select
+            .order_by_asc(replica_record::Column::RecordId)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.record_id, row.body, row.synced_at))
+            .collect())
+    }
+
+    /// Our copies of `province`'s records of `kind` with these row ids.
+    pub async fn replica_records(
+        &self,
+        province: ProvinceCode,
+        kind: &str,
+        ids: &[i64],
+    ) -> Result<Vec<String>, AppError> {
+        let rows = replica_record::Entity::find()
+            .filter(replica_record::Column::Province.eq(province.number()))
+            .filter(replica_record::Column::Kind.eq(kind))
+            .filter(replica_record::Column::RecordId.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|row| row.body).collect())
     }
 
     /// Every replica row of `province`, for checks.

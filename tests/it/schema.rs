@@ -15,7 +15,7 @@ fn committed_schema_matches_the_code() {
 fn the_schema_speaks_the_domain() {
     let sdl = caunoi::graphql::sdl();
     for needle in [
-        "verifyCertificate(number: String!, on: Date): CertificateVerification",
+        "verifyCertificate(number: String!, on: Date, consistency: Consistency): CertificateVerification",
         "interface Node",
         "scalar ProvinceCode",
         "enum InvalidReason",

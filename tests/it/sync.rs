@@ -334,3 +334,108 @@ async fn a_certificate_number_is_answered_and_verified_from_the_replica_when_the
         "PARTNER_UNAVAILABLE"
     );
 }
+
+/// Every page of `list(scope: PARTNERS, filter: …)`, walked `first` at a time:
+/// each node's ID and where it came from, and the codes of the answer's errors.
+async fn walk(
+    tn: &TestGateway,
+    list: &str,
+    filter: &Value,
+    first: i32,
+    consistency: &str,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let query = format!(
+        "query($f: {input}, $after: String, $first: Int, $c: Consistency) {{
+           {list}(scope: PARTNERS, filter: $f, first: $first, after: $after, consistency: $c) {{
+             edges {{ node {{ id provenance {{ source }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+        input = match list {
+            "facilities" => "FacilityFilterInput",
+            "certificates" => "CertificateFilterInput",
+            "products" => "ProductFilterInput",
+            _ => "InspectionFilterInput",
+        }
+    );
+    let (mut nodes, mut codes, mut after) = (Vec::new(), Vec::new(), Value::Null);
+    loop {
+        let answer = tn
+            .post(
+                &query,
+                json!({ "f": filter, "after": after, "first": first, "c": consistency }),
+            )
+            .await;
+        for error in answer["errors"].as_array().into_iter().flatten() {
+            codes.push(error["extensions"]["code"].as_str().unwrap().to_owned());
+        }
+        let page = &answer["data"][list];
+        for edge in page["edges"].as_array().unwrap() {
+            let node = &edge["node"];
+            nodes.push((
+                node["id"].as_str().unwrap().to_owned(),
+                node["provenance"]["source"].as_str().unwrap().to_owned(),
+            ));
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return (nodes, codes);
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+#[tokio::test]
+async fn lists_answer_from_the_replica_as_the_owner_would_when_it_is_down() {
+    let (tn, na) = spawn_pair().await;
+    caunoi::seed::seed(na.app.store()).await.unwrap();
+    pass(&tn).await;
+    let cases: Vec<(&str, Value)> = vec![
+        ("facilities", json!({})),
+        ("facilities", json!({ "kind": "PROCESSOR" })),
+        ("facilities", json!({ "text": "nhut thanh chuong" })),
+        ("certificates", json!({})),
+        ("certificates", json!({ "status": "ACTIVE" })),
+        ("certificates", json!({ "status": "EXPIRED" })),
+        ("certificates", json!({ "status": "SUSPENDED" })),
+        ("certificates", json!({ "status": "REVOKED" })),
+        ("certificates", json!({ "kind": "COMMITMENT" })),
+        ("certificates", json!({ "expiringWithinDays": 120 })),
+        ("certificates", json!({ "suppliesTo": "19" })),
+        ("certificates", json!({ "text": "nhut thanh chuong" })),
+        ("products", json!({})),
+        ("products", json!({ "minStars": 4 })),
+        (
+            "products",
+            json!({ "specialty": true, "category": "AGRICULTURAL" }),
+        ),
+        ("products", json!({ "text": "cam" })),
+        ("inspections", json!({ "result": "FAIL" })),
+        ("inspections", json!({ "stage": "PROCESSING" })),
+    ];
+    let mut live = Vec::new();
+    for (list, filter) in &cases {
+        let (nodes, codes) = walk(&tn, list, filter, 100, "BEST_EFFORT").await;
+        assert!(codes.is_empty(), "{list} {filter}: {codes:?}");
+        assert!(nodes.iter().all(|(_, source)| source == "OWNER"));
+        live.push(nodes);
+    }
+    assert!(
+        live.iter().filter(|nodes| !nodes.is_empty()).count() >= cases.len() - 2,
+        "the seed should give most filters something to find"
+    );
+
+    drop(na);
+    for ((list, filter), live) in cases.iter().zip(&live) {
+        // Smaller pages than the owner's, so that paging crosses replica chunks.
+        let (nodes, codes) = walk(&tn, list, filter, 37, "BEST_EFFORT").await;
+        let ids =
+            |nodes: &[(String, String)]| nodes.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&nodes), ids(live), "{list} {filter}");
+        assert!(nodes.iter().all(|(_, source)| source == "REPLICA"));
+        assert!(
+            codes.iter().all(|code| code == "SERVED_FROM_REPLICA") && !codes.is_empty(),
+            "{list} {filter}: {codes:?}"
+        );
+    }
+    let (nodes, codes) = walk(&tn, "certificates", &json!({}), 100, "LIVE").await;
+    assert!(nodes.is_empty());
+    // By now the partner's circuit has opened on all those failures.
+    assert_eq!(codes, ["PARTNER_CIRCUIT_OPEN"]);
+}
