@@ -25,6 +25,7 @@ use async_graphql::parser::types::OperationType;
 
 use crate::audit::{self, Event, Outcome};
 use crate::config::Config;
+use crate::domain::ProvinceCode;
 use crate::graphql::Returned;
 use crate::graphql::{self, Schemas};
 use crate::server::Tls;
@@ -41,6 +42,10 @@ pub struct App {
     tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
     handshake_timeout: Duration,
+    /// Partners whose feeds `run` syncs, and how often.
+    sync_schedule: Arc<Vec<(ProvinceCode, Duration)>>,
+    /// Counts scheduled sync passes, for whoever waits on one.
+    sync_passes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl App {
@@ -62,6 +67,12 @@ impl App {
                 .data(names.clone())
                 .data(partners.clone())
         });
+        let sync_schedule = config
+            .partners
+            .iter()
+            .filter_map(|p| Some((p.province_code(), p.sync_every?)))
+            .map(|(province, every)| Ok((province?, every)))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             schemas,
             partners,
@@ -69,6 +80,8 @@ impl App {
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
             handshake_timeout: config.tls.handshake_timeout,
+            sync_schedule: Arc::new(sync_schedule),
+            sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -79,6 +92,11 @@ impl App {
     /// The partners this gateway can ask.
     pub fn partners(&self) -> &crate::federation::Partners {
         &self.partners
+    }
+
+    /// Counts the scheduled sync passes finished (whatever their outcome).
+    pub fn sync_passes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.sync_passes.subscribe()
     }
 
     /// The TLS material in force, for reloading.
@@ -228,12 +246,35 @@ impl App {
                 .acceptor(axum_server::accept::NoDelayAcceptor::new()),
         );
         let router = self.router();
-        axum_server::from_tcp(listener)?
+        let schedules: Vec<_> = self
+            .sync_schedule
+            .iter()
+            .map(|&(province, every)| tokio::spawn(self.clone().sync_every(province, every)))
+            .collect();
+        let served = axum_server::from_tcp(listener)?
             .acceptor(acceptor)
             .handle(handle)
             .serve(router.into_make_service())
-            .await?;
-        Ok(())
+            .await;
+        schedules.iter().for_each(tokio::task::JoinHandle::abort);
+        Ok(served?)
+    }
+
+    /// Syncs one partner's feed every `every` while the gateway serves. A failed
+    /// pass is recorded in the sync state (and logged); the next retries from the
+    /// same cursor.
+    async fn sync_every(self, province: ProvinceCode, every: Duration) {
+        let holder = format!("caunoi-serve-{}", std::process::id());
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match crate::sync::sync_once(&self.store, &self.partners, province, &holder).await {
+                Ok(report) => tracing::info!(%report, "sync pass"),
+                Err(error) => tracing::warn!(%error, "sync pass failed"),
+            }
+            self.sync_passes.send_modify(|passes| *passes += 1);
+        }
     }
 
     /// Serves the ops endpoints over plain HTTP until `shutdown` completes.

@@ -288,11 +288,6 @@ async fn serve(app: App, config: &Config) -> anyhow::Result<()> {
         }
     };
     tokio::spawn(watch_tls(app.clone(), config.tls.reload_interval));
-    for partner in &config.partners {
-        if let Some(every) = partner.sync_every {
-            tokio::spawn(sync_every(app.clone(), partner.province_code()?, every));
-        }
-    }
     let exchange = tokio::spawn(app.clone().run(listener, stopped(&stop)));
     let ops = tokio::spawn(app.run_ops(ops, stopped(&stop)));
     let _ = tokio::signal::ctrl_c().await;
@@ -300,22 +295,6 @@ async fn serve(app: App, config: &Config) -> anyhow::Result<()> {
     exchange.await??;
     ops.await??;
     Ok(())
-}
-
-/// Syncs one partner's feed every `every`, for as long as the gateway serves.
-/// Errors are recorded in the sync state (and logged); the next tick retries
-/// from the same cursor.
-async fn sync_every(app: App, province: ProvinceCode, every: std::time::Duration) {
-    let holder = format!("caunoi-serve-{}", std::process::id());
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match crate::sync::sync_once(app.store(), app.partners(), province, &holder).await {
-            Ok(report) => tracing::info!(%report, "sync pass"),
-            Err(error) => tracing::warn!(%error, "sync pass failed"),
-        }
-    }
 }
 
 /// Reloads the TLS material on SIGHUP, and when its files change.

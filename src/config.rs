@@ -85,6 +85,11 @@ pub struct Federation {
     /// How long an open circuit refuses calls before one probe is let through.
     #[serde(with = "humantime_serde")]
     pub breaker_open_for: Duration,
+    /// How long a sync worker's claim on a partner's feed lasts unless renewed
+    /// (it is renewed at every page): after a crash, the next worker waits at
+    /// most this long.
+    #[serde(with = "humantime_serde")]
+    pub sync_lease: Duration,
 }
 
 impl Default for Federation {
@@ -96,6 +101,7 @@ impl Default for Federation {
             retries: 2,
             breaker_failures: 5,
             breaker_open_for: Duration::from_secs(30),
+            sync_lease: Duration::from_secs(120),
         }
     }
 }

@@ -16,13 +16,11 @@ use serde_json::json;
 
 use crate::domain::{GlobalId, ProvinceCode};
 use crate::federation::records::{EPOCH, FEED, Reader, nodes_query};
-use crate::federation::{PartnerError, Partners, Trace};
+use crate::federation::{Partner, PartnerError, Partners, Trace};
 use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
 
 /// Changes read per page.
 const PAGE: u64 = 100;
-/// How long a lease lasts; renewed at every page.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
 /// What one pass did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,15 +87,20 @@ pub async fn sync_once(
         pages: 0,
         applied: 0,
     };
+    let partner = partners
+        .get(province)
+        .map_err(|e| SyncError::Partner(province, e))?;
+    let lease = chrono::Duration::from_std(partner.sync_lease())
+        .map_err(|e| SyncError::Store(format!("federation.sync_lease: {e}")))?;
     if !store
-        .take_sync_lease(province, holder, Utc::now() + LEASE)
+        .take_sync_lease(province, holder, Utc::now() + lease)
         .await
         .map_err(store_error)?
     {
         report.skipped = true;
         return Ok(report);
     }
-    let result = pass(store, partners, province, holder, &mut report).await;
+    let result = pass(store, partner, lease, holder, &mut report).await;
     match &result {
         Ok(()) => crate::server::metrics::sync_pass(&province.to_string(), Some(report.applied)),
         Err(error) => {
@@ -111,14 +114,12 @@ pub async fn sync_once(
 
 async fn pass(
     store: &Store,
-    partners: &Partners,
-    province: ProvinceCode,
+    partner: &Partner,
+    lease: chrono::Duration,
     holder: &str,
     report: &mut Report,
 ) -> Result<(), SyncError> {
-    let partner = partners
-        .get(province)
-        .map_err(|e| SyncError::Partner(province, e))?;
+    let province = partner.province;
     let trace = Trace::from_headers(None, None);
     let reader = Reader { owner: province };
     // A feed that started again refuses our cursor; say so plainly first.
@@ -221,11 +222,13 @@ async fn pass(
             .await
             .map_err(store_error)?;
         report.pages += 1;
-        store
-            .take_sync_lease(province, holder, Utc::now() + LEASE)
+        let renewed = store
+            .take_sync_lease(province, holder, Utc::now() + lease)
             .await
             .map_err(store_error)?;
-        if feed["pageInfo"]["hasNextPage"] != json!(true) {
+        // A worker that lost its claim (it stalled past the lease) stops; the
+        // one that took over goes on from the cursor this page left.
+        if !renewed || feed["pageInfo"]["hasNextPage"] != json!(true) {
             return Ok(());
         }
     }

@@ -200,6 +200,13 @@ pub struct Partners {
     by_province: Arc<BTreeMap<ProvinceCode, Arc<Partner>>>,
 }
 
+impl Partner {
+    /// How long a sync worker's claim on this partner's feed lasts unless renewed.
+    pub fn sync_lease(&self) -> std::time::Duration {
+        self.settings.sync_lease
+    }
+}
+
 impl Partners {
     /// Builds a client for every partner with an endpoint.
     pub fn build(config: &Config) -> anyhow::Result<Self> {

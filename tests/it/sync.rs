@@ -4,7 +4,7 @@ use caunoi::domain::ProvinceCode;
 use caunoi::sync::{SyncError, sync_once};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, spawn_pair};
+use crate::helpers::{TestGateway, spawn_pair, spawn_pair_with};
 
 fn nghe_an() -> ProvinceCode {
     ProvinceCode::parse("40").unwrap()
@@ -336,18 +336,19 @@ async fn a_certificate_number_is_answered_and_verified_from_the_replica_when_the
 }
 
 /// Every page of `list(scope: PARTNERS, filter: …)`, walked `first` at a time:
-/// each node's ID and where it came from, and the codes of the answer's errors.
+/// each node's ID, version and where it came from, and the codes of the
+/// answer's errors.
 async fn walk(
     tn: &TestGateway,
     list: &str,
     filter: &Value,
     first: i32,
     consistency: &str,
-) -> (Vec<(String, String)>, Vec<String>) {
+) -> (Vec<(String, i64, String)>, Vec<String>) {
     let query = format!(
         "query($f: {input}, $after: String, $first: Int, $c: Consistency) {{
            {list}(scope: PARTNERS, filter: $f, first: $first, after: $after, consistency: $c) {{
-             edges {{ node {{ id provenance {{ source }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+             edges {{ node {{ id version provenance {{ source }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
         input = match list {
             "facilities" => "FacilityFilterInput",
             "certificates" => "CertificateFilterInput",
@@ -371,6 +372,7 @@ async fn walk(
             let node = &edge["node"];
             nodes.push((
                 node["id"].as_str().unwrap().to_owned(),
+                node["version"].as_i64().unwrap(),
                 node["provenance"]["source"].as_str().unwrap().to_owned(),
             ));
         }
@@ -413,7 +415,7 @@ async fn lists_answer_from_the_replica_as_the_owner_would_when_it_is_down() {
     for (list, filter) in &cases {
         let (nodes, codes) = walk(&tn, list, filter, 100, "BEST_EFFORT").await;
         assert!(codes.is_empty(), "{list} {filter}: {codes:?}");
-        assert!(nodes.iter().all(|(_, source)| source == "OWNER"));
+        assert!(nodes.iter().all(|(_, _, source)| source == "OWNER"));
         live.push(nodes);
     }
     assert!(
@@ -425,10 +427,14 @@ async fn lists_answer_from_the_replica_as_the_owner_would_when_it_is_down() {
     for ((list, filter), live) in cases.iter().zip(&live) {
         // Smaller pages than the owner's, so that paging crosses replica chunks.
         let (nodes, codes) = walk(&tn, list, filter, 37, "BEST_EFFORT").await;
-        let ids =
-            |nodes: &[(String, String)]| nodes.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&nodes), ids(live), "{list} {filter}");
-        assert!(nodes.iter().all(|(_, source)| source == "REPLICA"));
+        let records = |nodes: &[(String, i64, String)]| {
+            nodes
+                .iter()
+                .map(|(id, version, _)| (id.clone(), *version))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(records(&nodes), records(live), "{list} {filter}");
+        assert!(nodes.iter().all(|(_, _, source)| source == "REPLICA"));
         assert!(
             codes.iter().all(|code| code == "SERVED_FROM_REPLICA") && !codes.is_empty(),
             "{list} {filter}: {codes:?}"
@@ -438,4 +444,184 @@ async fn lists_answer_from_the_replica_as_the_owner_would_when_it_is_down() {
     assert!(nodes.is_empty());
     // By now the partner's circuit has opened on all those failures.
     assert_eq!(codes, ["PARTNER_CIRCUIT_OPEN"]);
+}
+
+/// `caunoi sync --once --partner 40` as its own process, configured as `tn`.
+fn sync_process(config: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_caunoi"))
+        .args(["--config", config.to_str().unwrap()])
+        .args(["sync", "--once", "--partner", "40"])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the caunoi binary starts")
+}
+
+/// An order-independent checksum of `(kind, id, version)` triples.
+fn checksum<'a>(rows: impl IntoIterator<Item = &'a (String, i64, i32)>) -> u64 {
+    rows.into_iter()
+        .map(|row| {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            row.hash(&mut hasher);
+            hasher.finish()
+        })
+        .fold(0u64, u64::wrapping_add)
+}
+
+#[tokio::test]
+async fn a_sync_killed_at_random_points_loses_nothing_and_applies_nothing_twice() {
+    let (tn, na) = spawn_pair().await;
+    caunoi::seed::seed(na.app.store()).await.unwrap();
+    let shared = walk(&tn, "facilities", &json!({}), 1, "LIVE").await.0[0]
+        .0
+        .clone();
+    let state = tn.pki_dir().parent().unwrap().to_path_buf();
+    let config = state.join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = {state:?}\ndatabase_url = {url:?}\n[province]\ncode = \"19\"\n\
+             [federation]\nsync_lease = \"50ms\"\n\
+             [[partners]]\nprovince = \"40\"\nca = {ca:?}\nendpoint = {endpoint:?}\n",
+            url = tn.database_url,
+            ca = na.pki_dir().join(caunoi::pki::CA_CERT),
+            endpoint = na.url(),
+        ),
+    )
+    .unwrap();
+
+    let position = || async {
+        tn.app
+            .store()
+            .sync_state(nghe_an())
+            .await
+            .unwrap()
+            .cursor
+            .map(|c| caunoi::store::FeedPosition::from_cursor(&c).unwrap())
+    };
+    // Each run dies at a random instant in a window that follows how long a run
+    // lasts on this machine: wider after a death that let no page through,
+    // narrower after a run that finished first. The owner writes after every
+    // death, so there is always something left to sync.
+    let (mut kills, mut runs, mut positions) = (0, 0, Vec::new());
+    let mut window = 300u64;
+    while kills < 20 {
+        runs += 1;
+        assert!(runs < 400, "{kills} kills in {runs} runs");
+        let before = position().await;
+        let mut child = sync_process(&config);
+        let deadline = std::time::Duration::from_millis(fastrand::u64(0..=window));
+        match tokio::time::timeout(deadline, child.wait()).await {
+            Err(_) => {
+                child.start_kill().unwrap();
+                child.wait().await.unwrap();
+                kills += 1;
+                if position().await == before {
+                    window = (window * 3 / 2).min(10_000);
+                }
+                na.issue_certificate(&shared, json!({})).await;
+            }
+            Ok(status) => {
+                assert!(status.unwrap().success());
+                window = (window * 2 / 3).max(20);
+            }
+        }
+        positions.push(position().await);
+    }
+    // Then it runs undisturbed until a pass finds nothing left (a run started
+    // while a dead worker's lease lasts steps aside).
+    loop {
+        let child = sync_process(&config);
+        let out = child.wait_with_output().await.unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        positions.push(position().await);
+        if !out.contains("skipped") && out.contains(" 0 rows applied") {
+            break;
+        }
+    }
+    // The cursor only ever moved forward, and the deaths fell mid-sync.
+    let seen: Vec<_> = positions.iter().flatten().collect();
+    assert!(
+        seen.windows(2)
+            .all(|w| (w[0].seq, w[0].idx) <= (w[1].seq, w[1].idx)),
+        "{seen:?}"
+    );
+    let mut distinct: Vec<_> = seen.iter().map(|p| (p.seq, p.idx)).collect();
+    distinct.dedup();
+    assert!(distinct.len() >= 5, "the sync hardly moved: {distinct:?}");
+
+    // The replica holds exactly what Nghệ An shares, once each.
+    let copied = tn.app.store().replica_rows(nghe_an()).await.unwrap();
+    let replica: Vec<(String, i64, i32)> = copied
+        .iter()
+        .map(|row| (row.kind.clone(), row.record_id, row.version))
+        .collect();
+    let mut keys: Vec<_> = replica.iter().map(|(k, id, _)| (k.clone(), *id)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), replica.len(), "duplicate keys in the replica");
+    let mut source = Vec::new();
+    for list in ["facilities", "certificates", "products", "inspections"] {
+        let (nodes, codes) = walk(&tn, list, &json!({}), 100, "LIVE").await;
+        assert!(codes.is_empty(), "{codes:?}");
+        for (id, version, _) in nodes {
+            let id = caunoi::domain::GlobalId::parse(&id).unwrap();
+            source.push((id.kind.code().to_owned(), id.local, version as i32));
+        }
+    }
+    let count =
+        |rows: &[(String, i64, i32)], kind: &str| rows.iter().filter(|r| r.0 == kind).count();
+    for kind in ["facility", "certificate", "product", "inspection"] {
+        assert_eq!(count(&replica, kind), count(&source, kind), "{kind}");
+    }
+    assert_eq!(checksum(&replica), checksum(&source));
+    assert!(
+        kills >= 20 && source.len() > 500,
+        "{kills} kills, {} records",
+        source.len()
+    );
+}
+
+#[tokio::test]
+async fn a_served_gateway_syncs_each_partner_on_its_schedule() {
+    let (tn, na) = spawn_pair_with(
+        |config| config.partners[0].sync_every = Some(std::time::Duration::from_millis(50)),
+        |_| {},
+    )
+    .await;
+    let mut passes = tn.app.sync_passes();
+    let facility = na
+        .create_facility(
+            "Hợp tác xã chè Thanh Chương",
+            json!({ "suppliesTo": ["19"] }),
+        )
+        .await;
+    let copied = row_of(&facility["id"], 1);
+    // Each finished pass wakes us; bounded, so that a schedule that never runs
+    // fails the test instead of hanging it.
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            passes.changed().await.unwrap();
+            if replica(&tn).await.contains(&copied) {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("a scheduled pass copied the new facility");
+    let status = tn
+        .data(
+            "{ provinces { province { code } sync { lastSuccessAt } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status["provinces"][1]["province"]["code"], "40");
+    assert!(
+        status["provinces"][1]["sync"]["lastSuccessAt"].is_string(),
+        "{status:#}"
+    );
 }
