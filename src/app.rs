@@ -234,30 +234,21 @@ impl App {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let handle = axum_server::Handle::new();
-        let stopper = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-        });
-        let acceptor = CountHandshakes(
-            axum_server::tls_rustls::RustlsAcceptor::new(self.tls.rustls())
-                .handshake_timeout(self.handshake_timeout)
-                .acceptor(axum_server::accept::NoDelayAcceptor::new()),
-        );
-        let router = self.router();
         let schedules: Vec<_> = self
             .sync_schedule
             .iter()
             .map(|&(province, every)| tokio::spawn(self.clone().sync_every(province, every)))
             .collect();
-        let served = axum_server::from_tcp(listener)?
-            .acceptor(acceptor)
-            .handle(handle)
-            .serve(router.into_make_service())
-            .await;
+        let served = serve_tls(
+            &self.tls,
+            self.handshake_timeout,
+            listener,
+            self.router(),
+            shutdown,
+        )
+        .await;
         schedules.iter().for_each(tokio::task::JoinHandle::abort);
-        Ok(served?)
+        served
     }
 
     /// Syncs one partner's feed every `every` while the gateway serves. A failed
@@ -288,6 +279,36 @@ impl App {
             .await?;
         Ok(())
     }
+}
+
+/// Serves `router` over mutual TLS with `tls` on `listener` — TCP_NODELAY, a
+/// handshake deadline, handshakes counted — until `shutdown` completes, then
+/// lets requests in flight finish. The benchmark's reference server uses it too,
+/// so that both measure the same listener.
+pub async fn serve_tls(
+    tls: &Tls,
+    handshake_timeout: Duration,
+    listener: std::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let acceptor = CountHandshakes(
+        axum_server::tls_rustls::RustlsAcceptor::new(tls.rustls())
+            .handshake_timeout(handshake_timeout)
+            .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+    );
+    axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
+    Ok(())
 }
 
 /// Turns the connection's client certificate into an [`Identity`], or refuses.

@@ -112,7 +112,12 @@ enum PkiCommand {
 
 /// Runs the command line; errors are printed with their causes.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    main_from(std::env::args_os())
+}
+
+/// Runs the command line `args` (the first is the program's name).
+pub fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let cli = Cli::parse_from(args);
     if let Command::Schema = cli.command {
         print!("{}", crate::graphql::sdl());
         return ExitCode::SUCCESS;

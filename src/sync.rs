@@ -202,6 +202,8 @@ async fn pass(
             until: until.to_owned(),
             rows: Vec::new(),
             removed: Vec::new(),
+            holder: holder.to_owned(),
+            lease_until: Utc::now() + lease,
         };
         for (id, node) in ids.iter().zip(nodes) {
             let kind = id.kind.code().to_owned();
@@ -222,13 +224,7 @@ async fn pass(
             .await
             .map_err(store_error)?;
         report.pages += 1;
-        let renewed = store
-            .take_sync_lease(province, holder, Utc::now() + lease)
-            .await
-            .map_err(store_error)?;
-        // A worker that lost its claim (it stalled past the lease) stops; the
-        // one that took over goes on from the cursor this page left.
-        if !renewed || feed["pageInfo"]["hasNextPage"] != json!(true) {
+        if feed["pageInfo"]["hasNextPage"] != json!(true) {
             return Ok(());
         }
     }

@@ -308,6 +308,21 @@ pub struct RemotePage<R> {
 
 impl Reader {
     /// Reads a connection (`edges { cursor node }`, `pageInfo`) with `read`.
+    /// The facilities a partner's page brought along with its records: each
+    /// read and checked as any record of the partner's, the unreadable left out
+    /// (they will be asked for if wanted).
+    pub fn facilities_in(&self, list: &Value) -> Vec<Remote> {
+        list["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|edge| &edge["node"]["facility"])
+            .filter(|facility| facility.is_object())
+            .filter_map(|facility| self.facility(facility).ok())
+            .map(Remote::Facility)
+            .collect()
+    }
+
     pub fn page<R>(
         &self,
         list: &Value,
@@ -408,11 +423,20 @@ pub fn facility_products_query() -> String {
 }
 
 /// A page of a root list on a partner, answered from its own records.
+/// A page of a partner's list. Records that belong to a facility bring the
+/// facility along (when the partner shares it), so that a page and its
+/// facilities cost one request.
 fn list_query(field: &str, filter: &str, spread: &str, fragment: &str) -> String {
+    let (facility, facility_fragment) = if spread == "FacilityFields" {
+        ("", "")
+    } else {
+        (" facility { ...FacilityFields }", FACILITY)
+    };
     format!(
         "query List($filter: {filter}, $first: Int, $after: String) {{ \
          {field}(filter: $filter, first: $first, after: $after, scope: LOCAL) {{ \
-         edges {{ cursor node {{ ...{spread} }} }} pageInfo {{ hasNextPage endCursor }} }} }} {fragment}"
+         edges {{ cursor node {{ ...{spread}{facility} }} }} pageInfo {{ hasNextPage endCursor }} }} }} \
+         {fragment} {facility_fragment}"
     )
 }
 

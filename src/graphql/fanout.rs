@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::pagination::{self, Connection, PageInfo};
-use super::remote::{Consistency, federates, remote, stand_in};
+use super::remote::{Consistency, federates, remember, remote, stand_in};
 use super::{Output, Provenance, local, returned, store};
 use crate::domain::{GlobalId, ProvinceCode, RecordKind};
 use crate::error::AppError;
@@ -225,7 +225,11 @@ where
                     Err(error) => Err(error),
                 };
                 let at = Utc::now();
-                match answer.and_then(|data| Reader { owner: province }.page(&data[field], read)) {
+                let reader = Reader { owner: province };
+                if let Ok(data) = &answer {
+                    remember(ctx, reader.facilities_in(&data[field]), at).await;
+                }
+                match answer.and_then(|data| reader.page(&data[field], read)) {
                     Ok(page) => Ok(Some(SourcePage {
                         source: key,
                         has_next: page.has_next,

@@ -180,18 +180,24 @@ pub async fn execute(
         .data::<Store>()
         .expect("the app attaches a store to the schema")
         .clone();
-    let loader = DataLoader::new(facility::FacilityLoader { store, audience }, tokio::spawn);
+    // No delay before a batch is read: the fields of a page ask for their
+    // records in one poll, before the spawned read runs, so they are batched
+    // anyway; the default millisecond only added to every page's latency.
+    let loader = DataLoader::new(facility::FacilityLoader { store, audience }, tokio::spawn)
+        .delay(std::time::Duration::ZERO);
     let partners = schema
         .data::<crate::federation::Partners>()
         .cloned()
         .unwrap_or_default();
-    let partner_loader = DataLoader::new(
+    let partner_loader = DataLoader::with_cache(
         remote::PartnerLoader {
             partners,
             trace: trace.clone(),
         },
         tokio::spawn,
+        async_graphql::dataloader::HashMapCache::default(),
     )
+    .delay(std::time::Duration::ZERO)
     .max_batch_size(remote::BATCH);
     let reach = remote::Reach {
         federate: matches!(caller, Caller::Internal(_)) && !hop,

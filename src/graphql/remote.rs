@@ -50,6 +50,25 @@ fn to_node(ctx: &Context<'_>, record: Remote, provenance: Provenance) -> Node {
     }
 }
 
+/// The request's loader of partners' records. Its cache also holds records a
+/// partner sent along with others (a list's facilities), so that asking for
+/// them costs no second request.
+pub type Partnered = DataLoader<PartnerLoader, async_graphql::dataloader::HashMapCache>;
+
+/// Records a partner sent along with an answer, so that lookups of them in
+/// this request are answered without asking again.
+pub async fn remember(ctx: &Context<'_>, records: Vec<Remote>, at: DateTime<Utc>) {
+    if let Ok(loader) = ctx.data::<Partnered>() {
+        loader
+            .feed_many(
+                records
+                    .into_iter()
+                    .map(|record| (record.id(), Ok(Fetched { record, at }))),
+            )
+            .await;
+    }
+}
+
 /// Batches lookups of partners' records: one `nodes` request per partner.
 pub struct PartnerLoader {
     pub partners: Partners,
@@ -132,7 +151,7 @@ pub async fn lookup_with(
     if !federates(ctx) {
         return Ok(None);
     }
-    let loader = ctx.data::<DataLoader<PartnerLoader>>()?;
+    let loader = ctx.data::<Partnered>()?;
     match loader.load_one(id).await {
         Ok(None) => Ok(None),
         Ok(Some(Ok(fetched))) => Ok(Some(to_node(
@@ -223,7 +242,7 @@ pub fn served_from_replica(
 /// Whether a partner confirms that its facility `id` exists and is shared with
 /// us. A partner that cannot be asked is an error, not a "no".
 pub async fn confirm_facility(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<bool> {
-    let loader = ctx.data::<DataLoader<PartnerLoader>>()?;
+    let loader = ctx.data::<Partnered>()?;
     match loader.load_one(id).await {
         Ok(None) => Ok(false),
         Ok(Some(Ok(fetched))) => Ok(matches!(fetched.record, Remote::Facility(_))),

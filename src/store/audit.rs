@@ -18,11 +18,66 @@ pub struct AuditFilter {
     pub role: Option<String>,
 }
 
+/// Audit appends waiting to be written. Every append must reach the disk before
+/// its request is answered, and each commit costs a flush; so appends that
+/// arrive while one is being written wait and go together in the next
+/// transaction (group commit), one flush for all of them.
+#[derive(Default)]
+pub(super) struct Queue {
+    pending: std::sync::Mutex<Vec<(Event, Reply)>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<i64, String>>;
+
 impl Store {
-    /// Appends `event` to the chain and returns its id. Appends are serialised by
-    /// the head row: locked `FOR UPDATE` on PostgreSQL, by the write lock on SQLite.
+    /// Appends `event` to the chain and returns its id, once it is committed.
+    /// Appends are serialised by the head row — locked `FOR UPDATE` on
+    /// PostgreSQL, by the write lock on SQLite — and, within a process, grouped.
     #[tracing::instrument(skip(self, event), fields(outcome = %event.outcome))]
     pub async fn append_audit(&self, event: &Event) -> Result<i64, AppError> {
+        let (reply, written) = tokio::sync::oneshot::channel();
+        self.audit_queue
+            .pending
+            .lock()
+            .expect("the audit queue is never poisoned")
+            .push((event.clone(), reply));
+        {
+            // Whoever holds the writer writes everything queued so far; ours is
+            // in it unless a writer before took it, and then it is answered.
+            let _writer = self.audit_queue.writer.lock().await;
+            let batch = std::mem::take(
+                &mut *self
+                    .audit_queue
+                    .pending
+                    .lock()
+                    .expect("the audit queue is never poisoned"),
+            );
+            if !batch.is_empty() {
+                // Its own task, so that a request given up mid-write (its client
+                // went away) cannot abandon the others' entries.
+                let store = self.clone();
+                let write = tokio::spawn(async move {
+                    let (events, replies): (Vec<Event>, Vec<Reply>) = batch.into_iter().unzip();
+                    let written = store.append_audit_batch(&events).await;
+                    for (i, reply) in replies.into_iter().enumerate() {
+                        let _ = reply.send(match &written {
+                            Ok(first) => Ok(first + i as i64),
+                            Err(error) => Err(format!("{error:?}")),
+                        });
+                    }
+                });
+                let _ = write.await;
+            }
+        }
+        written
+            .await
+            .map_err(|_| anyhow::anyhow!("the audit writer went away"))?
+            .map_err(|error| AppError::Internal(anyhow::anyhow!("audit append: {error}")))
+    }
+
+    /// Appends `events` in order in one transaction; the id of the first.
+    async fn append_audit_batch(&self, events: &[Event]) -> Result<i64, AppError> {
         let txn = self.write().await?;
         let mut select = audit_head::Entity::find_by_id(1);
         if self.backend() == DbBackend::Postgres {
@@ -32,37 +87,47 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-        let id = head.last_id + 1;
-        let hash = event.link_hash(id, &head.last_hash);
-        audit_log::ActiveModel {
-            id: Set(id),
-            at: Set(event.at),
-            fingerprint: Set(event.fingerprint.clone()),
-            subject: Set(event.subject.clone()),
-            role: Set(event.role.clone()),
-            province: Set(event.province),
-            operation_name: Set(event.operation_name.clone()),
-            operation_type: Set(event.operation_type.clone()),
-            query_hash: Set(event.query_hash.clone()),
-            variables_hash: Set(event.variables_hash.clone()),
-            records: Set(serde_json::to_string(&event.records).map_err(anyhow::Error::from)?),
-            outcome: Set(event.outcome.clone()),
-            error_codes: Set(event.error_codes.join(",")),
-            latency_us: Set(event.latency_us),
-            prev_hash: Set(head.last_hash.clone()),
-            hash: Set(hash.clone()),
+        let first = head.last_id + 1;
+        let (mut id, mut last_hash) = (head.last_id, head.last_hash);
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            id += 1;
+            let hash = event.link_hash(id, &last_hash);
+            rows.push(audit_log::ActiveModel {
+                id: Set(id),
+                at: Set(event.at),
+                fingerprint: Set(event.fingerprint.clone()),
+                subject: Set(event.subject.clone()),
+                role: Set(event.role.clone()),
+                province: Set(event.province),
+                operation_name: Set(event.operation_name.clone()),
+                operation_type: Set(event.operation_type.clone()),
+                query_hash: Set(event.query_hash.clone()),
+                variables_hash: Set(event.variables_hash.clone()),
+                records: Set(serde_json::to_string(&event.records).map_err(anyhow::Error::from)?),
+                outcome: Set(event.outcome.clone()),
+                error_codes: Set(event.error_codes.join(",")),
+                latency_us: Set(event.latency_us),
+                prev_hash: Set(last_hash.clone()),
+                hash: Set(hash.clone()),
+            });
+            last_hash = hash;
         }
-        .insert(&txn)
-        .await?;
+        // At most this many rows per statement, within SQLite's parameter limit.
+        for chunk in rows.chunks(500) {
+            audit_log::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await?;
+        }
         audit_head::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(1),
             last_id: Set(id),
-            last_hash: Set(hash),
+            last_hash: Set(last_hash),
         }
         .update(&txn)
         .await?;
         txn.commit().await?;
-        Ok(id)
+        Ok(first)
     }
 
     /// The chain's head as stored.

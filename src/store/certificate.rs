@@ -286,14 +286,32 @@ impl Store {
         &self,
         data: CertificateData,
     ) -> Result<CertificateRecord, AppError> {
-        check_certificate(&data)?;
+        Ok(self.issue_certificates(vec![data]).await?.remove(0))
+    }
+
+    /// Issues several certificates in one transaction — all or none, numbered in
+    /// order — as when a province's existing register is brought in.
+    #[tracing::instrument(skip(self, batch), fields(count = batch.len()))]
+    pub async fn issue_certificates(
+        &self,
+        batch: Vec<CertificateData>,
+    ) -> Result<Vec<CertificateRecord>, AppError> {
+        batch.iter().try_for_each(check_certificate)?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let txn = self.write().await?;
-        let record = self.insert_certificate(&txn, data, None).await?;
-        let shared = self.certificate_audience(&txn, &record).await?;
-        self.record_changes(&txn, &[record.change(ChangeOperation::Create, shared)])
-            .await?;
+        let mut records = Vec::with_capacity(batch.len());
+        let mut changes = Vec::with_capacity(batch.len());
+        for data in batch {
+            let record = self.insert_certificate(&txn, data, None).await?;
+            let shared = self.certificate_audience(&txn, &record).await?;
+            changes.push(record.change(ChangeOperation::Create, shared));
+            records.push(record);
+        }
+        self.record_changes(&txn, &changes).await?;
         txn.commit().await?;
-        Ok(record)
+        Ok(records)
     }
 
     /// Renews `id`: issues a new certificate that names it as the one it replaces.

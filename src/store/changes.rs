@@ -170,6 +170,31 @@ impl Store {
         Ok(())
     }
 
+    /// Appends `count` changes to certificates that do not exist, each shared
+    /// with `partner`, in transactions of a thousand: a feed of realistic length
+    /// for the benchmark, which measures a page of it. Never used by the gateway.
+    #[doc(hidden)]
+    pub async fn pad_feed(&self, count: u64, partner: ProvinceCode) -> Result<(), AppError> {
+        let mut done = 0;
+        while done < count {
+            let batch = Ord::min(count - done, 1000);
+            let changes: Vec<Change> = (0..batch)
+                .map(|i| Change {
+                    kind: RecordKind::Certificate,
+                    record: -1 - (done + i) as i64,
+                    version: 1,
+                    operation: ChangeOperation::Create,
+                    shared_with: SharedWith::Provinces(vec![partner]),
+                })
+                .collect();
+            let txn = self.write().await?;
+            self.record_changes(&txn, &changes).await?;
+            txn.commit().await?;
+            done += batch;
+        }
+        Ok(())
+    }
+
     /// The feed's epoch.
     pub async fn feed_epoch(&self) -> Result<String, AppError> {
         Ok(change_head::Entity::find_by_id(1)
@@ -203,7 +228,10 @@ impl Store {
                     ),
                 ));
             }
-            select = select.filter(
+            // `seq >= s` first: the range the primary key can seek to. Without it
+            // the OR below read the feed from its start (measured: a page cost
+            // 34 times more at a million changes than at a thousand).
+            select = select.filter(L::Seq.gte(after.seq)).filter(
                 Condition::any().add(L::Seq.gt(after.seq)).add(
                     Condition::all()
                         .add(L::Seq.eq(after.seq))

@@ -85,6 +85,8 @@ impl<T> Page<T> {
 pub struct Store {
     db: DatabaseConnection,
     province: ProvinceCode,
+    /// Audit entries waiting for the next group commit.
+    audit_queue: std::sync::Arc<audit::Queue>,
 }
 
 impl Store {
@@ -110,7 +112,11 @@ impl Store {
             .await
             .with_context(|| format!("cannot open the database at {}", redact(url)))?;
         tracing::Span::current().record("backend", format!("{:?}", db.get_database_backend()));
-        Ok(Self { db, province })
+        Ok(Self {
+            db,
+            province,
+            audit_queue: Default::default(),
+        })
     }
 
     /// Applies every pending migration.

@@ -51,6 +51,10 @@ pub struct SyncPage {
     pub rows: Vec<ReplicaRow>,
     /// Records the partner no longer shares (or no longer has): `(kind, id)`.
     pub removed: Vec<(String, i64)>,
+    /// The worker applying it, which must still hold the lease, and until when
+    /// the lease is renewed (in the same transaction).
+    pub holder: String,
+    pub lease_until: DateTime<Utc>,
 }
 
 impl Store {
@@ -150,6 +154,11 @@ impl Store {
                 "the sync of province {province} moved on since this page was read"
             )));
         }
+        if state.holder.as_deref() != Some(page.holder.as_str()) {
+            return Err(AppError::Conflict(format!(
+                "another worker took over the sync of province {province}"
+            )));
+        }
         let now = Utc::now();
         let mut applied = 0u64;
         for row in &page.rows {
@@ -217,6 +226,7 @@ impl Store {
             last_success: Set(Some(now)),
             last_error: Set(None),
             rows_applied: Set(state.rows_applied + applied as i64),
+            lease_until: Set(Some(page.lease_until)),
             ..Default::default()
         }
         .update(&txn)

@@ -207,6 +207,8 @@ async fn a_replayed_or_stale_page_changes_nothing() {
         until: "c1".to_owned(),
         rows: vec![row(2)],
         removed: Vec::new(),
+        holder: "w".to_owned(),
+        lease_until: chrono::Utc::now() + chrono::Duration::minutes(1),
     };
     assert_eq!(store.apply_sync_page(partner, &first).await.unwrap(), 1);
     // The same page again: the cursor has moved on, so it is refused whole.

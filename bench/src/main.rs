@@ -1,0 +1,692 @@
+//! The Cầu Nối benchmark: Thái Nguyên's and Nghệ An's gateways, each its own
+//! process on loopback with a seeded SQLite register, and a bare reference
+//! server on the same mTLS listener setup, driven by pooled mTLS clients. Every
+//! answer is checked; figures are medians of interleaved rounds, reported as
+//! ratios taken in one run so that they hold on a noisy machine.
+//!
+//! `cargo run --release -p caunoi-bench` for the full run, `-- --quick` for the
+//! short one CI runs (it checks the answers, not the speed).
+
+mod load;
+mod setup;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use caunoi::domain::{ProvinceCode, RecordKind};
+use caunoi::store::{Audience, FeedPosition, Store};
+use clap::Parser;
+use serde_json::{Value, json};
+
+use load::{Run, Scenario, drive, median};
+use setup::{Gateway, Province, free_port, seed};
+
+#[derive(Parser)]
+#[command(
+    name = "caunoi-bench",
+    about = "Measures Cầu Nối against its machine's limits"
+)]
+struct Args {
+    /// A short run that checks every answer (CI runs it); figures are rough.
+    #[arg(long)]
+    quick: bool,
+    /// Certificates per province (default 100000; quick 1000).
+    #[arg(long)]
+    certificates: Option<usize>,
+    /// Requests per scenario, concurrency and round (default 3000; quick 100).
+    #[arg(long)]
+    requests: Option<usize>,
+    /// Rounds, each running every scenario once (default 5; quick 1).
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Concurrent clients of the loaded runs (default 50; quick 4, as a debug
+    /// build cannot carry fifty within the partner timeout).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Certificates of the small and large registers compared for lookup cost
+    /// (default 10000 and 1000000; quick 200 and 2000).
+    #[arg(long, num_args = 2)]
+    scale: Option<Vec<usize>>,
+    /// Changes of the short and long feeds compared for page cost (default
+    /// 1000 and 10000000; quick 1000 and 20000).
+    #[arg(long, num_args = 2)]
+    feed: Option<Vec<usize>>,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = "target/bench/report.json")]
+    json: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    // The gateways are this binary run as `caunoi`.
+    if argv.get(1).is_some_and(|a| a == "gateway") {
+        argv.remove(1);
+        return caunoi::cli::main_from(argv);
+    }
+    let args = Args::parse_from(argv);
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("caunoi-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Sizes {
+    certificates: usize,
+    requests: usize,
+    rounds: usize,
+    many: usize,
+    scale: (usize, usize),
+    feed: (usize, usize),
+}
+
+impl Sizes {
+    fn of(args: &Args) -> Self {
+        let pair = |given: &Option<Vec<usize>>, full: (usize, usize), quick: (usize, usize)| {
+            given
+                .as_ref()
+                .map(|v| (v[0], v[1]))
+                .unwrap_or(if args.quick { quick } else { full })
+        };
+        let pick = |given: Option<usize>, full: usize, quick: usize| {
+            given.unwrap_or(if args.quick { quick } else { full })
+        };
+        Self {
+            certificates: pick(args.certificates, 100_000, 1_000),
+            requests: pick(args.requests, 3_000, 100),
+            rounds: pick(args.rounds, 5, 1),
+            many: pick(args.concurrency, 50, 4),
+            scale: pair(&args.scale, (10_000, 1_000_000), (200, 2_000)),
+            feed: pair(&args.feed, (1_000, 10_000_000), (1_000, 20_000)),
+        }
+    }
+}
+
+const LOOKUP: &str = "query($n: String!) { certificate(number: $n) { number status expiresOn } }";
+
+/// A page of 100 certificates with each one's facility.
+fn page_query(scope: &str) -> String {
+    format!(
+        "{{ certificates(scope: {scope}, first: 100) {{ edges {{ node {{ number facility {{ name }} }} }} }} }}"
+    )
+}
+
+/// A lookup scenario: request `i` asks for `numbers[i·k mod n]`.
+fn lookup(
+    name: &'static str,
+    url: String,
+    clients: &Arc<Vec<reqwest::Client>>,
+    numbers: Arc<Vec<String>>,
+) -> Arc<Scenario> {
+    let pick = {
+        let numbers = numbers.clone();
+        move |i: usize| numbers[(i * 7919) % numbers.len()].clone()
+    };
+    let expected = pick.clone();
+    Arc::new(Scenario {
+        name,
+        url,
+        clients: clients.clone(),
+        body: Box::new(move |i| json!({ "query": LOOKUP, "variables": { "n": pick(i) } })),
+        check: Box::new(move |i, answer| {
+            no_errors(answer)?;
+            let number = &answer["data"]["certificate"]["number"];
+            (number == &Value::from(expected(i)))
+                .then_some(())
+                .ok_or_else(|| format!("asked {}, got {number}", expected(i)))
+        }),
+        share: 1.0,
+    })
+}
+
+/// A page scenario: 100 certificates of `owner`, each with its facility's name.
+fn page(
+    name: &'static str,
+    url: String,
+    clients: &Arc<Vec<reqwest::Client>>,
+    scope: &str,
+    owner: ProvinceCode,
+) -> Arc<Scenario> {
+    let query = page_query(scope);
+    let prefix = format!("{owner}-");
+    Arc::new(Scenario {
+        name,
+        url,
+        clients: clients.clone(),
+        body: Box::new(move |_| json!({ "query": query })),
+        check: Box::new(move |_, answer| {
+            no_errors(answer)?;
+            let edges = answer["data"]["certificates"]["edges"]
+                .as_array()
+                .ok_or("no edges")?;
+            if edges.len() != 100 {
+                return Err(format!("{} edges, not 100", edges.len()));
+            }
+            edges.iter().try_for_each(|edge| {
+                let node = &edge["node"];
+                let owned = node["number"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&prefix));
+                let named = node["facility"]["name"].is_string();
+                (owned && named)
+                    .then_some(())
+                    .ok_or_else(|| format!("unexpected {node}"))
+            })
+        }),
+        share: 0.2,
+    })
+}
+
+fn no_errors(answer: &Value) -> Result<(), String> {
+    match answer.get("errors") {
+        None => Ok(()),
+        Some(errors) => Err(format!("errors: {errors}")),
+    }
+}
+
+/// The reference: a bare handler answering a fixed certificate over the same
+/// mTLS listener setup as the gateways (Thái Nguyên's TLS material).
+async fn reference(province: &Province) -> anyhow::Result<String> {
+    let config = caunoi::config::Config {
+        state_dir: province.dir.clone(),
+        province: caunoi::config::ProvinceConfig {
+            code: province.code.to_string(),
+            name: None,
+        },
+        ..caunoi::config::Config::default()
+    };
+    let tls = caunoi::server::Tls::load(&config)?;
+    let fixed = json!({ "data": { "certificate": {
+        "number": "19-ATTP-2024-000001", "status": "ACTIVE", "expiresOn": "2027-10-28" } } });
+    let router = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(move || {
+            let fixed = fixed.clone();
+            async move { axum::Json(fixed) }
+        }),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let url = format!("https://{}/graphql", listener.local_addr()?);
+    tokio::spawn(async move {
+        let served = caunoi::app::serve_tls(
+            &tls,
+            config.tls.handshake_timeout,
+            listener,
+            router,
+            std::future::pending(),
+        )
+        .await;
+        if let Err(error) = served {
+            eprintln!("reference server: {error:#}");
+        }
+    });
+    Ok(url)
+}
+
+fn clients(province: &Province, count: usize) -> anyhow::Result<Arc<Vec<reqwest::Client>>> {
+    Ok(Arc::new(
+        (0..count)
+            .map(|_| province.client())
+            .collect::<anyhow::Result<_>>()?,
+    ))
+}
+
+/// Median figures of one scenario at one concurrency.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Figures {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn medians(runs: &[Run]) -> Figures {
+    let of = |f: fn(&Run) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+    Figures {
+        rps: of(|r| r.rps),
+        p50_ms: of(|r| r.p50_ms),
+        p99_ms: of(|r| r.p99_ms),
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let sizes = Sizes::of(&args);
+    let root = tempfile::Builder::new().prefix("caunoi-bench").tempdir()?;
+    let tn = Province::create(root.path(), "19")?;
+    let na = Province::create(root.path(), "40")?;
+
+    let started = Instant::now();
+    let tn_numbers =
+        Arc::new(seed(&tn.store("main.sqlite").await?, na.code, sizes.certificates).await?);
+    let na_numbers =
+        Arc::new(seed(&na.store("main.sqlite").await?, tn.code, sizes.certificates).await?);
+    println!(
+        "seeded {} certificates per province in {:.1} s",
+        sizes.certificates,
+        started.elapsed().as_secs_f64()
+    );
+    let gw19 = Gateway::start(&tn, &tn.config("main.sqlite", Some(&na)), "main").await?;
+    let gw40 = Gateway::start(&na, &na.config("main.sqlite", Some(&tn)), "main").await?;
+    let reference_url = reference(&tn).await?;
+    let (c19, c40) = (clients(&tn, sizes.many)?, clients(&na, sizes.many)?);
+
+    let scenarios = [
+        Arc::new(Scenario {
+            name: "reference",
+            url: reference_url,
+            clients: c19.clone(),
+            body: Box::new(|i| json!({ "query": LOOKUP, "variables": { "n": i.to_string() } })),
+            check: Box::new(|_, answer| {
+                answer["data"]["certificate"]["number"]
+                    .is_string()
+                    .then_some(())
+                    .ok_or_else(|| format!("unexpected {answer}"))
+            }),
+            share: 1.0,
+        }),
+        lookup("local lookup", tn.url(), &c19, tn_numbers.clone()),
+        lookup("federated lookup", tn.url(), &c19, na_numbers.clone()),
+        page("local page", tn.url(), &c19, "LOCAL", tn.code),
+        page("federated page", na.url(), &c40, "ALL", tn.code),
+    ];
+    let [
+        reference_s,
+        local_s,
+        federated_s,
+        local_page_s,
+        federated_page_s,
+    ] = &scenarios;
+
+    // Warm-up: connections, caches, the partner pools.
+    for scenario in &scenarios {
+        drive(scenario, sizes.requests / 5, sizes.many).await?;
+    }
+    let mut runs: Vec<[Vec<Run>; 2]> = vec![Default::default(); scenarios.len()];
+    // Handshakes on Nghệ An while only federated lookups reach it, and partner
+    // requests on Thái Nguyên while Nghệ An pages through its certificates.
+    let (mut handshakes, mut federated_requests) = (0.0, 0usize);
+    let (mut partner_requests, mut pages) = (0.0, 0usize);
+    for round in 0..sizes.rounds {
+        for (s, scenario) in scenarios.iter().enumerate() {
+            for (c, concurrency) in [1, sizes.many].into_iter().enumerate() {
+                let handshakes_before = gw40.counter("caunoi_tls_handshakes_total", "ok").await?;
+                let partner_before = gw19
+                    .counter("caunoi_requests_total", "caller=\"partner\"")
+                    .await?;
+                let run = drive(scenario, sizes.requests, concurrency).await?;
+                if Arc::ptr_eq(scenario, federated_s) {
+                    handshakes += gw40.counter("caunoi_tls_handshakes_total", "ok").await?
+                        - handshakes_before;
+                    federated_requests += run.requests;
+                }
+                if Arc::ptr_eq(scenario, federated_page_s) {
+                    partner_requests += gw19
+                        .counter("caunoi_requests_total", "caller=\"partner\"")
+                        .await?
+                        - partner_before;
+                    pages += run.requests;
+                }
+                runs[s][c].push(run);
+            }
+        }
+        println!("round {} of {} done", round + 1, sizes.rounds);
+    }
+    let figures: Vec<[Figures; 2]> = runs
+        .iter()
+        .map(|[one, many]| [medians(one), medians(many)])
+        .collect();
+    let rss = [gw19.peak_rss(), gw40.peak_rss()];
+    let at = |scenario: &Arc<Scenario>| {
+        let s = scenarios
+            .iter()
+            .position(|x| Arc::ptr_eq(x, scenario))
+            .unwrap();
+        figures[s]
+    };
+
+    // Sync: a fresh replica store of Thái Nguyên pulls Nghệ An's whole feed.
+    let sync_config = caunoi::config::Config {
+        state_dir: tn.dir.clone(),
+        province: caunoi::config::ProvinceConfig {
+            code: "19".to_owned(),
+            name: None,
+        },
+        partners: vec![caunoi::config::Partner {
+            province: "40".to_owned(),
+            name: None,
+            ca: na.pki().join(caunoi::pki::CA_CERT),
+            endpoint: Some(na.url()),
+            sync_every: None,
+        }],
+        ..caunoi::config::Config::default()
+    };
+    let replica = tn.store("replica.sqlite").await?;
+    let partners = caunoi::federation::Partners::build(&sync_config)?;
+    let started = Instant::now();
+    let report = caunoi::sync::sync_once(&replica, &partners, na.code, "benchmark")
+        .await
+        .map_err(|e| anyhow::anyhow!("sync: {e}"))?;
+    let sync_seconds = started.elapsed().as_secs_f64();
+    let copied = replica.replica_rows(na.code).await.map_err(stored)?.len();
+    let expected = sizes.certificates + sizes.certificates.div_ceil(20);
+    anyhow::ensure!(
+        copied == expected,
+        "the replica holds {copied} records, not {expected}"
+    );
+    drop(gw19);
+    drop(gw40);
+
+    // Lookup cost against register size: two registers of Thái Nguyên, one
+    // gateway each, asked in turn at C = 1.
+    let mut scaled = Vec::new();
+    for (name, count) in [("small", sizes.scale.0), ("large", sizes.scale.1)] {
+        let province = Province {
+            code: tn.code,
+            dir: tn.dir.clone(),
+            port: free_port()?,
+            ops_port: free_port()?,
+        };
+        let file = format!("{name}.sqlite");
+        let started = Instant::now();
+        let numbers = seed(&province.store(&file).await?, na.code, count).await?;
+        println!(
+            "seeded the {name} register ({count} certificates) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let gateway = Gateway::start(&province, &province.config(&file, None), name).await?;
+        let scenario = lookup("lookup", province.url(), &c19, Arc::new(numbers));
+        drive(&scenario, sizes.requests / 5, 1).await?;
+        scaled.push((gateway, scenario));
+    }
+    let mut scale_runs: [Vec<Run>; 2] = Default::default();
+    for _ in 0..sizes.rounds {
+        for (i, (_, scenario)) in scaled.iter().enumerate() {
+            scale_runs[i].push(drive(scenario, sizes.requests, 1).await?);
+        }
+    }
+    let scale = [medians(&scale_runs[0]), medians(&scale_runs[1])];
+    drop(scaled);
+
+    // Feed page cost against feed length, read from the store as the feed
+    // endpoint does: a partner's page and our own sync client's.
+    let mut feed_p50 = Vec::new();
+    for (name, count) in [("short", sizes.feed.0), ("long", sizes.feed.1)] {
+        let store = na.store(&format!("feed-{name}.sqlite")).await?;
+        let started = Instant::now();
+        store
+            .pad_feed(count as u64, tn.code)
+            .await
+            .map_err(stored)?;
+        println!(
+            "wrote the {name} feed ({count} changes) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        feed_p50.push(feed_page_cost(&store, count, tn.code, sizes.requests).await?);
+    }
+
+    let local = at(local_s);
+    let federated = at(federated_s);
+    let goals = vec![
+        Goal::at_least(
+            &format!("local lookup RPS ÷ reference RPS (C={})", sizes.many),
+            local[1].rps / at(reference_s)[1].rps,
+            0.25,
+        ),
+        Goal::at_least(
+            &format!("federated lookup RPS ÷ local RPS (C={})", sizes.many),
+            federated[1].rps / local[1].rps,
+            0.45,
+        ),
+        Goal::at_most(
+            "federated hop p50 − local p50 at C=1 (ms)",
+            federated[0].p50_ms - local[0].p50_ms,
+            0.5,
+        ),
+        Goal::at_most(
+            &format!("federated p99 ÷ local p99 at C={}", sizes.many),
+            federated[1].p99_ms / local[1].p99_ms,
+            3.0,
+        ),
+        Goal::exactly(
+            "partner requests per federated page",
+            partner_requests / pages as f64,
+            1.0,
+        ),
+        Goal::at_least(
+            &format!("federated page RPS ÷ local page RPS (C={})", sizes.many),
+            at(federated_page_s)[1].rps / at(local_page_s)[1].rps,
+            0.4,
+        ),
+        Goal::at_most(
+            "TLS handshakes on the partner ÷ federated requests",
+            handshakes / federated_requests as f64,
+            0.01,
+        ),
+        Goal::at_most(
+            &format!(
+                "lookup p50 at {} ÷ at {} certificates (C=1)",
+                sizes.scale.1, sizes.scale.0
+            ),
+            scale[1].p50_ms / scale[0].p50_ms,
+            1.5,
+        ),
+        Goal::at_least(
+            "sync of the partner's feed (changes/s)",
+            report.applied as f64 / sync_seconds,
+            20_000.0,
+        ),
+        Goal::at_most(
+            &format!("peak RSS per gateway at C={} (MB)", sizes.many),
+            rss.iter().flatten().copied().max().unwrap_or(0) as f64 / 1e6,
+            100.0,
+        ),
+        Goal::at_most(
+            &format!(
+                "feed page p50 at {} ÷ at {} changes",
+                sizes.feed.1, sizes.feed.0
+            ),
+            feed_p50[1] / feed_p50[0],
+            1.5,
+        ),
+    ];
+
+    println!();
+    println!(
+        "{:<18} {:>3} {:>9} {:>8} {:>8}",
+        "scenario", "C", "req/s", "p50 ms", "p99 ms"
+    );
+    for (scenario, pair) in scenarios.iter().zip(&figures) {
+        for (c, f) in [1, sizes.many].iter().zip(pair) {
+            println!(
+                "{:<18} {:>3} {:>9.0} {:>8.2} {:>8.2}",
+                scenario.name, c, f.rps, f.p50_ms, f.p99_ms
+            );
+        }
+    }
+    for ((name, count), f) in [
+        ("lookup, small", sizes.scale.0),
+        ("lookup, large", sizes.scale.1),
+    ]
+    .iter()
+    .zip(&scale)
+    {
+        println!(
+            "{:<18} {:>3} {:>9.0} {:>8.2} {:>8.2}   ({count} certificates)",
+            name, 1, f.rps, f.p50_ms, f.p99_ms
+        );
+    }
+    println!(
+        "sync: {} pages, {} rows in {:.2} s; feed page p50: {:.3} ms ({} changes), {:.3} ms ({} changes)",
+        report.pages,
+        report.applied,
+        sync_seconds,
+        feed_p50[0],
+        sizes.feed.0,
+        feed_p50[1],
+        sizes.feed.1
+    );
+    println!(
+        "peak RSS: Thái Nguyên {:.1} MB, Nghệ An {:.1} MB; partner handshakes {handshakes} for {federated_requests} federated requests",
+        rss[0].unwrap_or(0) as f64 / 1e6,
+        rss[1].unwrap_or(0) as f64 / 1e6,
+    );
+    println!();
+    println!("{:<52} {:>10} {:>12}  met", "ratio", "measured", "goal");
+    for goal in &goals {
+        println!(
+            "{:<52} {:>10.3} {:>12}  {}",
+            goal.name,
+            goal.measured,
+            goal.target(),
+            if goal.met() { "yes" } else { "NO" }
+        );
+    }
+
+    let report_json = json!({
+        "machine": machine(),
+        "quick": args.quick,
+        "sizes": {
+            "certificates_per_province": sizes.certificates,
+            "requests": sizes.requests,
+            "rounds": sizes.rounds,
+            "scale": [sizes.scale.0, sizes.scale.1],
+            "feed": [sizes.feed.0, sizes.feed.1],
+        },
+        "scenarios": scenarios.iter().zip(&figures).map(|(s, [one, many])| json!({
+            "name": s.name, "c1": one, "c_many": many,
+        })).collect::<Vec<_>>(),
+        "lookup_at_scale": { "small": scale[0], "large": scale[1] },
+        "sync": { "pages": report.pages, "rows": report.applied, "seconds": sync_seconds },
+        "feed_page_p50_ms": feed_p50,
+        "peak_rss_bytes": { "19": rss[0], "40": rss[1] },
+        "partner_handshakes": handshakes,
+        "federated_requests": federated_requests,
+        "goals": goals.iter().map(|g| json!({
+            "name": g.name, "measured": g.measured, "goal": g.target(), "met": g.met(),
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(parent) = args.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&report_json)?)?;
+    println!("\nwrote {}", args.json.display());
+    // Every answer was checked as it came; speed is judged by people, not here.
+    Ok(true)
+}
+
+/// The p50 of reading one 100-change page at a random place in a feed of
+/// `count` changes, as a partner (its changes only) and as our own sync client.
+async fn feed_page_cost(
+    store: &Store,
+    count: usize,
+    partner: ProvinceCode,
+    samples: usize,
+) -> anyhow::Result<f64> {
+    let epoch = store.feed_epoch().await.map_err(stored)?;
+    let mut times = Vec::with_capacity(samples * 2);
+    for i in 0..samples {
+        // The padding wrote a thousand changes per transaction from seq 1 on:
+        // change k is (k / 1000 + 1, k % 1000).
+        let k = fastrand::usize(0..count.saturating_sub(100).max(1));
+        let after = FeedPosition {
+            epoch: epoch.clone(),
+            seq: (k / 1000 + 1) as i64,
+            idx: (k % 1000) as i32,
+        };
+        let audience = if i % 2 == 0 {
+            Audience::Partner(partner)
+        } else {
+            Audience::Internal
+        };
+        let started = Instant::now();
+        let page = store
+            .changes(Some(&after), 100, &[] as &[RecordKind], audience)
+            .await
+            .map_err(stored)?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(
+            page.items.len() == 100.min(count - k - 1),
+            "a page of {} changes after change {k} of {count}",
+            page.items.len()
+        );
+    }
+    Ok(median(&mut times))
+}
+
+/// The store's errors carry their code, not a message; show both.
+fn stored(error: caunoi::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{error:?}")
+}
+
+/// A ratio and its goal.
+struct Goal {
+    name: String,
+    measured: f64,
+    bound: f64,
+    kind: Bound,
+}
+
+enum Bound {
+    AtLeast,
+    AtMost,
+    Exactly,
+}
+
+impl Goal {
+    fn at_least(name: &str, measured: f64, bound: f64) -> Self {
+        Self::new(name, measured, bound, Bound::AtLeast)
+    }
+    fn at_most(name: &str, measured: f64, bound: f64) -> Self {
+        Self::new(name, measured, bound, Bound::AtMost)
+    }
+    fn exactly(name: &str, measured: f64, bound: f64) -> Self {
+        Self::new(name, measured, bound, Bound::Exactly)
+    }
+    fn new(name: &str, measured: f64, bound: f64, kind: Bound) -> Self {
+        Self {
+            name: name.to_owned(),
+            measured,
+            bound,
+            kind,
+        }
+    }
+    fn met(&self) -> bool {
+        match self.kind {
+            Bound::AtLeast => self.measured >= self.bound,
+            Bound::AtMost => self.measured <= self.bound,
+            Bound::Exactly => (self.measured - self.bound).abs() < 1e-9,
+        }
+    }
+    fn target(&self) -> String {
+        match self.kind {
+            Bound::AtLeast => format!("≥ {}", self.bound),
+            Bound::AtMost => format!("≤ {}", self.bound),
+            Bound::Exactly => format!("= {}", self.bound),
+        }
+    }
+}
+
+/// What the run ran on.
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        });
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+    })
+}

@@ -1,0 +1,233 @@
+//! Everything a run stands on: each province's development PKI, a seeded SQLite
+//! database, a gateway process serving it, and mTLS clients to reach it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use anyhow::Context;
+use caunoi::domain::{CertificateKind, FacilityKind, GlobalId, ProvinceCode, Role, today};
+use caunoi::store::{CertificateData, FacilityData, Store};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Certificates per facility in the seeded registers.
+const PER_FACILITY: usize = 20;
+
+/// One province's state on disk.
+pub struct Province {
+    pub code: ProvinceCode,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub ops_port: u16,
+}
+
+impl Province {
+    /// Creates `dir` with the province's CA, gateway certificate and a
+    /// dashboard certificate, and picks its ports.
+    pub fn create(root: &Path, code: &str) -> anyhow::Result<Self> {
+        let code = ProvinceCode::parse(code).map_err(|e| anyhow::anyhow!("{}", e.0))?;
+        let dir = root.join(code.to_string());
+        let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+        caunoi::pki::init(&dir.join("pki"), code, &hosts)?;
+        caunoi::pki::issue(&dir.join("pki"), code, Role::Dashboard, "benchmark")?;
+        Ok(Self {
+            code,
+            dir,
+            port: free_port()?,
+            ops_port: free_port()?,
+        })
+    }
+
+    pub fn pki(&self) -> PathBuf {
+        self.dir.join("pki")
+    }
+
+    pub fn database_url(&self, name: &str) -> String {
+        format!("sqlite://{}?mode=rwc", self.dir.join(name).display())
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/graphql", self.port)
+    }
+
+    /// Opens (and migrates) the store `name` of this province.
+    pub async fn store(&self, name: &str) -> anyhow::Result<Store> {
+        let store = Store::connect(&self.database_url(name), self.code).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A configuration serving the store `name`, with `partner` as its partner.
+    pub fn config(&self, name: &str, partner: Option<&Province>) -> String {
+        let mut toml = format!(
+            "state_dir = {dir:?}\ndatabase_url = {db:?}\nlisten = \"127.0.0.1:{port}\"\n\
+             ops_listen = \"127.0.0.1:{ops}\"\n[province]\ncode = \"{code}\"\n\
+             [log]\nfilter = \"warn\"\n",
+            dir = self.dir,
+            db = self.database_url(name),
+            port = self.port,
+            ops = self.ops_port,
+            code = self.code,
+        );
+        if let Some(partner) = partner {
+            toml += &format!(
+                "[[partners]]\nprovince = \"{code}\"\nca = {ca:?}\nendpoint = {url:?}\n",
+                code = partner.code,
+                ca = partner.pki().join(caunoi::pki::CA_CERT),
+                url = partner.url(),
+            );
+        }
+        toml
+    }
+
+    /// A client of this province's gateway presenting its dashboard certificate,
+    /// with its own connection pool.
+    pub fn client(&self) -> anyhow::Result<reqwest::Client> {
+        let pki = self.pki();
+        client(
+            &pki.join(caunoi::pki::CA_CERT),
+            &pki.join("benchmark.pem"),
+            &pki.join("benchmark.key"),
+        )
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Seeds `store` with `certificates` certificates, twenty per facility, every
+/// facility supplying `partner` (so all of it is shared); returns the numbers.
+pub async fn seed(
+    store: &Store,
+    partner: ProvinceCode,
+    certificates: usize,
+) -> anyhow::Result<Vec<String>> {
+    let province = store.province();
+    let (place, product) = match province.number() {
+        19 => ("Tân Cương", "Chè búp khô"),
+        _ => ("Nghi Diên", "Cam Vinh tươi"),
+    };
+    let facilities = certificates.div_ceil(PER_FACILITY).max(1);
+    let mut ids: Vec<GlobalId> = Vec::with_capacity(facilities);
+    for i in 0..facilities {
+        let record = store
+            .create_facility(FacilityData {
+                name: format!("Cơ sở {product} số {i}"),
+                kind: FacilityKind::Processor,
+                business_registration_number: None,
+                commune: place.to_owned(),
+                district: None,
+                address_detail: None,
+                contact_name: None,
+                contact_phone: None,
+                contact_id_number: None,
+                supplies_to: vec![partner],
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding a facility: {e:?}"))?;
+        ids.push(record.id);
+    }
+    let mut numbers = Vec::with_capacity(certificates);
+    let issued_on = today() - chrono::Duration::days(30);
+    for start in (0..certificates).step_by(1000) {
+        let batch = (start..certificates.min(start + 1000))
+            .map(|i| CertificateData {
+                kind: CertificateKind::Eligibility,
+                standard: None,
+                facility: ids[i / PER_FACILITY],
+                scope: vec![product.to_owned()],
+                issuing_authority: format!("Chi cục Quản lý chất lượng tỉnh {province}"),
+                issued_on,
+                expires_on: Some(issued_on + chrono::Duration::days(3 * 365)),
+                grade: None,
+            })
+            .collect();
+        let records = store
+            .issue_certificates(batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding certificates: {e:?}"))?;
+        numbers.extend(records.into_iter().map(|r| r.number.to_string()));
+    }
+    Ok(numbers)
+}
+
+/// A gateway running as its own process (this binary, as `caunoi`).
+pub struct Gateway {
+    pub child: tokio::process::Child,
+    pub ops: String,
+}
+
+impl Gateway {
+    /// Starts `caunoi serve` with `config` and waits until it serves.
+    pub async fn start(province: &Province, config: &str, name: &str) -> anyhow::Result<Self> {
+        let path = province.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, config)?;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["gateway", "--config"])
+            .arg(&path)
+            .arg("serve")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("the gateway's stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(line) = lines.next_line().await? {
+            if line.contains("serves GraphQL") {
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                return Ok(Self {
+                    child,
+                    ops: format!("http://127.0.0.1:{}/metrics", province.ops_port),
+                });
+            }
+        }
+        anyhow::bail!("gateway {name} stopped before serving")
+    }
+
+    /// The gateway's peak resident memory so far, in bytes.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// The sum of a counter's series whose labels contain `labels`.
+    pub async fn counter(&self, name: &str, labels: &str) -> anyhow::Result<f64> {
+        let text = reqwest::get(&self.ops).await?.text().await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(name) && l.contains(labels))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+}
+
+/// An mTLS client trusting `ca` and presenting `cert`/`key`, pooled.
+pub fn client(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<reqwest::Client> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for der in CertificateDer::pem_file_iter(ca)? {
+        roots.add(der?)?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        CertificateDer::pem_file_iter(cert)?.collect::<Result<_, _>>()?,
+        PrivateKeyDer::from_pem_file(key)?,
+    )?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .tcp_nodelay(true)
+        .build()?)
+}
