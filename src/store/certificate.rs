@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::{
     Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith, Store, claim,
-    facility::{facility_search_text, matching_facilities, of_visible_facilities, supplying},
+    facility::{facility_search_text, matching_facilities, of_visible_facilities, supplies},
     holds_terms, matches_terms, page, search_text, stored,
 };
 use crate::domain::{
@@ -237,7 +237,7 @@ impl Store {
             select = select.filter(C::FacilityId.eq(facility.local));
         }
         if let Some(province) = filter.supplies_to {
-            select = select.filter(C::FacilityId.in_subquery(supplying(province)));
+            select = select.filter(supplies(C::FacilityId, province));
         }
         if !filter.text.is_empty() {
             let facilities = matching_facilities(&filter.text);

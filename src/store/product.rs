@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::{
     Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith, Store, claim,
-    facility::{facility_search_text, matching_facilities, of_visible_facilities, supplying},
+    facility::{facility_search_text, matching_facilities, of_visible_facilities, supplies},
     holds_terms, matches_terms, page, search_text, stored,
 };
 use crate::domain::{
@@ -132,7 +132,7 @@ impl Store {
             select = select.filter(P::FacilityId.eq(facility.local));
         }
         if let Some(province) = filter.supplies_to {
-            select = select.filter(P::FacilityId.in_subquery(supplying(province)));
+            select = select.filter(supplies(P::FacilityId, province));
         }
         if let Some(specialty) = filter.specialty {
             select = select.filter(P::Specialty.eq(specialty));
