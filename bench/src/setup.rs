@@ -132,10 +132,13 @@ pub async fn seed(
         ids.push(record.id);
     }
     let mut numbers = Vec::with_capacity(certificates);
-    let issued_on = today() - chrono::Duration::days(30);
+    // Serials are six digits per kind and year: a register of a million spreads
+    // over this year and the last two, as a real one would.
+    let issued = |i: usize| today() - chrono::Duration::days(30 + 365 * (i % 3) as i64);
     for start in (0..certificates).step_by(1000) {
         let batch = (start..certificates.min(start + 1000))
-            .map(|i| CertificateData {
+            .map(|i| (i, issued(i)))
+            .map(|(i, issued_on)| CertificateData {
                 kind: CertificateKind::Eligibility,
                 standard: None,
                 facility: ids[i / PER_FACILITY],
