@@ -6,7 +6,7 @@ use super::{
     Facility, Provenance, Province, audience, check,
     facility::facility_ref,
     facility_filter,
-    fanout::{self, LocalPage, Replica, Scope, Sources},
+    fanout::{self, LocalPage, Scope, Sources},
     forward, local,
     node::Node,
     opt_check, pagination,
@@ -369,11 +369,7 @@ impl CertificateQuery {
             field: "certificates",
             filter: forwarded,
             read: Reader::certificate,
-            replica: Replica {
-                kind: RecordKind::Certificate,
-                facility: |r| Some(r.data.facility),
-                admits: Box::new(move |r, facility| admitted.admits(r, facility)),
-            },
+            replica: Box::new(admitted),
         };
         fanout::list(ctx, scope, first, after, consistency, sources).await
     }

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 
 use super::{
     Certificate, Inspection, InternalOnly, Product, Province, audience, check,
-    fanout::{self, Replica, Scope, Sources},
+    fanout::{self, Scope, Sources},
     forward, local, opt_check, pagination,
     remote::{Consistency, ask, noted, remote, remote_page},
     scalars, store, writable_id,
@@ -313,11 +313,7 @@ impl FacilityQuery {
             field: "facilities",
             filter: forwarded,
             read: Reader::facility,
-            replica: Replica {
-                kind: RecordKind::Facility,
-                facility: |_| None,
-                admits: Box::new(move |r, _facility| admitted.admits(r)),
-            },
+            replica: Box::new(admitted),
         };
         fanout::list(ctx, scope, first, after, consistency, sources).await
     }

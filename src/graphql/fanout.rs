@@ -20,11 +20,11 @@ use serde_json::Value;
 use super::pagination::{self, Connection, PageInfo};
 use super::remote::{Consistency, federates, remember, remote, stand_in};
 use super::{Output, Provenance, local, returned, store};
-use crate::domain::{GlobalId, ProvinceCode, RecordKind};
+use crate::domain::{ProvinceCode, RecordKind};
 use crate::error::AppError;
 use crate::federation::records::Reader;
 use crate::federation::{PartnerError, Partners, Trace};
-use crate::store::{FacilityRecord, Page, PageRequest};
+use crate::store::{Admits, FacilityRecord, Page, PageRequest};
 
 /// Which provinces a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -82,21 +82,9 @@ pub struct Sources<'a, R> {
     /// The caller's filter, passed on as it came.
     pub filter: Value,
     pub read: fn(&Reader, &Value) -> Result<R, PartnerError>,
-    /// How our replica answers for a partner that cannot.
-    pub replica: Replica<'a, R>,
+    /// The caller's filter, for our copies when a partner cannot answer.
+    pub replica: Box<dyn Admits<R> + 'a>,
 }
-
-/// The caller's filter over our copies of a partner's records.
-pub struct Replica<'a, R> {
-    pub kind: RecordKind,
-    /// The facility a record belongs to, for filters that look at it.
-    pub facility: fn(&R) -> Option<GlobalId>,
-    /// Whether a record, with our copy of its facility if we hold one, passes.
-    pub admits: Admits<'a, R>,
-}
-
-/// A list's filter as a predicate over a record and its facility.
-pub type Admits<'a, R> = Box<dyn Fn(&R, Option<&FacilityRecord>) -> bool + Send + Sync + 'a>;
 
 /// Copies read at a time while looking for a page's worth that pass the filter.
 const REPLICA_CHUNK: u64 = 200;
@@ -175,7 +163,7 @@ where
         read,
         replica,
     } = sources;
-    let replica = &replica;
+    let replica: &dyn Admits<R> = &*replica;
     let consistency = consistency.unwrap_or_default();
     let mut ours = Some(ours);
     let mut calls: Vec<Call<'_, C::Node>> = Vec::new();
@@ -273,7 +261,7 @@ async fn replica_page<'a, C, R>(
     after: Option<&str>,
     first: u64,
     read: fn(&Reader, &Value) -> Result<R, PartnerError>,
-    replica: &Replica<'a, R>,
+    replica: &dyn Admits<R>,
 ) -> async_graphql::Result<Option<(SourcePage<C::Node>, chrono::DateTime<Utc>)>>
 where
     C: Connection,
@@ -298,7 +286,7 @@ where
     let mut oldest = last_sync;
     'chunks: loop {
         let rows = store
-            .replica_page(province, replica.kind.code(), after, REPLICA_CHUNK)
+            .replica_page(province, replica.kind().code(), after, REPLICA_CHUNK)
             .await?;
         let exhausted = (rows.len() as u64) < REPLICA_CHUNK;
         let records: Vec<_> = rows
@@ -307,7 +295,7 @@ where
             .collect();
         let wanted: Vec<i64> = records
             .iter()
-            .filter_map(|(_, record, _)| record.as_ref().and_then(replica.facility))
+            .filter_map(|(_, record, _)| record.as_ref().and_then(|r| replica.facility_of(r)))
             .filter(|facility| facility.province == province)
             .map(|facility| facility.local)
             .collect();
@@ -328,8 +316,10 @@ where
         for (id, record, synced_at) in records {
             after = Some(id);
             let Some(record) = record else { continue };
-            let facility = (replica.facility)(&record).and_then(|f| facilities.get(&f.local));
-            if !(replica.admits)(&record, facility) {
+            let facility = replica
+                .facility_of(&record)
+                .and_then(|f| facilities.get(&f.local));
+            if !replica.admits(&record, facility) {
                 continue;
             }
             if items.len() as u64 == first {

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use super::{
     Facility, InternalOnly, Province, audience,
     facility::facility_ref,
-    fanout::{self, Replica, Scope, Sources},
+    fanout::{self, Scope, Sources},
     forward, local, opt_check, pagination,
     remote::Consistency,
     scalars, store,
@@ -131,11 +131,7 @@ impl InspectionQuery {
             field: "inspections",
             filter: forwarded,
             read: Reader::inspection,
-            replica: Replica {
-                kind: RecordKind::Inspection,
-                facility: |_| None,
-                admits: Box::new(move |r, _facility| admitted.admits(r)),
-            },
+            replica: Box::new(admitted),
         };
         fanout::list(ctx, scope, first, after, consistency, sources).await
     }

@@ -7,7 +7,7 @@ use super::{
     Facility, Province, audience, check,
     facility::facility_ref,
     facility_filter,
-    fanout::{self, LocalPage, Replica, Scope, Sources},
+    fanout::{self, LocalPage, Scope, Sources},
     forward, local, opt_check, pagination,
     remote::Consistency,
     scalars, store, writable_id,
@@ -209,11 +209,7 @@ impl ProductQuery {
             field: "products",
             filter: forwarded,
             read: Reader::product,
-            replica: Replica {
-                kind: RecordKind::Product,
-                facility: |r| Some(r.data.facility),
-                admits: Box::new(move |r, facility| admitted.admits(r, facility)),
-            },
+            replica: Box::new(admitted),
         };
         fanout::list(ctx, scope, first, after, consistency, sources).await
     }

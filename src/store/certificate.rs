@@ -11,7 +11,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith, Store, claim,
+    Admits, Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith,
+    Store, claim,
     facility::{facility_search_text, matching_facilities, of_visible_facilities, supplies},
     holds_terms, matches_terms, page, search_text, stored,
 };
@@ -108,10 +109,16 @@ pub struct CertificateFilter {
     pub audience: Audience,
 }
 
-impl CertificateFilter {
-    /// The same filter over a partner's certificate read from our replica, with
-    /// its facility when we hold a copy of that too; it answers as the SQL above.
-    pub fn admits(&self, r: &CertificateRecord, facility: Option<&FacilityRecord>) -> bool {
+impl Admits<CertificateRecord> for CertificateFilter {
+    fn kind(&self) -> RecordKind {
+        RecordKind::Certificate
+    }
+
+    fn facility_of(&self, record: &CertificateRecord) -> Option<GlobalId> {
+        Some(record.data.facility)
+    }
+
+    fn admits(&self, r: &CertificateRecord, facility: Option<&FacilityRecord>) -> bool {
         let today = today();
         let active = r.status == StoredStatus::Active;
         let expired = r.data.expires_on.is_some_and(|e| e < today);

@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim, holds_terms,
-    matches_terms, page, search_text, stored,
+    Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
+    holds_terms, matches_terms, page, search_text, stored,
 };
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
@@ -133,10 +133,16 @@ pub struct FacilityFilter {
     pub audience: Audience,
 }
 
-impl FacilityFilter {
-    /// The same filter over a partner's facility read from our replica; it
-    /// answers as the SQL below.
-    pub fn admits(&self, r: &FacilityRecord) -> bool {
+impl Admits<FacilityRecord> for FacilityFilter {
+    fn kind(&self) -> RecordKind {
+        RecordKind::Facility
+    }
+
+    fn facility_of(&self, _: &FacilityRecord) -> Option<GlobalId> {
+        None
+    }
+
+    fn admits(&self, r: &FacilityRecord, _: Option<&FacilityRecord>) -> bool {
         self.kind.is_none_or(|kind| r.data.kind == kind)
             && self
                 .supplies_to

@@ -7,8 +7,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store,
-    facility::of_visible_facilities, page, stored,
+    Admits, Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith,
+    Store, facility::of_visible_facilities, page, stored,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
 use crate::error::AppError;
@@ -44,10 +44,17 @@ pub struct InspectionFilter {
     pub audience: Audience,
 }
 
-impl InspectionFilter {
-    /// The same filter over a partner's inspection read from our replica; it
-    /// answers as the SQL below.
-    pub fn admits(&self, r: &InspectionRecord) -> bool {
+impl Admits<InspectionRecord> for InspectionFilter {
+    fn kind(&self) -> RecordKind {
+        RecordKind::Inspection
+    }
+
+    fn facility_of(&self, _: &InspectionRecord) -> Option<GlobalId> {
+        // The filter does not look at an inspection's facility record.
+        None
+    }
+
+    fn admits(&self, r: &InspectionRecord, _: Option<&FacilityRecord>) -> bool {
         self.facility.is_none_or(|f| r.data.facility == f)
             && self.stage.is_none_or(|s| r.data.stage == s)
             && self.result.is_none_or(|x| r.data.result == x)

@@ -264,6 +264,17 @@ async fn claim(
 }
 
 /// The folded search text of several parts.
+/// A list's filter, judged in Rust over a partner's record read from our
+/// replica — with our copy of its facility, when it has one and we hold it. Each
+/// implementation sits beside the filter's SQL and answers as it does.
+pub trait Admits<R>: Send + Sync {
+    /// The kind of record the filter selects.
+    fn kind(&self) -> RecordKind;
+    /// The facility `record` belongs to, for filters that look at it.
+    fn facility_of(&self, record: &R) -> Option<GlobalId>;
+    fn admits(&self, record: &R, facility: Option<&FacilityRecord>) -> bool;
+}
+
 /// Whether folded `text` holds every one of `terms`, as [`matches_terms`] asks
 /// the database.
 fn holds_terms(text: &str, terms: &[String]) -> bool {

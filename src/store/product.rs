@@ -7,7 +7,8 @@ use sea_orm::{
 };
 
 use super::{
-    Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith, Store, claim,
+    Admits, Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith,
+    Store, claim,
     facility::{facility_search_text, matching_facilities, of_visible_facilities, supplies},
     holds_terms, matches_terms, page, search_text, stored,
 };
@@ -67,10 +68,16 @@ pub struct ProductFilter {
     pub audience: Audience,
 }
 
-impl ProductFilter {
-    /// The same filter over a partner's product read from our replica, with its
-    /// facility when we hold a copy of that too; it answers as the SQL below.
-    pub fn admits(&self, r: &ProductRecord, facility: Option<&FacilityRecord>) -> bool {
+impl Admits<ProductRecord> for ProductFilter {
+    fn kind(&self) -> RecordKind {
+        RecordKind::Product
+    }
+
+    fn facility_of(&self, record: &ProductRecord) -> Option<GlobalId> {
+        Some(record.data.facility)
+    }
+
+    fn admits(&self, r: &ProductRecord, facility: Option<&FacilityRecord>) -> bool {
         self.category.is_none_or(|c| r.data.category == c)
             && self.min_stars.is_none_or(|stars| {
                 r.data
