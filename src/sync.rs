@@ -3,13 +3,19 @@
 //!
 //! One pass for one partner: take the lease on that partner's sync (so only one
 //! worker runs it, however many gateway processes share the database), then page
-//! through the partner's feed from our stored cursor. For each page, fetch the
-//! changed records from their owner in one `nodes` request, and apply the page —
-//! rows upserted only when newer, records no longer shared removed, cursor
-//! advanced — in one transaction. A crash at any instant therefore loses nothing
-//! and applies nothing twice: the next pass resumes from the last committed cursor.
-//! A feed whose epoch changed, or a cursor that does not move forward, stops the
-//! pass with an error instead of guessing.
+//! through the partner's feed from our stored cursor, 1000 changes a page. For
+//! each page, fetch the changed records from their owner in one `nodes` request,
+//! and apply the page — rows upserted only when newer, records no longer shared
+//! removed, cursor advanced — in one transaction. A crash at any instant therefore
+//! loses nothing and applies nothing twice: the next pass resumes from the last
+//! committed cursor. A feed whose epoch changed, or a cursor that does not move
+//! forward, stops the pass with an error instead of guessing.
+//!
+//! Fetching runs ahead of applying: while a page is applied, the next page's
+//! records are fetched, together with the feed page after it. This changes none
+//! of the above, since a page still applies only where the one before it ended.
+
+use std::collections::HashSet;
 
 use chrono::Utc;
 use serde_json::json;
@@ -19,8 +25,8 @@ use crate::federation::records::{EPOCH, FEED, Reader, nodes_query};
 use crate::federation::{Partner, PartnerError, Partners, Trace};
 use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
 
-/// Changes read per page.
-const PAGE: u64 = 100;
+/// Changes read per page: the feed's largest.
+const PAGE: u64 = crate::store::MAX_FEED_PAGE;
 
 /// What one pass did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,48 +126,80 @@ async fn pass(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let province = partner.province;
+    let state = store.sync_state(province).await.map_err(store_error)?;
+    // The next pages are fetched while this one is applied; a page waits in the
+    // channel only until the one before it is applied.
+    let (pages, mut ready) = tokio::sync::mpsc::channel::<SyncPage>(1);
+    let fetching = fetch(partner, state.cursor, state.epoch, lease, holder, pages);
+    let applying = async {
+        while let Some(page) = ready.recv().await {
+            report.applied += store
+                .apply_sync_page(province, &page)
+                .await
+                .map_err(store_error)?;
+            report.pages += 1;
+        }
+        Ok::<(), SyncError>(())
+    };
+    let (fetched, applied) = futures_util::future::join(fetching, applying).await;
+    // A failed apply stops the fetching (its channel closes); a failed fetch
+    // lets the pages already fetched be applied first.
+    applied.and(fetched)
+}
+
+/// Reads `partner`'s feed from `after` and sends each page, with the latest form
+/// of each record it names, to `pages`; stops at the feed's end or when `pages`
+/// is closed.
+async fn fetch(
+    partner: &Partner,
+    mut after: Option<String>,
+    mut epoch: Option<String>,
+    lease: chrono::Duration,
+    holder: &str,
+    pages: tokio::sync::mpsc::Sender<SyncPage>,
+) -> Result<(), SyncError> {
+    let province = partner.province;
     let trace = Trace::from_headers(None, None);
     let reader = Reader { owner: province };
+    let ask = |query: String, variables: serde_json::Value| {
+        let trace = &trace;
+        async move {
+            partner
+                .query(&query, variables, trace)
+                .await
+                .map_err(|e| SyncError::Partner(province, e))
+        }
+    };
+    let feed_after =
+        |after: Option<String>| ask(FEED.to_owned(), json!({ "after": after, "first": PAGE }));
     // A feed that started again refuses our cursor; say so plainly first.
-    let stored = store.sync_state(province).await.map_err(store_error)?.epoch;
-    if let Some(stored) = stored {
-        let data = partner
-            .query(EPOCH, json!({}), &trace)
-            .await
-            .map_err(|e| SyncError::Partner(province, e))?;
+    if let Some(stored) = &epoch {
+        let data = ask(EPOCH.to_owned(), json!({})).await?;
         let now = data["changes"]["epoch"].as_str().unwrap_or_default();
         if now != stored {
             return Err(SyncError::EpochChanged {
                 province,
-                stored,
+                stored: stored.clone(),
                 now: now.to_owned(),
             });
         }
     }
+    let mut data = feed_after(after.clone()).await?;
     loop {
-        let state = store.sync_state(province).await.map_err(store_error)?;
-        let data = partner
-            .query(
-                FEED,
-                json!({ "after": state.cursor, "first": PAGE }),
-                &trace,
-            )
-            .await
-            .map_err(|e| SyncError::Partner(province, e))?;
         let feed = &data["changes"];
         let bad =
             |what: &str| SyncError::Partner(province, PartnerError::BadResponse(what.to_owned()));
-        let epoch = feed["epoch"]
+        let page_epoch = feed["epoch"]
             .as_str()
             .ok_or_else(|| bad("no epoch"))?
             .to_owned();
-        if let Some(stored) = &state.epoch
-            && *stored != epoch
+        if let Some(stored) = &epoch
+            && *stored != page_epoch
         {
             return Err(SyncError::EpochChanged {
                 province,
                 stored: stored.clone(),
-                now: epoch,
+                now: page_epoch,
             });
         }
         let edges = feed["edges"].as_array().ok_or_else(|| bad("no edges"))?;
@@ -169,13 +207,14 @@ async fn pass(
             return Ok(());
         };
         let reached = FeedPosition::from_cursor(until).ok_or_else(|| bad("cursor"))?;
-        if let Some(previous) = state.cursor.as_deref().and_then(FeedPosition::from_cursor)
+        if let Some(previous) = after.as_deref().and_then(FeedPosition::from_cursor)
             && !reached.is_after(&previous)
         {
             return Err(SyncError::CursorBackwards(province));
         }
         // Each record changed in this page, once: its owner gives its latest form.
         let mut ids: Vec<GlobalId> = Vec::new();
+        let mut seen = HashSet::new();
         for edge in edges {
             let id = edge["node"]["id"]
                 .as_str()
@@ -184,22 +223,31 @@ async fn pass(
             if id.province != province {
                 return Err(bad("a change of another province"));
             }
-            if !ids.contains(&id) {
+            if seen.insert(id) {
                 ids.push(id);
             }
         }
+        let more = feed["pageInfo"]["hasNextPage"] == json!(true);
+        let until = until.to_owned();
+        // This page's records and the next page of the feed are asked for
+        // together: the partner works on both while we wait once.
         let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        let data = partner
-            .query(&nodes_query(), json!({ "ids": names }), &trace)
-            .await
-            .map_err(|e| SyncError::Partner(province, e))?;
+        let next = async {
+            match more {
+                true => feed_after(Some(until.clone())).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (records, next) =
+            futures_util::future::join(ask(nodes_query(), json!({ "ids": names })), next).await;
+        let records = records?;
         let nodes = reader
-            .nodes(&ids, &data)
+            .nodes(&ids, &records)
             .map_err(|e| SyncError::Partner(province, e))?;
         let mut page = SyncPage {
-            epoch,
-            after: state.cursor.clone(),
-            until: until.to_owned(),
+            epoch: page_epoch.clone(),
+            after: after.clone(),
+            until: until.clone(),
             rows: Vec::new(),
             removed: Vec::new(),
             holder: holder.to_owned(),
@@ -219,13 +267,17 @@ async fn pass(
                 }),
             }
         }
-        report.applied += store
-            .apply_sync_page(province, &page)
-            .await
-            .map_err(store_error)?;
-        report.pages += 1;
-        if feed["pageInfo"]["hasNextPage"] != json!(true) {
+        if pages.send(page).await.is_err() {
+            // The applier stopped; it says why.
             return Ok(());
+        }
+        match next? {
+            Some(following) => {
+                data = following;
+                after = Some(until);
+                epoch = Some(page_epoch);
+            }
+            None => return Ok(()),
         }
     }
 }

@@ -39,7 +39,7 @@ impl RecordKind {
         Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 4] = [
         RecordKind::Facility,
         RecordKind::Certificate,
         RecordKind::Product,

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::store::{
     CertificateData, CertificateRecord, FacilityData, FacilityRecord, InspectionData,
-    InspectionRecord, ProductData, ProductRecord,
+    InspectionRecord, ProductData, ProductRecord, Record,
 };
 
 pub const FACILITY: &str = "fragment FacilityFields on Facility { id version name kind \
@@ -76,45 +76,6 @@ pub fn all_queries() -> Vec<String> {
     ]
 }
 
-/// A record a partner sent.
-#[derive(Debug, Clone)]
-pub enum Remote {
-    Facility(FacilityRecord),
-    Certificate(CertificateRecord),
-    Product(ProductRecord),
-    Inspection(InspectionRecord),
-}
-
-impl Remote {
-    /// The record's global ID.
-    pub fn id(&self) -> GlobalId {
-        match self {
-            Remote::Facility(r) => r.id,
-            Remote::Certificate(r) => r.id,
-            Remote::Product(r) => r.id,
-            Remote::Inspection(r) => r.id,
-        }
-    }
-
-    /// A certificate's number.
-    pub fn number(&self) -> Option<CertificateNumber> {
-        match self {
-            Remote::Certificate(r) => Some(r.number),
-            _ => None,
-        }
-    }
-
-    /// The owner's version of the record.
-    pub fn version(&self) -> i32 {
-        match self {
-            Remote::Facility(r) => r.version,
-            Remote::Certificate(r) => r.version,
-            Remote::Product(r) => r.version,
-            Remote::Inspection(r) => r.version,
-        }
-    }
-}
-
 /// Reads a partner's answer, checking it as it goes.
 pub struct Reader {
     pub owner: ProvinceCode,
@@ -125,15 +86,15 @@ fn bad(what: impl Into<String>) -> PartnerError {
 }
 
 impl Reader {
-    pub fn node(&self, value: &Value) -> Result<Option<Remote>, PartnerError> {
+    pub fn node(&self, value: &Value) -> Result<Option<Record>, PartnerError> {
         if value.is_null() {
             return Ok(None);
         }
         Ok(Some(match value["__typename"].as_str() {
-            Some("Facility") => Remote::Facility(self.facility(value)?),
-            Some("Certificate") => Remote::Certificate(self.certificate(value)?),
-            Some("Product") => Remote::Product(self.product(value)?),
-            Some("Inspection") => Remote::Inspection(self.inspection(value)?),
+            Some("Facility") => Record::Facility(self.facility(value)?),
+            Some("Certificate") => Record::Certificate(self.certificate(value)?),
+            Some("Product") => Record::Product(self.product(value)?),
+            Some("Inspection") => Record::Inspection(self.inspection(value)?),
             other => return Err(bad(format!("unknown type {other:?}"))),
         }))
     }
@@ -145,7 +106,7 @@ impl Reader {
         &self,
         ids: &[GlobalId],
         data: &'v Value,
-    ) -> Result<Vec<Option<(Remote, &'v Value)>>, PartnerError> {
+    ) -> Result<Vec<Option<(Record, &'v Value)>>, PartnerError> {
         let nodes = data["nodes"].as_array().ok_or_else(|| bad("no nodes"))?;
         if nodes.len() != ids.len() {
             return Err(bad(format!(
@@ -311,7 +272,7 @@ impl Reader {
     /// The facilities a partner's page brought along with its records: each
     /// read and checked as any record of the partner's, the unreadable left out
     /// (they will be asked for if wanted).
-    pub fn facilities_in(&self, list: &Value) -> Vec<Remote> {
+    pub fn facilities_in(&self, list: &Value) -> Vec<Record> {
         list["edges"]
             .as_array()
             .into_iter()
@@ -319,7 +280,7 @@ impl Reader {
             .map(|edge| &edge["node"]["facility"])
             .filter(|facility| facility.is_object())
             .filter_map(|facility| self.facility(facility).ok())
-            .map(Remote::Facility)
+            .map(Record::Facility)
             .collect()
     }
 
@@ -474,6 +435,7 @@ pub fn inspections_query() -> String {
 /// The epoch of a partner's change feed.
 pub const EPOCH: &str = "query Epoch { changes(first: 0) { epoch } }";
 
-/// A page of a partner's change feed.
+/// A page of a partner's change feed: which records changed, and where the page
+/// ends (the records themselves are fetched once each, in their latest form).
 pub const FEED: &str = "query Feed($after: String, $first: Int) { changes(after: $after, first: $first) { \
-    edges { cursor node { id version operation } } pageInfo { hasNextPage endCursor } epoch } }";
+    edges { node { id } } pageInfo { hasNextPage endCursor } epoch } }";

@@ -24,7 +24,8 @@ use crate::domain::{
 };
 use crate::error::{AppError, FieldContext};
 use crate::federation::PartnerError;
-use crate::federation::records::{self, Reader, Remote};
+use crate::federation::records::{self, Reader};
+use crate::store::Record;
 use crate::store::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
@@ -46,11 +47,11 @@ impl Certificate {
     async fn province(&self) -> Province {
         Province(self.0.id.province)
     }
-    /// Grows by one on each write; send it back to change the certificate.
     /// Where this answer came from.
     async fn provenance(&self) -> super::Provenance {
         self.1
     }
+    /// Grows by one on each write; send it back to change the certificate.
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -455,7 +456,7 @@ async fn replica_certificate(
 ) -> Result<Option<(CertificateRecord, chrono::DateTime<chrono::Utc>)>> {
     let row = store(ctx).replica_certificate(&number).await?;
     Ok(match read_replica(number.province, row) {
-        Some((Remote::Certificate(record), synced_at)) if record.number == number => {
+        Some((Record::Certificate(record), synced_at)) if record.number == number => {
             Some((record, synced_at))
         }
         _ => None,

@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use super::{audience, pagination, store};
 use crate::domain::RecordKind;
 use crate::error::AppError;
-use crate::store::{ChangeOperation, ChangeRecord, FeedPosition};
+use crate::store::{ChangeOperation, ChangeRecord, FeedPosition, MAX_FEED_PAGE};
 
 /// The kinds of record the feed reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -78,7 +78,7 @@ pub struct ChangesQuery;
 impl ChangesQuery {
     /// Changes to this province's records after `after`, in commit order: every
     /// committed change exactly once. A partner sees changes to what is shared
-    /// with it; our own callers see all.
+    /// with it; our own callers see all. Pages hold up to 1000 changes.
     async fn changes(
         &self,
         ctx: &Context<'_>,
@@ -86,7 +86,7 @@ impl ChangesQuery {
         first: Option<i32>,
         types: Option<Vec<RecordType>>,
     ) -> Result<ChangeConnection> {
-        let request = pagination::request(first, None)?;
+        let request = pagination::request_up_to(first, None, MAX_FEED_PAGE)?;
         let after = after.as_deref().map(decode).transpose()?;
         let kinds: Vec<RecordKind> = types
             .unwrap_or_default()

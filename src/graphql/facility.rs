@@ -469,35 +469,11 @@ fn patch<T>(
 }
 
 /// Batches facility lookups made while resolving one request.
-pub struct FacilityLoader {
-    pub store: crate::store::Store,
-    pub audience: Audience,
-}
-
-impl async_graphql::dataloader::Loader<i64> for FacilityLoader {
-    type Value = FacilityRecord;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[i64],
-    ) -> Result<std::collections::HashMap<i64, FacilityRecord>, Self::Error> {
-        Ok(self.store.facilities_by_id(keys, self.audience).await?)
-    }
-}
-
 /// Resolves a reference to a facility: ours batched from the store, a partner's
 /// batched from its owner.
 pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Facility>> {
-    if id.province != store(ctx).province() {
-        return Ok(match super::remote::lookup(ctx, id).await? {
-            Some(super::node::Node::Facility(facility)) => Some(facility),
-            _ => None,
-        });
-    }
-    let loader = ctx.data::<async_graphql::dataloader::DataLoader<FacilityLoader>>()?;
-    Ok(loader
-        .load_one(id.local)
-        .await?
-        .map(|r| local::<Facility>(ctx, r)))
+    Ok(match super::remote::lookup(ctx, id).await? {
+        Some(super::node::Node::Facility(facility)) => Some(facility),
+        _ => None,
+    })
 }

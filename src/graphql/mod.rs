@@ -183,7 +183,7 @@ pub async fn execute(
     // No delay before a batch is read: the fields of a page ask for their
     // records in one poll, before the spawned read runs, so they are batched
     // anyway; the default millisecond only added to every page's latency.
-    let loader = DataLoader::new(facility::FacilityLoader { store, audience }, tokio::spawn)
+    let loader = DataLoader::new(remote::StoreLoader { store, audience }, tokio::spawn)
         .delay(std::time::Duration::ZERO);
     let partners = schema
         .data::<crate::federation::Partners>()

@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::remote::{Consistency, lookup_with};
-use super::{Certificate, Facility, Inspection, Product, Province, audience, local, store};
-use crate::domain::{GlobalId, RecordKind};
+use super::{Certificate, Facility, Inspection, Product, Province, store};
+use crate::domain::GlobalId;
 use crate::error::FieldContext;
 
 /// Any record with a global ID. The ID names the owner province.
@@ -17,29 +17,8 @@ pub enum Node {
     Inspection(Inspection),
 }
 
-/// One of our own records by global ID, as `audience` may see it.
-pub async fn local_node(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>> {
-    let store = store(ctx);
-    let audience = audience(ctx);
-    Ok(match id.kind {
-        RecordKind::Facility => store
-            .facility(id.local, audience)
-            .await?
-            .map(|r| local::<Facility>(ctx, r).into()),
-        RecordKind::Certificate => store
-            .certificate(id.local, audience)
-            .await?
-            .map(|r| local::<Certificate>(ctx, r).into()),
-        RecordKind::Product => store
-            .product(id.local, audience)
-            .await?
-            .map(|r| local::<Product>(ctx, r).into()),
-        RecordKind::Inspection => store
-            .inspection(id.local, audience)
-            .await?
-            .map(|r| local::<Inspection>(ctx, r).into()),
-    })
-}
+/// Most IDs `nodes` takes: as many as one page of the change feed names.
+pub const MAX_IDS: usize = crate::store::MAX_FEED_PAGE as usize;
 
 #[derive(Default)]
 pub struct NodeQuery;
@@ -63,17 +42,18 @@ impl NodeQuery {
     }
 
     /// Records by global ID, each answered by its owner, in the order asked; null
-    /// where none has the ID. At most 100 IDs.
+    /// where none has the ID. At most 1000 IDs, as many as a page of the change
+    /// feed names.
     async fn nodes(
         &self,
         ctx: &Context<'_>,
         ids: Vec<ID>,
         consistency: Option<Consistency>,
     ) -> Result<Vec<Option<Node>>> {
-        if ids.len() > super::remote::BATCH {
+        if ids.len() > MAX_IDS {
             return Err(crate::error::AppError::invalid(
                 "ids",
-                format!("at most {} IDs at once", super::remote::BATCH),
+                format!("at most {MAX_IDS} IDs at once"),
             )
             .into());
         }

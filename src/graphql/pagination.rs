@@ -68,13 +68,22 @@ connection_types!(AuditEntry, AuditEntryEdge, AuditEntryConnection);
 
 /// Reads `first` and `after` into a store request.
 pub fn request(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, AppError> {
+    request_up_to(first, after, MAX_PAGE)
+}
+
+/// As [`request`], for a list whose pages may hold up to `max` items.
+pub fn request_up_to(
+    first: Option<i32>,
+    after: Option<&str>,
+    max: u64,
+) -> Result<PageRequest, AppError> {
     let first = match first {
         None => DEFAULT_PAGE,
-        Some(n) if (0..=MAX_PAGE as i32).contains(&n) => n as u64,
+        Some(n) if n >= 0 && n as u64 <= max => n as u64,
         Some(n) => {
             return Err(AppError::invalid(
                 "first",
-                format!("{n} is outside 0 to {MAX_PAGE}"),
+                format!("{n} is outside 0 to {max}"),
             ));
         }
     };

@@ -1,6 +1,6 @@
-//! Answering with partners' records: one way to find any record by global ID, our
-//! own from the store and a partner's from its owner, batched per request so that
-//! a page of 100 references costs one request per partner.
+//! One way to find any record by global ID: our own from the store, a partner's
+//! from its owner, each batched per request — the references of a page of 100
+//! cost one query per kind, or one request per partner.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -14,8 +14,9 @@ use serde_json::json;
 use super::node::Node;
 use super::{Certificate, Facility, Inspection, Output, Product, Provenance, returned, store};
 use crate::domain::GlobalId;
-use crate::federation::records::{Reader, Remote, nodes_query};
+use crate::federation::records::{Reader, nodes_query};
 use crate::federation::{PartnerError, Partners, Trace};
+use crate::store::{Audience, Record, Store};
 
 /// Whether this request may ask partners: only our own callers' requests, and
 /// never one that came from another gateway (the hop marker is a second guard).
@@ -31,7 +32,7 @@ pub fn federates(ctx: &Context<'_>) -> bool {
 /// A partner's record and when the partner gave it.
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    pub record: Remote,
+    pub record: Record,
     pub at: DateTime<Utc>,
 }
 
@@ -40,13 +41,13 @@ pub fn remote<T: Output>(ctx: &Context<'_>, record: T::Record, at: DateTime<Utc>
     returned(ctx, T::new(record, Provenance::owner(at)))
 }
 
-/// Wraps a partner's record, from its owner or our replica, as a node.
-fn to_node(ctx: &Context<'_>, record: Remote, provenance: Provenance) -> Node {
+/// Wraps a record, from its owner or our replica, as a node.
+fn to_node(ctx: &Context<'_>, record: Record, provenance: Provenance) -> Node {
     match record {
-        Remote::Facility(r) => returned(ctx, Facility::new(r, provenance)).into(),
-        Remote::Certificate(r) => returned(ctx, Certificate::new(r, provenance)).into(),
-        Remote::Product(r) => returned(ctx, Product::new(r, provenance)).into(),
-        Remote::Inspection(r) => returned(ctx, Inspection::new(r, provenance)).into(),
+        Record::Facility(r) => returned(ctx, Facility::new(r, provenance)).into(),
+        Record::Certificate(r) => returned(ctx, Certificate::new(r, provenance)).into(),
+        Record::Product(r) => returned(ctx, Product::new(r, provenance)).into(),
+        Record::Inspection(r) => returned(ctx, Inspection::new(r, provenance)).into(),
     }
 }
 
@@ -57,7 +58,7 @@ pub type Partnered = DataLoader<PartnerLoader, async_graphql::dataloader::HashMa
 
 /// Records a partner sent along with an answer, so that lookups of them in
 /// this request are answered without asking again.
-pub async fn remember(ctx: &Context<'_>, records: Vec<Remote>, at: DateTime<Utc>) {
+pub async fn remember(ctx: &Context<'_>, records: Vec<Record>, at: DateTime<Utc>) {
     if let Ok(loader) = ctx.data::<Partnered>() {
         loader
             .feed_many(
@@ -66,6 +67,28 @@ pub async fn remember(ctx: &Context<'_>, records: Vec<Remote>, at: DateTime<Utc>
                     .map(|record| (record.id(), Ok(Fetched { record, at }))),
             )
             .await;
+    }
+}
+
+/// Batches lookups of our own records, as the request's audience may see them:
+/// one query per kind.
+pub struct StoreLoader {
+    pub store: Store,
+    pub audience: Audience,
+}
+
+impl Loader<GlobalId> for StoreLoader {
+    type Value = Record;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[GlobalId]) -> Result<HashMap<GlobalId, Record>, Self::Error> {
+        Ok(self
+            .store
+            .records_by_id(keys, self.audience)
+            .await?
+            .into_iter()
+            .map(|record| (record.id(), record))
+            .collect())
     }
 }
 
@@ -146,7 +169,11 @@ pub async fn lookup_with(
 ) -> async_graphql::Result<Option<Node>> {
     let store = store(ctx);
     if id.province == store.province() {
-        return super::node::local_node(ctx, id).await;
+        let loader = ctx.data::<DataLoader<StoreLoader>>()?;
+        return Ok(loader
+            .load_one(id)
+            .await?
+            .map(|record| to_node(ctx, record, Provenance::owner(Utc::now()))));
     }
     if !federates(ctx) {
         return Ok(None);
@@ -211,7 +238,7 @@ pub fn owner_down(error: &PartnerError) -> bool {
 pub fn read_replica(
     province: crate::domain::ProvinceCode,
     row: Option<(String, DateTime<Utc>)>,
-) -> Option<(Remote, DateTime<Utc>)> {
+) -> Option<(Record, DateTime<Utc>)> {
     let (body, synced_at) = row?;
     let value = serde_json::from_str::<serde_json::Value>(&body).ok()?;
     let record = Reader { owner: province }.node(&value).ok()??;
@@ -245,7 +272,7 @@ pub async fn confirm_facility(ctx: &Context<'_>, id: GlobalId) -> async_graphql:
     let loader = ctx.data::<Partnered>()?;
     match loader.load_one(id).await {
         Ok(None) => Ok(false),
-        Ok(Some(Ok(fetched))) => Ok(matches!(fetched.record, Remote::Facility(_))),
+        Ok(Some(Ok(fetched))) => Ok(matches!(fetched.record, Record::Facility(_))),
         Ok(Some(Err(error))) => Err(error.to_error(id.province)),
         Err(never) => match never {},
     }

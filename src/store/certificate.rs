@@ -165,11 +165,24 @@ impl Store {
         id: i64,
         audience: Audience,
     ) -> Result<Option<CertificateRecord>, AppError> {
-        let row = certificate::Entity::find_by_id(id)
+        Ok(self.certificates_by_id(&[id], audience).await?.pop())
+    }
+
+    /// Certificates by row id, in no particular order, for batched lookups.
+    #[tracing::instrument(skip(self, ids), fields(count = ids.len()))]
+    pub async fn certificates_by_id(
+        &self,
+        ids: &[i64],
+        audience: Audience,
+    ) -> Result<Vec<CertificateRecord>, AppError> {
+        certificate::Entity::find()
+            .filter(certificate::Column::Id.is_in(ids.iter().copied()))
             .filter(visible_certificates(audience))
-            .one(&self.db)
-            .await?;
-        row.map(|row| self.certificate_record(row)).transpose()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| self.certificate_record(row))
+            .collect()
     }
 
     #[tracing::instrument(skip(self), fields(number = %number))]

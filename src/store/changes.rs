@@ -245,7 +245,7 @@ impl Store {
         if let Audience::Partner(partner) = audience {
             select = select.filter(self.shared_changes(partner));
         }
-        let first = std::cmp::min(first, super::MAX_PAGE);
+        let first = std::cmp::min(first, super::MAX_FEED_PAGE);
         let mut rows = select
             .order_by_asc(L::Seq)
             .order_by_asc(L::Idx)

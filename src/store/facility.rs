@@ -170,23 +170,22 @@ impl Store {
         id: i64,
         audience: Audience,
     ) -> Result<Option<FacilityRecord>, AppError> {
-        Ok(self.facilities_by_id(&[id], audience).await?.remove(&id))
+        Ok(self.facilities_by_id(&[id], audience).await?.pop())
     }
 
-    /// Facilities by row id, for batched lookups.
+    /// Facilities by row id, in no particular order, for batched lookups.
     #[tracing::instrument(skip(self, ids), fields(count = ids.len()))]
     pub async fn facilities_by_id(
         &self,
         ids: &[i64],
         audience: Audience,
-    ) -> Result<HashMap<i64, FacilityRecord>, AppError> {
+    ) -> Result<Vec<FacilityRecord>, AppError> {
         let rows = facility::Entity::find()
             .filter(facility::Column::Id.is_in(ids.iter().copied()))
             .filter(visible_facilities(audience))
             .all(&self.db)
             .await?;
-        let records = self.facility_records(&self.db, rows).await?;
-        Ok(records.into_iter().map(|r| (r.id.local, r)).collect())
+        self.facility_records(&self.db, rows).await
     }
 
     #[tracing::instrument(skip(self))]

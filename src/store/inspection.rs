@@ -68,11 +68,24 @@ impl Store {
         id: i64,
         audience: Audience,
     ) -> Result<Option<InspectionRecord>, AppError> {
-        let row = inspection::Entity::find_by_id(id)
+        Ok(self.inspections_by_id(&[id], audience).await?.pop())
+    }
+
+    /// Inspections by row id, in no particular order, for batched lookups.
+    #[tracing::instrument(skip(self, ids), fields(count = ids.len()))]
+    pub async fn inspections_by_id(
+        &self,
+        ids: &[i64],
+        audience: Audience,
+    ) -> Result<Vec<InspectionRecord>, AppError> {
+        inspection::Entity::find()
+            .filter(inspection::Column::Id.is_in(ids.iter().copied()))
             .filter(self.visible_inspections(audience))
-            .one(&self.db)
-            .await?;
-        row.map(|row| self.inspection_record(row)).transpose()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| self.inspection_record(row))
+            .collect()
     }
 
     #[tracing::instrument(skip(self))]

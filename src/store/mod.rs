@@ -38,7 +38,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query},
 };
 
-use crate::domain::{GlobalId, ProvinceCode, RecordKind, text};
+use crate::domain::{CertificateNumber, GlobalId, ProvinceCode, RecordKind, text};
 use crate::error::AppError;
 
 /// Who reads. Our own staff see every record we own; a partner sees only what the
@@ -52,8 +52,50 @@ pub enum Audience {
     Partner(ProvinceCode),
 }
 
+/// Any record: one of ours, or a partner's as its owner sent it.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Facility(FacilityRecord),
+    Certificate(CertificateRecord),
+    Product(ProductRecord),
+    Inspection(InspectionRecord),
+}
+
+impl Record {
+    /// The record's global ID.
+    pub fn id(&self) -> GlobalId {
+        match self {
+            Record::Facility(r) => r.id,
+            Record::Certificate(r) => r.id,
+            Record::Product(r) => r.id,
+            Record::Inspection(r) => r.id,
+        }
+    }
+
+    /// A certificate's number.
+    pub fn number(&self) -> Option<CertificateNumber> {
+        match self {
+            Record::Certificate(r) => Some(r.number),
+            _ => None,
+        }
+    }
+
+    /// The owner's version of the record.
+    pub fn version(&self) -> i32 {
+        match self {
+            Record::Facility(r) => r.version,
+            Record::Certificate(r) => r.version,
+            Record::Product(r) => r.version,
+            Record::Inspection(r) => r.version,
+        }
+    }
+}
+
 /// Largest page any list returns.
 pub const MAX_PAGE: u64 = 100;
+
+/// Largest page of the change feed: sync jobs read it in bulk.
+pub const MAX_FEED_PAGE: u64 = 1000;
 
 /// The position to read a list from: items after `after` (a local row id), at most
 /// `first` of them.
@@ -117,6 +159,54 @@ impl Store {
             province,
             audit_queue: Default::default(),
         })
+    }
+
+    /// Our records by global ID, as `audience` may see them, in no particular
+    /// order: one query for each kind asked for. IDs of other provinces, and
+    /// records the audience may not see, are not found.
+    pub async fn records_by_id(
+        &self,
+        ids: &[GlobalId],
+        audience: Audience,
+    ) -> Result<Vec<Record>, AppError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for kind in RecordKind::ALL {
+            let local: Vec<i64> = ids
+                .iter()
+                .filter(|id| id.kind == kind && id.province == self.province)
+                .map(|id| id.local)
+                .collect();
+            if local.is_empty() {
+                continue;
+            }
+            match kind {
+                RecordKind::Facility => records.extend(
+                    self.facilities_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Facility),
+                ),
+                RecordKind::Certificate => records.extend(
+                    self.certificates_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Certificate),
+                ),
+                RecordKind::Product => records.extend(
+                    self.products_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Product),
+                ),
+                RecordKind::Inspection => records.extend(
+                    self.inspections_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Inspection),
+                ),
+            }
+        }
+        Ok(records)
     }
 
     /// Applies every pending migration.
@@ -263,7 +353,6 @@ async fn claim(
     }
 }
 
-/// The folded search text of several parts.
 /// A list's filter, judged in Rust over a partner's record read from our
 /// replica — with our copy of its facility, when it has one and we hold it. Each
 /// implementation sits beside the filter's SQL and answers as it does.
@@ -281,6 +370,7 @@ fn holds_terms(text: &str, terms: &[String]) -> bool {
     terms.iter().all(|term| text.contains(term.as_str()))
 }
 
+/// The folded search text of several parts.
 fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     parts
         .into_iter()

@@ -112,11 +112,24 @@ impl Store {
         id: i64,
         audience: Audience,
     ) -> Result<Option<ProductRecord>, AppError> {
-        let row = product::Entity::find_by_id(id)
+        Ok(self.products_by_id(&[id], audience).await?.pop())
+    }
+
+    /// Products by row id, in no particular order, for batched lookups.
+    #[tracing::instrument(skip(self, ids), fields(count = ids.len()))]
+    pub async fn products_by_id(
+        &self,
+        ids: &[i64],
+        audience: Audience,
+    ) -> Result<Vec<ProductRecord>, AppError> {
+        product::Entity::find()
+            .filter(product::Column::Id.is_in(ids.iter().copied()))
             .filter(visible_products(audience))
-            .one(&self.db)
-            .await?;
-        row.map(|row| self.product_record(row)).transpose()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| self.product_record(row))
+            .collect()
     }
 
     #[tracing::instrument(skip(self))]

@@ -19,6 +19,10 @@ use super::Store;
 use crate::domain::{CertificateNumber, ProvinceCode};
 use crate::error::AppError;
 
+/// Rows upserted per statement: 7 values each, well inside both databases'
+/// limits on bound parameters.
+const ROWS_PER_STATEMENT: usize = 250;
+
 /// One record copied from a partner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaRow {
@@ -161,60 +165,59 @@ impl Store {
         }
         let now = Utc::now();
         let mut applied = 0u64;
-        for row in &page.rows {
-            let excluded = Alias::new("excluded");
-            let result = txn
-                .execute(
-                    Query::insert()
-                        .into_table(replica_record::Entity)
-                        .columns([
-                            replica_record::Column::Province,
-                            replica_record::Column::Kind,
-                            replica_record::Column::RecordId,
-                            replica_record::Column::Version,
-                            replica_record::Column::Body,
-                            replica_record::Column::Number,
-                            replica_record::Column::SyncedAt,
-                        ])
-                        .values_panic([
-                            province.number().into(),
-                            row.kind.clone().into(),
-                            row.record_id.into(),
-                            row.version.into(),
-                            row.body.clone().into(),
-                            row.number.clone().into(),
-                            now.into(),
-                        ])
-                        .on_conflict(
-                            OnConflict::columns([
-                                replica_record::Column::Province,
-                                replica_record::Column::Kind,
-                                replica_record::Column::RecordId,
-                            ])
-                            .update_columns([
-                                replica_record::Column::Version,
-                                replica_record::Column::Body,
-                                replica_record::Column::Number,
-                                replica_record::Column::SyncedAt,
-                            ])
-                            .action_and_where(
-                                Expr::col((
-                                    replica_record::Entity,
-                                    replica_record::Column::Version,
-                                ))
-                                .lt(Expr::col((excluded, replica_record::Column::Version))),
-                            )
-                            .to_owned(),
-                        ),
+        // Many rows per statement: a page of 1000 is a few statements, not 1000.
+        for rows in page.rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = Query::insert();
+            insert.into_table(replica_record::Entity).columns([
+                replica_record::Column::Province,
+                replica_record::Column::Kind,
+                replica_record::Column::RecordId,
+                replica_record::Column::Version,
+                replica_record::Column::Body,
+                replica_record::Column::Number,
+                replica_record::Column::SyncedAt,
+            ]);
+            for row in rows {
+                insert.values_panic([
+                    province.number().into(),
+                    row.kind.clone().into(),
+                    row.record_id.into(),
+                    row.version.into(),
+                    row.body.clone().into(),
+                    row.number.clone().into(),
+                    now.into(),
+                ]);
+            }
+            insert.on_conflict(
+                OnConflict::columns([
+                    replica_record::Column::Province,
+                    replica_record::Column::Kind,
+                    replica_record::Column::RecordId,
+                ])
+                .update_columns([
+                    replica_record::Column::Version,
+                    replica_record::Column::Body,
+                    replica_record::Column::Number,
+                    replica_record::Column::SyncedAt,
+                ])
+                .action_and_where(
+                    Expr::col((replica_record::Entity, replica_record::Column::Version)).lt(
+                        Expr::col((Alias::new("excluded"), replica_record::Column::Version)),
+                    ),
                 )
-                .await?;
-            applied += result.rows_affected();
+                .to_owned(),
+            );
+            applied += txn.execute(&insert).await?.rows_affected();
         }
+        let mut removed: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
         for (kind, id) in &page.removed {
+            removed.entry(kind.as_str()).or_default().push(*id);
+        }
+        for (kind, ids) in removed {
             applied += replica_record::Entity::delete_many()
                 .filter(replica_record::Column::Province.eq(province.number()))
-                .filter(replica_record::Column::Kind.eq(kind.as_str()))
-                .filter(replica_record::Column::RecordId.eq(*id))
+                .filter(replica_record::Column::Kind.eq(kind))
+                .filter(replica_record::Column::RecordId.is_in(ids))
                 .exec(&txn)
                 .await?
                 .rows_affected;

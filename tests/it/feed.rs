@@ -3,7 +3,7 @@
 use caunoi::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, day, spawn_gateway, spawn_with_partner};
+use crate::helpers::{TestGateway, assert_invalid, day, spawn_gateway, spawn_with_partner};
 
 const FEED: &str = "query($after: String, $first: Int, $types: [RecordType!]) {
     changes(after: $after, first: $first, types: $types) {
@@ -139,6 +139,44 @@ async fn a_reader_picks_up_after_its_cursor_and_refuses_a_foreign_epoch() {
             .unwrap()
             .contains("epoch")
     );
+}
+
+#[tokio::test]
+async fn a_page_holds_up_to_a_thousand_changes_and_nodes_as_many_ids() {
+    let gw = spawn_gateway().await;
+    let sync = gw.client_as(Role::Sync);
+    let facility = gw.create_facility("Cơ sở chè Tân Cương", json!({})).await;
+    let certificate = gw
+        .issue_certificate(facility["id"].as_str().unwrap(), json!({}))
+        .await;
+    let (_, answer) = gw.post_with(&sync, FEED, json!({ "first": 1000 })).await;
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    let (_, answer) = gw.post_with(&sync, FEED, json!({ "first": 1001 })).await;
+    assert_invalid(&answer, "first");
+
+    // A thousand IDs of mixed kinds, ours and not, answered in the order asked.
+    let nodes = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    let asked = [
+        certificate["id"].clone(),
+        json!("Facility:19:999999"),
+        facility["id"].clone(),
+        json!("Product:19:5"),
+    ];
+    let ids: Vec<Value> = asked.iter().cycle().take(1000).cloned().collect();
+    let answer = gw.data(nodes, json!({ "ids": ids })).await;
+    let found = answer["nodes"].as_array().unwrap();
+    assert_eq!(found.len(), 1000);
+    for (node, id) in found.iter().zip(&ids) {
+        let expected = if id == &certificate["id"] || id == &facility["id"] {
+            json!({ "id": id })
+        } else {
+            Value::Null
+        };
+        assert_eq!(node, &expected);
+    }
+    let mut too_many = ids;
+    too_many.push(facility["id"].clone());
+    assert_invalid(&gw.post(nodes, json!({ "ids": too_many })).await, "ids");
 }
 
 #[tokio::test]
