@@ -33,6 +33,15 @@ use crate::server::identity::{Caller, Identity};
 use crate::server::metrics::{self, CountHandshakes};
 use crate::store::Store;
 
+/// Turns to execute a request (`limits.concurrent_requests` of each kind). Our
+/// own callers and partners wait in separate lines: our request waiting on a
+/// partner holds one of our turns, and the partner's requests to us must never
+/// wait behind it, or two gateways asking each other could stall both.
+struct Turns {
+    own: tokio::sync::Semaphore,
+    partners: tokio::sync::Semaphore,
+}
+
 /// A built gateway.
 #[derive(Clone)]
 pub struct App {
@@ -41,6 +50,7 @@ pub struct App {
     store: Store,
     tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
+    turns: Arc<Turns>,
     handshake_timeout: Duration,
     /// Partners whose feeds `run` syncs, and how often.
     sync_schedule: Arc<Vec<(ProvinceCode, Duration)>>,
@@ -79,6 +89,10 @@ impl App {
             store,
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
+            turns: Arc::new(Turns {
+                own: tokio::sync::Semaphore::new(config.limits.concurrent_requests),
+                partners: tokio::sync::Semaphore::new(config.limits.concurrent_requests),
+            }),
             handshake_timeout: config.tls.handshake_timeout,
             sync_schedule: Arc::new(sync_schedule),
             sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -419,14 +433,22 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    let execution =
-        tracing::Instrument::instrument(app.execute_hop(&identity, request, hop, trace), span);
-    match tokio::time::timeout(timeout, execution).await {
-        Ok(response) => (
+    let line = match identity.caller {
+        Caller::Partner(_) => &app.turns.partners,
+        Caller::Internal(_) => &app.turns.own,
+    };
+    // The turn is held until the answer is serialised: that is the memory it bounds.
+    let answer = async {
+        let _turn = line.acquire().await.expect("the turns are never closed");
+        let response = app.execute_hop(&identity, request, hop, trace).await;
+        (
             [(crate::federation::REQUEST_ID_HEADER, request_id)],
             Json(response),
         )
-            .into_response(),
+            .into_response()
+    };
+    match tokio::time::timeout(timeout, tracing::Instrument::instrument(answer, span)).await {
+        Ok(response) => response,
         Err(_) => {
             tracing::warn!(?timeout, "request timed out");
             error_response(

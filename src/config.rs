@@ -167,9 +167,13 @@ pub struct Limits {
     pub partner_complexity: usize,
     /// Most aliased fields in one query.
     pub aliases: usize,
-    /// Longest a request may run.
+    /// Longest a request may run, its wait for a turn included.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Most requests executing at once, for our own callers and, separately, for
+    /// partners; others wait their turn in arrival order. Bounds the memory that
+    /// concurrent large answers take.
+    pub concurrent_requests: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,6 +224,7 @@ impl Default for Limits {
             partner_complexity: query.partner_complexity,
             aliases: query.aliases,
             request_timeout: Duration::from_secs(10),
+            concurrent_requests: 16,
         }
     }
 }
@@ -290,6 +295,10 @@ impl Config {
             "limits.body_bytes: at least 1024"
         );
         anyhow::ensure!(self.limits.depth >= 2, "limits.depth: at least 2");
+        anyhow::ensure!(
+            self.limits.concurrent_requests >= 1,
+            "limits.concurrent_requests: at least 1"
+        );
         anyhow::ensure!(
             self.limits.complexity >= 10,
             "limits.complexity: at least 10"

@@ -3,7 +3,7 @@
 use caunoi::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, spawn_pair};
+use crate::helpers::{TestGateway, spawn_pair, spawn_pair_with};
 
 /// How many requests `from` made of `owner`, by `owner`'s audit trail.
 async fn requests_from(owner: &TestGateway, from: &str) -> usize {
@@ -401,4 +401,29 @@ async fn nghe_an_records_the_trading_of_a_thai_nguyen_facility_and_thai_nguyen_s
             { "node": { "stage": "TRADING", "inspectingProvince": { "code": "40" } } },
         ])
     );
+}
+
+#[tokio::test]
+async fn two_gateways_with_one_turn_each_answer_each_other_without_stalling() {
+    let one_turn = |config: &mut caunoi::config::Config| config.limits.concurrent_requests = 1;
+    let (tn, na) = spawn_pair_with(one_turn, one_turn).await;
+    let (na_facility, _) = nghe_an_supplier(&na).await;
+    let tn_facility = tn
+        .create_facility("Hợp tác xã chè La Bằng", json!({ "suppliesTo": ["40"] }))
+        .await;
+    // Each gateway's one turn for its own callers is held while it asks the
+    // other, which answers in its own line for partners: all twenty answer, in
+    // turn, from their owners.
+    let query =
+        "query($id: ID!) { node(id: $id) { id ... on Facility { provenance { source } } } }";
+    let asks = (0..10).flat_map(|_| [(&tn, &na_facility["id"]), (&na, &tn_facility["id"])]);
+    let answers = futures_util::future::join_all(
+        asks.map(|(gw, id)| async move { (id, gw.post(query, json!({ "id": id })).await) }),
+    )
+    .await;
+    for (id, answer) in answers {
+        assert!(answer.get("errors").is_none(), "{answer:#}");
+        assert_eq!(answer["data"]["node"]["id"], *id);
+        assert_eq!(answer["data"]["node"]["provenance"]["source"], "OWNER");
+    }
 }
