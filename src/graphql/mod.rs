@@ -143,12 +143,12 @@ pub struct Executed {
 pub async fn execute(
     schemas: &Schemas,
     caller: Caller,
-    request: Request,
+    mut request: Request,
     returned: Arc<Returned>,
     hop: bool,
     trace: crate::federation::Trace,
 ) -> Executed {
-    let (operation, aliases) = operation_of(&request);
+    let (operation, aliases) = operation_of(&mut request);
     if aliases > schemas.limits.aliases {
         return Executed {
             response: Response::from_errors(vec![coded_error(
@@ -227,8 +227,10 @@ pub async fn execute(
 /// The type and root field names of the operation a request would run — `None`
 /// if the query does not parse or names no operation it holds (the schema then
 /// says why, and no resolver runs) — and how many aliases the document uses.
-fn operation_of(request: &Request) -> (Option<(OperationType, Vec<String>)>, usize) {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+/// The parsed document stays in the request, so the schema does not parse again.
+fn operation_of(request: &mut Request) -> (Option<(OperationType, Vec<String>)>, usize) {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return (None, 0);
     };
     let aliases = document
@@ -242,14 +244,17 @@ fn operation_of(request: &Request) -> (Option<(OperationType, Vec<String>)>, usi
                 .map(|fragment| count_aliases(&fragment.node.selection_set.node)),
         )
         .sum();
-    (selected_operation(request, &document), aliases)
+    (
+        selected_operation(operation_name.as_deref(), document),
+        aliases,
+    )
 }
 
 fn selected_operation(
-    request: &Request,
+    operation_name: Option<&str>,
     document: &async_graphql::parser::types::ExecutableDocument,
 ) -> Option<(OperationType, Vec<String>)> {
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
+    let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => operation,
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
