@@ -468,7 +468,6 @@ fn patch<T>(
     Ok(())
 }
 
-/// Batches facility lookups made while resolving one request.
 /// Resolves a reference to a facility: ours batched from the store, a partner's
 /// batched from its owner.
 pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Facility>> {
