@@ -131,7 +131,9 @@ async fn pass(
     // channel only until the one before it is applied.
     let (pages, mut ready) = tokio::sync::mpsc::channel::<SyncPage>(1);
     let fetching = fetch(partner, state.cursor, state.epoch, lease, holder, pages);
-    let applying = async {
+    // `move`: the receiver goes with the applier, so an applier that stops
+    // closes the channel and a fetcher waiting to send is told at once.
+    let applying = async move {
         while let Some(page) = ready.recv().await {
             report.applied += store
                 .apply_sync_page(province, &page)

@@ -627,3 +627,85 @@ async fn a_served_gateway_syncs_each_partner_on_its_schedule() {
         "{status:#}"
     );
 }
+
+#[tokio::test]
+async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
+    use caunoi::domain::{CertificateKind, GlobalId};
+    use caunoi::store::{CertificateData, FeedPosition, ReplicaRow, SyncPage};
+    let (tn, na) = spawn_pair().await;
+    let facility = na
+        .create_facility("Cơ sở nước mắm Cửa Hội", json!({ "suppliesTo": ["19"] }))
+        .await;
+    let facility = GlobalId::parse(facility["id"].as_str().unwrap()).unwrap();
+    // Four pages of changes, fetched ahead of the first page's apply.
+    let today = caunoi::domain::today();
+    let issued = na
+        .app
+        .store()
+        .issue_certificates(
+            (0..3500)
+                .map(|_| CertificateData {
+                    kind: CertificateKind::Eligibility,
+                    standard: None,
+                    facility,
+                    scope: vec!["Nước mắm".to_owned()],
+                    issuing_authority: "Chi cục Quản lý chất lượng tỉnh Nghệ An".to_owned(),
+                    issued_on: today,
+                    expires_on: Some(today + chrono::Duration::days(365)),
+                    grade: None,
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    // Our replica already holds another record under the first certificate's
+    // number, so the first page breaks the number's unique index.
+    let store = tn.app.store();
+    let until = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert!(
+        store
+            .take_sync_lease(nghe_an(), "planter", until)
+            .await
+            .unwrap()
+    );
+    let start = FeedPosition {
+        epoch: na.app.store().feed_epoch().await.unwrap(),
+        seq: 0,
+        idx: 0,
+    };
+    let planted = SyncPage {
+        epoch: start.epoch.clone(),
+        after: None,
+        until: start.cursor(),
+        rows: vec![ReplicaRow {
+            kind: "certificate".to_owned(),
+            record_id: 999_999,
+            version: 1,
+            body: "{}".to_owned(),
+            number: Some(issued[0].number.to_string()),
+        }],
+        removed: Vec::new(),
+        holder: "planter".to_owned(),
+        lease_until: until,
+    };
+    store.apply_sync_page(nghe_an(), &planted).await.unwrap();
+    store
+        .release_sync_lease(nghe_an(), "planter")
+        .await
+        .unwrap();
+
+    // The pass ends with the apply's error (it does not wait forever on the
+    // pages fetched ahead), and nothing of the failed page was applied.
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        sync_once(store, tn.app.partners(), nghe_an(), "worker-a"),
+    )
+    .await
+    .expect("the pass ended");
+    assert!(matches!(outcome, Err(SyncError::Store(_))), "{outcome:?}");
+    assert_eq!(
+        store.sync_state(nghe_an()).await.unwrap().cursor,
+        Some(start.cursor())
+    );
+    assert_eq!(replica(&tn).await, [("certificate".to_owned(), 999_999, 1)]);
+}
