@@ -62,15 +62,6 @@ impl Admits<InspectionRecord> for InspectionFilter {
 }
 
 impl Store {
-    #[tracing::instrument(skip(self))]
-    pub async fn inspection(
-        &self,
-        id: i64,
-        audience: Audience,
-    ) -> Result<Option<InspectionRecord>, AppError> {
-        Ok(self.inspections_by_id(&[id], audience).await?.pop())
-    }
-
     /// Inspections by row id, in no particular order, for batched lookups.
     #[tracing::instrument(skip(self, ids), fields(count = ids.len()))]
     pub async fn inspections_by_id(
