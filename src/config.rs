@@ -90,6 +90,9 @@ pub struct Federation {
     /// most this long.
     #[serde(with = "humantime_serde")]
     pub sync_lease: Duration,
+    /// Changes a sync worker reads per page (1 to 1000): smaller pages for a
+    /// partner too slow to answer 1000 records within `timeout`.
+    pub sync_page: u64,
 }
 
 impl Default for Federation {
@@ -102,6 +105,7 @@ impl Default for Federation {
             breaker_failures: 5,
             breaker_open_for: Duration::from_secs(30),
             sync_lease: Duration::from_secs(120),
+            sync_page: crate::store::MAX_FEED_PAGE,
         }
     }
 }
@@ -295,6 +299,11 @@ impl Config {
             "limits.body_bytes: at least 1024"
         );
         anyhow::ensure!(self.limits.depth >= 2, "limits.depth: at least 2");
+        anyhow::ensure!(
+            (1..=crate::store::MAX_FEED_PAGE).contains(&self.federation.sync_page),
+            "federation.sync_page: 1 to {}",
+            crate::store::MAX_FEED_PAGE
+        );
         anyhow::ensure!(
             self.limits.concurrent_requests >= 1,
             "limits.concurrent_requests: at least 1"

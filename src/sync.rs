@@ -3,7 +3,8 @@
 //!
 //! One pass for one partner: take the lease on that partner's sync (so only one
 //! worker runs it, however many gateway processes share the database), then page
-//! through the partner's feed from our stored cursor, 1000 changes a page. For
+//! through the partner's feed from our stored cursor, `federation.sync_page`
+//! (default 1000) changes a page. For
 //! each page, fetch the changed records from their owner in one `nodes` request,
 //! and apply the page — rows upserted only when newer, records no longer shared
 //! removed, cursor advanced — in one transaction. A crash at any instant therefore
@@ -24,9 +25,6 @@ use crate::domain::{GlobalId, ProvinceCode};
 use crate::federation::records::{EPOCH, FEED, Reader, nodes_query};
 use crate::federation::{Partner, PartnerError, Partners, Trace};
 use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
-
-/// Changes read per page: the feed's largest.
-const PAGE: u64 = crate::store::MAX_FEED_PAGE;
 
 /// What one pass did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,8 +170,12 @@ async fn fetch(
                 .map_err(|e| SyncError::Partner(province, e))
         }
     };
-    let feed_after =
-        |after: Option<String>| ask(FEED.to_owned(), json!({ "after": after, "first": PAGE }));
+    let feed_after = |after: Option<String>| {
+        ask(
+            FEED.to_owned(),
+            json!({ "after": after, "first": partner.sync_page() }),
+        )
+    };
     // A feed that started again refuses our cursor; say so plainly first.
     if let Some(stored) = &epoch {
         let data = ask(EPOCH.to_owned(), json!({})).await?;

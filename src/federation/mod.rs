@@ -205,6 +205,11 @@ impl Partner {
     pub fn sync_lease(&self) -> std::time::Duration {
         self.settings.sync_lease
     }
+
+    /// How many changes a sync worker reads per page of this partner's feed.
+    pub fn sync_page(&self) -> u64 {
+        self.settings.sync_page
+    }
 }
 
 impl Partners {

@@ -483,11 +483,13 @@ async fn a_sync_killed_at_random_points_loses_nothing_and_applies_nothing_twice(
         .clone();
     let state = tn.pki_dir().parent().unwrap().to_path_buf();
     let config = state.join("sync.toml");
+    // Pages of 50: the first sync spans many pages, so deaths fall between
+    // pages and inside them, as they would in a long sync of pages of 1000.
     std::fs::write(
         &config,
         format!(
             "state_dir = {state:?}\ndatabase_url = {url:?}\n[province]\ncode = \"19\"\n\
-             [federation]\nsync_lease = \"50ms\"\n\
+             [federation]\nsync_lease = \"50ms\"\nsync_page = 50\n\
              [[partners]]\nprovince = \"40\"\nca = {ca:?}\nendpoint = {endpoint:?}\n",
             url = tn.database_url,
             ca = na.pki_dir().join(caunoi::pki::CA_CERT),
