@@ -32,15 +32,7 @@ use crate::server::Tls;
 use crate::server::identity::{Caller, Identity};
 use crate::server::metrics::{self, CountHandshakes};
 use crate::store::Store;
-
-/// Turns to execute a request (`limits.concurrent_requests` of each kind). Our
-/// own callers and partners wait in separate lines: our request waiting on a
-/// partner holds one of our turns, and the partner's requests to us must never
-/// wait behind it, or two gateways asking each other could stall both.
-struct Turns {
-    own: tokio::sync::Semaphore,
-    partners: tokio::sync::Semaphore,
-}
+use crate::turn::{Turn, Turns};
 
 /// A built gateway.
 #[derive(Clone)]
@@ -89,10 +81,7 @@ impl App {
             store,
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
-            turns: Arc::new(Turns {
-                own: tokio::sync::Semaphore::new(config.limits.concurrent_requests),
-                partners: tokio::sync::Semaphore::new(config.limits.concurrent_requests),
-            }),
+            turns: Arc::new(Turns::new(config.limits.concurrent_requests)),
             handshake_timeout: config.tls.handshake_timeout,
             sync_schedule: Arc::new(sync_schedule),
             sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -128,17 +117,19 @@ impl App {
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
         let trace = crate::federation::Trace::from_headers(None, None);
-        self.execute_hop(identity, request, false, trace).await
+        self.execute_hop(identity, request, false, trace, Turn::none())
+            .await
     }
 
     /// As [`App::execute`]; `hop` says the request came from another gateway, so
-    /// it is answered from our own records only.
+    /// it is answered from our own records only; `turn` is the one it runs on.
     pub async fn execute_hop(
         &self,
         identity: &Identity,
         request: impl Into<async_graphql::Request>,
         hop: bool,
         trace: crate::federation::Trace,
+        turn: Turn,
     ) -> async_graphql::Response {
         let request = request.into();
         let started = std::time::Instant::now();
@@ -157,6 +148,7 @@ impl App {
             returned.clone(),
             hop,
             trace,
+            turn.clone(),
         )
         .await;
         let operation = match executed.operation {
@@ -198,7 +190,8 @@ impl App {
             error_codes: error_codes(&response),
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         };
-        if let Err(error) = self.record(&event).await {
+        // The flush is a wait, like a partner's answer (see `turn`).
+        if let Err(error) = turn.away(self.record(&event)).await {
             tracing::error!(error = ?error, "the audit record could not be written");
             let message = if partner {
                 "the request could not be recorded in the audit trail, so no data is returned"
@@ -433,19 +426,20 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    let line = match identity.caller {
-        Caller::Partner(_) => &app.turns.partners,
-        Caller::Internal(_) => &app.turns.own,
-    };
-    // The turn is held until the answer is serialised: that is the memory it bounds.
+    // The turn is held until the answer is serialised, but for waits on partners
+    // and on the audit flush: that is the memory it bounds.
     let answer = async {
-        let _turn = line.acquire().await.expect("the turns are never closed");
-        let response = app.execute_hop(&identity, request, hop, trace).await;
-        (
+        let turn = app.turns.take(identity.caller).await;
+        let response = app
+            .execute_hop(&identity, request, hop, trace, turn.clone())
+            .await;
+        let answer = (
             [(crate::federation::REQUEST_ID_HEADER, request_id)],
             Json(response),
         )
-            .into_response()
+            .into_response();
+        drop(turn);
+        answer
     };
     match tokio::time::timeout(timeout, tracing::Instrument::instrument(answer, span)).await {
         Ok(response) => response,

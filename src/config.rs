@@ -174,9 +174,10 @@ pub struct Limits {
     /// Longest a request may run, its wait for a turn included.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Most requests executing at once, for our own callers and, separately, for
-    /// partners; others wait their turn in arrival order. Bounds the memory that
-    /// concurrent large answers take.
+    /// Most requests at work at once, for our own callers and, separately, for
+    /// partners; others wait their turn in arrival order. A request waiting on a
+    /// partner or on its audit entry's flush gives its turn back meanwhile.
+    /// Bounds the memory that answers being built take. Default: 4 per CPU core.
     pub concurrent_requests: usize,
 }
 
@@ -228,7 +229,8 @@ impl Default for Limits {
             partner_complexity: query.partner_complexity,
             aliases: query.aliases,
             request_timeout: Duration::from_secs(10),
-            concurrent_requests: 16,
+            concurrent_requests: std::thread::available_parallelism()
+                .map_or(8, |cores| 4 * cores.get()),
         }
     }
 }

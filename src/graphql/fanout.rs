@@ -207,9 +207,10 @@ where
             let query = &query;
             let partner = partners.get(province).cloned();
             let trace = ctx.data::<Trace>()?;
+            let turn = ctx.data::<crate::turn::Turn>()?;
             calls.push(Box::pin(async move {
                 let answer = match partner {
-                    Ok(partner) => partner.query(query, variables, trace).await,
+                    Ok(partner) => turn.away(partner.query(query, variables, trace)).await,
                     Err(error) => Err(error),
                 };
                 let at = Utc::now();

@@ -147,6 +147,7 @@ pub async fn execute(
     returned: Arc<Returned>,
     hop: bool,
     trace: crate::federation::Trace,
+    turn: crate::turn::Turn,
 ) -> Executed {
     let (operation, aliases) = operation_of(&mut request);
     if aliases > schemas.limits.aliases {
@@ -193,6 +194,7 @@ pub async fn execute(
         remote::PartnerLoader {
             partners,
             trace: trace.clone(),
+            turn: turn.clone(),
         },
         tokio::spawn,
         async_graphql::dataloader::HashMapCache::default(),
@@ -209,6 +211,7 @@ pub async fn execute(
                 .data(partner_loader)
                 .data(reach)
                 .data(trace)
+                .data(turn)
                 .data(caller)
                 .data(returned),
         )

@@ -96,6 +96,8 @@ impl Loader<GlobalId> for StoreLoader {
 pub struct PartnerLoader {
     pub partners: Partners,
     pub trace: Trace,
+    /// The request's turn, given back while the partner answers.
+    pub turn: crate::turn::Turn,
 }
 
 /// Most IDs asked of a partner in one request.
@@ -114,9 +116,9 @@ impl Loader<GlobalId> for PartnerLoader {
             let answer = match self.partners.get(province) {
                 Ok(partner) => {
                     let ids_json: Vec<String> = ids.iter().map(ToString::to_string).collect();
-                    partner
-                        .query(&nodes_query(), json!({ "ids": ids_json }), &self.trace)
-                        .await
+                    let query = nodes_query();
+                    let asked = partner.query(&query, json!({ "ids": ids_json }), &self.trace);
+                    self.turn.away(asked).await
                 }
                 Err(error) => Err(error),
             };
@@ -321,7 +323,10 @@ pub async fn ask_owner(
 ) -> async_graphql::Result<Result<(serde_json::Value, DateTime<Utc>), PartnerError>> {
     let partners = ctx.data::<Partners>()?;
     let answer = match partners.get(province) {
-        Ok(partner) => partner.query(query, variables, ctx.data::<Trace>()?).await,
+        Ok(partner) => {
+            let asked = partner.query(query, variables, ctx.data::<Trace>()?);
+            ctx.data::<crate::turn::Turn>()?.away(asked).await
+        }
         Err(error) => Err(error),
     };
     Ok(answer.map(|data| (data, Utc::now())))

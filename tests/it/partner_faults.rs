@@ -134,7 +134,7 @@ async fn gateway_with_partner(endpoint: String, ca: std::path::PathBuf) -> TestG
 async fn gateway_with_partner_tuned(
     endpoint: String,
     ca: std::path::PathBuf,
-    tune: impl FnOnce(&mut caunoi::config::Federation),
+    tune: impl FnOnce(&mut caunoi::config::Config),
 ) -> TestGateway {
     spawn_gateway_with(move |config| {
         config.partners = vec![caunoi::config::Partner {
@@ -146,7 +146,7 @@ async fn gateway_with_partner_tuned(
         }];
         config.federation.timeout = std::time::Duration::from_millis(500);
         config.federation.max_response_bytes = 64 * 1024;
-        tune(&mut config.federation);
+        tune(config);
     })
     .await
 }
@@ -265,10 +265,10 @@ const STATUS: &str = "{ provinces { province { code } thisGateway reachable circ
 #[tokio::test]
 async fn the_circuit_opens_after_repeated_failures_and_spares_the_partner() {
     let (endpoint, ca, _dir, calls, _) = scripted_partner(|_| Fault::Status(503), false).await;
-    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| {
-        federation.retries = 0;
-        federation.breaker_failures = 3;
-        federation.breaker_open_for = std::time::Duration::from_secs(3600);
+    let gw = gateway_with_partner_tuned(endpoint, ca, |config| {
+        config.federation.retries = 0;
+        config.federation.breaker_failures = 3;
+        config.federation.breaker_open_for = std::time::Duration::from_secs(3600);
     })
     .await;
     for _ in 0..3 {
@@ -305,10 +305,10 @@ async fn the_circuit_closes_when_a_probe_succeeds() {
         false,
     )
     .await;
-    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| {
-        federation.retries = 0;
-        federation.breaker_failures = 2;
-        federation.breaker_open_for = std::time::Duration::ZERO;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |config| {
+        config.federation.retries = 0;
+        config.federation.breaker_failures = 2;
+        config.federation.breaker_open_for = std::time::Duration::ZERO;
     })
     .await;
     for _ in 0..2 {
@@ -347,7 +347,7 @@ async fn a_passing_failure_is_retried_within_the_budget() {
         false,
     )
     .await;
-    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| federation.retries = 2).await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |config| config.federation.retries = 2).await;
     let answer = gw
         .data(
             r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { reason } }"#,
@@ -358,7 +358,7 @@ async fn a_passing_failure_is_retried_within_the_budget() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // A refusal is not retried.
     let (endpoint, ca, _dir, calls, _) = scripted_partner(|_| Fault::Status(403), false).await;
-    let gw = gateway_with_partner_tuned(endpoint, ca, |federation| federation.retries = 2).await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |config| config.federation.retries = 2).await;
     assert_eq!(ask(&gw).await["code"], "PARTNER_REJECTED");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -412,4 +412,44 @@ async fn the_request_id_and_trace_travel_with_partner_calls() {
         !traceparent.contains("00f067aa0ba902b7"),
         "a new span for our call: {traceparent}"
     );
+}
+
+#[tokio::test]
+async fn a_partner_that_does_not_answer_holds_none_of_our_turns() {
+    let asked = Arc::new(tokio::sync::Notify::new());
+    let noticed = asked.clone();
+    let (endpoint, ca, _dir, _, _) = scripted_partner(
+        move |_| {
+            noticed.notify_one();
+            Fault::NeverAnswers
+        },
+        false,
+    )
+    .await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |config| {
+        config.limits.concurrent_requests = 1;
+        config.federation.retries = 0;
+        config.federation.timeout = std::time::Duration::from_secs(30);
+        config.limits.request_timeout = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let waiting = tokio::spawn({
+        let client = gw.client_as(Role::Dashboard);
+        let url = gw.url();
+        async move {
+            let query = r#"{ verifyCertificate(number: "40-ATTP-2024-000001") { valid } }"#;
+            client
+                .post(url)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+        }
+    });
+    asked.notified().await;
+    // The one turn's request waits on the partner; our own data is answered
+    // meanwhile, not after the partner times out.
+    let answer = gw.data("{ province { code } }", json!({})).await;
+    assert_eq!(answer["province"]["code"], "19");
+    assert!(!waiting.is_finished(), "the federated request ended first");
+    waiting.abort();
 }
