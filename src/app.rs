@@ -190,8 +190,9 @@ impl App {
             error_codes: error_codes(&response),
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         };
-        // The flush is a wait, like a partner's answer (see `turn`).
-        if let Err(error) = turn.away(self.record(&event)).await {
+        // The turn is kept through the flush: the answer is built and held
+        // meanwhile, and group commit keeps the wait to about one flush.
+        if let Err(error) = self.record(&event).await {
             tracing::error!(error = ?error, "the audit record could not be written");
             let message = if partner {
                 "the request could not be recorded in the audit trail, so no data is returned"
@@ -426,8 +427,8 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    // The turn is held until the answer is serialised, but for waits on partners
-    // and on the audit flush: that is the memory it bounds.
+    // The turn is held until the answer is serialised, but for waits on
+    // partners: that is the memory it bounds.
     let answer = async {
         let turn = app.turns.take(identity.caller).await;
         let response = app

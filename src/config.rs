@@ -176,7 +176,7 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Most requests at work at once, for our own callers and, separately, for
     /// partners; others wait their turn in arrival order. A request waiting on a
-    /// partner or on its audit entry's flush gives its turn back meanwhile.
+    /// partner's answer gives its turn back meanwhile.
     /// Bounds the memory that answers being built take. Default: 4 per CPU core.
     pub concurrent_requests: usize,
 }
