@@ -94,10 +94,13 @@ impl Turn {
             state.away += 1;
             state.permit = None;
         }
+        // Counted out even if the wait is dropped half-way (a timeout), so that
+        // the request's other waits still take the turn back after.
+        let away = Away(held);
         let output = wait.await;
+        drop(away);
         let back = {
-            let mut state = held.state();
-            state.away -= 1;
+            let state = held.state();
             state.away == 0 && state.permit.is_none()
         };
         if back {
@@ -121,6 +124,15 @@ impl Turn {
 impl Held {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("a turn's state is never poisoned")
+    }
+}
+
+/// One wait under way; ends it when dropped.
+struct Away<'a>(&'a Held);
+
+impl Drop for Away<'_> {
+    fn drop(&mut self) {
+        self.0.state().away -= 1;
     }
 }
 
@@ -167,5 +179,19 @@ mod tests {
         assert_eq!(turns.own.available_permits(), 1);
         drop(turn);
         assert_eq!(turns.own.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_wait_dropped_half_way_does_not_keep_the_turn_out() {
+        let turns = Turns::new(1);
+        let turn = turns.take(DASHBOARD).await;
+        let given_up = tokio::time::timeout(
+            std::time::Duration::ZERO,
+            turn.away(std::future::pending::<()>()),
+        )
+        .await;
+        assert!(given_up.is_err());
+        turn.away(async {}).await;
+        assert_eq!(turns.own.available_permits(), 0, "the turn stayed out");
     }
 }
