@@ -411,9 +411,9 @@ async fn two_gateways_with_one_turn_each_answer_each_other_without_stalling() {
     let tn_facility = tn
         .create_facility("Hợp tác xã chè La Bằng", json!({ "suppliesTo": ["40"] }))
         .await;
-    // Each gateway's one turn for its own callers is held while it asks the
-    // other, which answers in its own line for partners: all twenty answer, in
-    // turn, from their owners.
+    // Each gateway's one turn for its own callers is given back while it asks
+    // the other, which answers in its own line for partners: all twenty answer,
+    // in turn, from their owners.
     let query =
         "query($id: ID!) { node(id: $id) { id ... on Facility { provenance { source } } } }";
     let asks = (0..10).flat_map(|_| [(&tn, &na_facility["id"]), (&na, &tn_facility["id"])]);
