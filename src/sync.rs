@@ -4,10 +4,10 @@
 //! One pass for one partner: take the lease on that partner's sync (so only one
 //! worker runs it, however many gateway processes share the database), then page
 //! through the partner's feed from our stored cursor, `federation.sync_page`
-//! (default 1000) changes a page. For
-//! each page, fetch the changed records from their owner in one `nodes` request,
-//! and apply the page — rows upserted only when newer, records no longer shared
-//! removed, cursor advanced — in one transaction. A crash at any instant therefore
+//! (default 1000) changes a page. For each page, fetch the changed records from
+//! their owner in one `nodes` request, and apply the page — rows upserted only
+//! when newer, records no longer shared removed, cursor advanced — in one
+//! transaction. A crash at any instant therefore
 //! loses nothing and applies nothing twice: the next pass resumes from the last
 //! committed cursor. A feed whose epoch changed, or a cursor that does not move
 //! forward, stops the pass with an error instead of guessing.

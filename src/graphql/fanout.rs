@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::pagination::{self, Connection, PageInfo};
-use super::remote::{Consistency, federates, remember, remote, stand_in};
+use super::remote::{Consistency, ask_owner, federates, remember, remote, stand_in};
 use super::{Output, Provenance, local, returned, store};
 use crate::domain::{ProvinceCode, RecordKind};
 use crate::error::AppError;
 use crate::federation::records::Reader;
-use crate::federation::{PartnerError, Partners, Trace};
+use crate::federation::{PartnerError, Partners};
 use crate::store::{Admits, FacilityRecord, Page, PageRequest};
 
 /// Which provinces a list covers.
@@ -205,21 +205,14 @@ where
             let variables =
                 serde_json::json!({ "filter": filter, "first": request.first, "after": after });
             let query = &query;
-            let partner = partners.get(province).cloned();
-            let trace = ctx.data::<Trace>()?;
-            let turn = ctx.data::<crate::turn::Turn>()?;
             calls.push(Box::pin(async move {
-                let answer = match partner {
-                    Ok(partner) => turn.away(partner.query(query, variables, trace)).await,
-                    Err(error) => Err(error),
-                };
-                let at = Utc::now();
+                let answer = ask_owner(ctx, province, query, variables).await?;
                 let reader = Reader { owner: province };
-                if let Ok(data) = &answer {
-                    remember(ctx, reader.facilities_in(&data[field]), at).await;
+                if let Ok((data, at)) = &answer {
+                    remember(ctx, reader.facilities_in(&data[field]), *at).await;
                 }
-                match answer.and_then(|data| reader.page(&data[field], read)) {
-                    Ok(page) => Ok(Some(SourcePage {
+                match answer.and_then(|(data, at)| Ok((reader.page(&data[field], read)?, at))) {
+                    Ok((page, at)) => Ok(Some(SourcePage {
                         source: key,
                         has_next: page.has_next,
                         items: page
