@@ -634,18 +634,18 @@ async fn a_served_gateway_syncs_each_partner_on_its_schedule() {
 async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
     use caunoi::domain::{CertificateKind, GlobalId};
     use caunoi::store::{CertificateData, FeedPosition, ReplicaRow, SyncPage};
-    let (tn, na) = spawn_pair().await;
+    let (tn, na) = spawn_pair_with(|config| config.federation.sync_page = 50, |_| {}).await;
     let facility = na
         .create_facility("Cơ sở nước mắm Cửa Hội", json!({ "suppliesTo": ["19"] }))
         .await;
     let facility = GlobalId::parse(facility["id"].as_str().unwrap()).unwrap();
-    // Four pages of changes, fetched ahead of the first page's apply.
+    // Four pages of 50 changes, fetched ahead of the first page's apply.
     let today = caunoi::domain::today();
     let issued = na
         .app
         .store()
         .issue_certificates(
-            (0..3500)
+            (0..175)
                 .map(|_| CertificateData {
                     kind: CertificateKind::Eligibility,
                     standard: None,
