@@ -117,12 +117,16 @@ impl App {
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
         let trace = crate::federation::Trace::from_headers(None, None);
-        self.execute_hop(identity, request, false, trace, Turn::none())
-            .await
+        let answer = self
+            .execute_hop(identity, request, false, trace, Turn::none())
+            .await;
+        serde_json::from_slice(&answer).expect("an answer we wrote reads back")
     }
 
-    /// As [`App::execute`]; `hop` says the request came from another gateway, so
-    /// it is answered from our own records only; `turn` is the one it runs on.
+    /// As [`App::execute`], answering with the JSON body; `hop` says the request
+    /// came from another gateway, so it is answered from our own records only;
+    /// `turn` is the one it runs on, given back once the answer's data is
+    /// written out: the wait for the audit flush holds bytes, not values.
     pub async fn execute_hop(
         &self,
         identity: &Identity,
@@ -130,7 +134,7 @@ impl App {
         hop: bool,
         trace: crate::federation::Trace,
         turn: Turn,
-    ) -> async_graphql::Response {
+    ) -> Vec<u8> {
         let request = request.into();
         let started = std::time::Instant::now();
         let query_hash = audit::sha256_hex(request.query.as_bytes());
@@ -165,12 +169,13 @@ impl App {
             Outcome::Error
         };
         metrics::request(identity.caller.label(), operation, outcome.code());
+        let mut answer = Written::from(executed.response);
+        drop(turn);
         let partner = matches!(identity.caller, Caller::Partner(_));
         let mutation = executed.operation == Some(OperationType::Mutation);
         if !(partner || mutation || executed.refused) {
-            return executed.response;
+            return answer.to_json();
         }
-        let mut response = executed.response;
         let event = Event {
             at: Event::now(),
             fingerprint: identity.fingerprint.clone(),
@@ -187,11 +192,9 @@ impl App {
                 .map(|(id, version)| format!("{id}@{version}"))
                 .collect(),
             outcome: outcome.code().to_owned(),
-            error_codes: error_codes(&response),
+            error_codes: answer.error_codes(),
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         };
-        // The turn is kept through the flush: the answer is built and held
-        // meanwhile, and group commit keeps the wait to about one flush.
         if let Err(error) = self.record(&event).await {
             tracing::error!(error = ?error, "the audit record could not be written");
             let message = if partner {
@@ -199,15 +202,16 @@ impl App {
             } else if mutation {
                 "the change was made but could not be recorded in the audit trail; tell the administrator"
             } else {
-                return response;
+                return answer.to_json();
             };
             let error = graphql::coded_error(message, "INTERNAL");
             if partner {
-                return async_graphql::Response::from_errors(vec![error]);
+                answer = Written::from(async_graphql::Response::from_errors(vec![error]));
+            } else {
+                answer.errors.push(error);
             }
-            response.errors.push(error);
         }
-        response
+        answer.to_json()
     }
 
     /// Appends an audit event, counting the write.
@@ -427,20 +431,20 @@ async fn graphql_post(
         Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
     };
     let timeout: Duration = app.limits.request_timeout;
-    // The turn is held until the answer is serialised, but for waits on
-    // partners: that is the memory it bounds.
     let answer = async {
         let turn = app.turns.take(identity.caller).await;
-        let response = app
-            .execute_hop(&identity, request, hop, trace, turn.clone())
-            .await;
-        let answer = (
-            [(crate::federation::REQUEST_ID_HEADER, request_id)],
-            Json(response),
+        let body = app.execute_hop(&identity, request, hop, trace, turn).await;
+        (
+            [
+                (crate::federation::REQUEST_ID_HEADER, request_id.as_str()),
+                (
+                    axum::http::header::CONTENT_TYPE.as_str(),
+                    "application/json",
+                ),
+            ],
+            body,
         )
-            .into_response();
-        drop(turn);
-        answer
+            .into_response()
     };
     match tokio::time::timeout(timeout, tracing::Instrument::instrument(answer, span)).await {
         Ok(response) => response,
@@ -456,24 +460,53 @@ async fn graphql_post(
     }
 }
 
-/// The distinct error codes of a response, in order.
-fn error_codes(response: &async_graphql::Response) -> Vec<String> {
-    let mut codes: Vec<String> = Vec::new();
-    for error in &response.errors {
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .and_then(|c| match c {
-                async_graphql::Value::String(code) => Some(code.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| "INTERNAL".to_owned());
-        if !codes.contains(&code) {
-            codes.push(code);
+/// An answer whose data is already JSON text. The tree of values a request
+/// builds is the bulk of what it holds; written out, it is a fraction of that,
+/// and it is what waits for the audit flush without a turn.
+#[derive(serde::Serialize)]
+struct Written {
+    data: Box<serde_json::value::RawValue>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<async_graphql::ServerError>,
+}
+
+impl From<async_graphql::Response> for Written {
+    fn from(response: async_graphql::Response) -> Self {
+        Self {
+            data: serde_json::value::to_raw_value(&response.data).expect("GraphQL values are JSON"),
+            extensions: response.extensions,
+            errors: response.errors,
         }
     }
-    codes
+}
+
+impl Written {
+    /// The JSON body, as [`async_graphql::Response`] serialises.
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("GraphQL values are JSON")
+    }
+
+    /// The distinct error codes, in order.
+    fn error_codes(&self) -> Vec<String> {
+        let mut codes: Vec<String> = Vec::new();
+        for error in &self.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .and_then(|c| match c {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "INTERNAL".to_owned());
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        codes
+    }
 }
 
 /// Reads one GraphQL request: a JSON object with a `query` string. Batches (JSON

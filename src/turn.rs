@@ -8,9 +8,10 @@
 //! (on 2 cores, 8 turns rather than 16: peak RSS 80 → 62 MB in the benchmark's
 //! 20 000-certificate runs, throughput within the machine's noise).
 //!
-//! The wait for the audit flush is not given back: the answer is built by then,
-//! and giving it back let partners' finished answers pile up (peak RSS +40 % in
-//! the benchmark's 20 000-certificate runs).
+//! A turn ends when the answer's data is written out as JSON, before the audit
+//! flush (`App::execute_hop`): the wait for the flush holds bytes. Given back with
+//! the tree of values still held, partners' finished answers piled up (peak RSS
+//! +40 % in the benchmark's 20 000-certificate runs).
 //!
 //! Our own callers and partners wait in separate lines, so that a partner's
 //! requests never queue behind our dashboards' load, nor theirs behind a
