@@ -141,8 +141,14 @@ impl Store {
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10));
+        // sqlx pings a connection on every check-out unless told otherwise: for
+        // SQLite, a round trip to the connection's worker thread before every
+        // query, although an in-process database cannot hang up. A PostgreSQL
+        // connection is pinged only after a quiet spell, when the server, a proxy
+        // or a firewall may have dropped it.
         if url.starts_with("sqlite:") {
             options
+                .test_before_acquire(false)
                 .max_connections(8)
                 .map_sqlx_sqlite_opts(|o| {
                     o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -153,7 +159,9 @@ impl Store {
                     pool.after_connect(|connection, _| Box::pin(plan_once(connection)))
                 });
         } else {
-            options.max_connections(16);
+            options
+                .test_before_acquire_if_idle_for(Duration::from_secs(30))
+                .max_connections(16);
         }
         let db = Database::connect(options)
             .await
