@@ -54,6 +54,11 @@ struct Args {
     /// 1000 and 10000000; quick 1000 and 20000).
     #[arg(long, num_args = 2)]
     feed: Option<Vec<usize>>,
+    /// Drives only the scenario of this name (`local lookup`, `federated page`…)
+    /// at the loaded concurrency, `--requests` times, and prints its figures:
+    /// a steady load to profile under, not a report.
+    #[arg(long)]
+    only: Option<String>,
     /// Where the JSON report is written.
     #[arg(long, default_value = "target/bench/report.json")]
     json: PathBuf,
@@ -305,6 +310,18 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         federated_page_s,
     ] = &scenarios;
 
+    if let Some(name) = &args.only {
+        let scenario = scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| anyhow::anyhow!("no scenario is named {name:?}"))?;
+        let run = drive(scenario, sizes.requests, sizes.many).await?;
+        println!(
+            "{name} at C={}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            sizes.many, run.rps, run.p50_ms, run.p99_ms
+        );
+        return Ok(true);
+    }
     // Warm-up: connections, caches, the partner pools.
     for scenario in &scenarios {
         drive(scenario, sizes.requests / 5, sizes.many).await?;
