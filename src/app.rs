@@ -13,7 +13,7 @@ use axum::{
     Extension, Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Request, State, rejection::BytesRejection},
-    http::StatusCode,
+    http::{HeaderName, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -397,7 +397,7 @@ async fn graphql_post(
         header(crate::federation::REQUEST_ID_HEADER),
         header("traceparent"),
     );
-    let request_id = trace.request_id.clone();
+    let request_id = trace.request_id_header();
     let span = tracing::info_span!(
         "graphql",
         request_id = %trace.request_id,
@@ -436,10 +436,13 @@ async fn graphql_post(
         let body = app.execute_hop(&identity, request, hop, trace, turn).await;
         (
             [
-                (crate::federation::REQUEST_ID_HEADER, request_id.as_str()),
                 (
-                    axum::http::header::CONTENT_TYPE.as_str(),
-                    "application/json",
+                    HeaderName::from_static(crate::federation::REQUEST_ID_HEADER),
+                    request_id,
+                ),
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
                 ),
             ],
             body,

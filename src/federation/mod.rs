@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::http::HeaderValue;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -71,10 +72,28 @@ impl Trace {
         }
     }
 
-    /// A `traceparent` for one outgoing call: our trace, a new span.
-    fn traceparent(&self) -> String {
-        format!("00-{}-{:016x}-01", self.trace_id, fastrand::u64(1..))
+    /// The request ID as a header value; see [`unindexed`].
+    pub fn request_id_header(&self) -> HeaderValue {
+        unindexed(&self.request_id)
     }
+
+    /// A `traceparent` for one outgoing call: our trace, a new span.
+    fn traceparent(&self) -> HeaderValue {
+        unindexed(&format!(
+            "00-{}-{:016x}-01",
+            self.trace_id,
+            fastrand::u64(1..)
+        ))
+    }
+}
+
+/// A header value that differs on every message, marked for HTTP/2 not to keep
+/// in the connection's header table: kept, each would push out an entry worth
+/// keeping, and every later one would be compared against it before being sent.
+fn unindexed(value: &str) -> HeaderValue {
+    let mut value = HeaderValue::from_str(value).expect("request IDs and trace parents are plain");
+    value.set_sensitive(true);
+    value
 }
 
 /// Why a partner gave no usable answer.
@@ -428,7 +447,7 @@ impl Partner {
             .http
             .post(&self.endpoint)
             .header(HOP_HEADER, "1")
-            .header(REQUEST_ID_HEADER, &trace.request_id)
+            .header(REQUEST_ID_HEADER, trace.request_id_header())
             .header("traceparent", trace.traceparent())
             .timeout(timeout)
             .json(body)

@@ -229,11 +229,7 @@ impl Authenticator {
 
 /// SHA-256 of a DER certificate, lower-case hex.
 pub fn fingerprint(der: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, der)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::audit::sha256_hex(der)
 }
 
 /// The subject and the `urn:caunoi:` SAN URIs of a certificate.
