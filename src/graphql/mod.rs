@@ -140,9 +140,13 @@ impl Documents {
         Self(Mutex::new(lru::LruCache::new(Self::ENTRIES)))
     }
 
-    /// Gives `request` its parsed document, kept or parsed now. A text that
-    /// does not parse is not kept: it is parsed again, to report its error.
+    /// Gives `request` its parsed document, kept or parsed now. A long text is
+    /// left for the executor to parse; a text that does not parse is not kept:
+    /// it is parsed again, to report its error.
     fn parse(&self, request: &mut Request) {
+        if request.query.len() > Self::TEXT_BYTES {
+            return;
+        }
         let kept = self
             .0
             .lock()
@@ -151,9 +155,6 @@ impl Documents {
             .cloned();
         if let Some(document) = kept {
             request.set_parsed_query(ExecutableDocument::clone(&document));
-            return;
-        }
-        if request.query.len() > Self::TEXT_BYTES {
             return;
         }
         if let Ok(document) = request.parsed_query().map(|d| Arc::new(d.clone())) {
