@@ -156,7 +156,8 @@ impl PartnerError {
 /// One partner's client.
 pub struct Partner {
     pub province: ProvinceCode,
-    endpoint: String,
+    /// Parsed once: a URL given as text is parsed again on every call.
+    endpoint: reqwest::Url,
     http: reqwest::Client,
     settings: crate::config::Federation,
     health: std::sync::Mutex<Health>,
@@ -183,6 +184,8 @@ struct Health {
     last_success: Option<chrono::DateTime<chrono::Utc>>,
     last_failure: Option<(chrono::DateTime<chrono::Utc>, &'static str)>,
     certificate_expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// The certificate `certificate_expires` was read from.
+    certificate: Vec<u8>,
 }
 
 /// A partner's health, as `provinces` reports it.
@@ -252,7 +255,9 @@ impl Partners {
                 province,
                 Arc::new(Partner {
                     province,
-                    endpoint: endpoint.clone(),
+                    endpoint: reqwest::Url::parse(endpoint).with_context(|| {
+                        format!("partners: {province}: the endpoint {endpoint} is not a URL")
+                    })?,
                     http,
                     settings: config.federation.clone(),
                     health: std::sync::Mutex::new(Health {
@@ -445,7 +450,7 @@ impl Partner {
     ) -> Result<Value, Failure> {
         let response = self
             .http
-            .post(&self.endpoint)
+            .post(self.endpoint.clone())
             .header(HOP_HEADER, "1")
             .header(REQUEST_ID_HEADER, trace.request_id_header())
             .header("traceparent", trace.traceparent())
@@ -507,6 +512,7 @@ impl Partner {
     }
 
     /// Remembers when the partner's certificate expires, from the connection.
+    /// The certificate is read only when it is not the one seen last.
     fn note_certificate(&self, response: &reqwest::Response) {
         use x509_parser::prelude::FromDer;
         let Some(der) = response
@@ -516,10 +522,14 @@ impl Partner {
         else {
             return;
         };
+        let mut health = self.health.lock().expect("health lock");
+        if health.certificate == der {
+            return;
+        }
         if let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(der) {
-            let expires =
+            health.certificate_expires =
                 chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0);
-            self.health.lock().expect("health lock").certificate_expires = expires;
+            health.certificate = der.to_vec();
         }
     }
 

@@ -2,8 +2,8 @@
 
 use entity::{audit_head, audit_log};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 
 use super::{Page, PageRequest, Store, page};
@@ -25,15 +25,17 @@ pub struct AuditFilter {
 #[derive(Default)]
 pub(super) struct Queue {
     pending: std::sync::Mutex<Vec<(Event, Reply)>>,
-    writer: tokio::sync::Mutex<()>,
+    /// Held by whoever writes, with the head this process last wrote: the next
+    /// batch links to it without reading the head back.
+    writer: tokio::sync::Mutex<Option<Head>>,
 }
 
 type Reply = tokio::sync::oneshot::Sender<Result<i64, String>>;
 
 impl Store {
     /// Appends `event` to the chain and returns its id, once it is committed.
-    /// Appends are serialised by the head row — locked `FOR UPDATE` on
-    /// PostgreSQL, by the write lock on SQLite — and, within a process, grouped.
+    /// Appends are serialised by the head row (its update locks it on
+    /// PostgreSQL; on SQLite the write lock does) and, within a process, grouped.
     #[tracing::instrument(skip(self, event), fields(outcome = %event.outcome))]
     pub async fn append_audit(&self, event: &Event) -> Result<i64, AppError> {
         let (reply, written) = tokio::sync::oneshot::channel();
@@ -45,7 +47,7 @@ impl Store {
         {
             // Whoever holds the writer writes everything queued so far; ours is
             // in it unless a writer before took it, and then it is answered.
-            let _writer = self.audit_queue.writer.lock().await;
+            let mut writer = self.audit_queue.writer.lock().await;
             let batch = std::mem::take(
                 &mut *self
                     .audit_queue
@@ -57,17 +59,19 @@ impl Store {
                 // Its own task, so that a request given up mid-write (its client
                 // went away) cannot abandon the others' entries.
                 let store = self.clone();
+                let known = writer.take();
                 let write = tokio::spawn(async move {
                     let (events, replies): (Vec<Event>, Vec<Reply>) = batch.into_iter().unzip();
-                    let written = store.append_audit_batch(&events).await;
+                    let written = store.append_audit_batch(&events, known).await;
                     for (i, reply) in replies.into_iter().enumerate() {
                         let _ = reply.send(match &written {
-                            Ok(first) => Ok(first + i as i64),
+                            Ok((first, _)) => Ok(first + i as i64),
                             Err(error) => Err(format!("{error:?}")),
                         });
                     }
+                    written.ok().map(|(_, head)| head)
                 });
-                let _ = write.await;
+                *writer = write.await.ok().flatten();
             }
         }
         written
@@ -76,23 +80,56 @@ impl Store {
             .map_err(|error| AppError::Internal(anyhow::anyhow!("audit append: {error}")))
     }
 
-    /// Appends `events` in order in one transaction; the id of the first.
-    async fn append_audit_batch(&self, events: &[Event]) -> Result<i64, AppError> {
-        let txn = self.write().await?;
-        let mut select = audit_head::Entity::find_by_id(1);
-        if self.backend() == DbBackend::Postgres {
-            select = select.lock_exclusive();
+    /// Appends `events` in order in one transaction: the id of the first, and the
+    /// new head. `known` is the head this process wrote last, if any; it is used
+    /// unread, and if another process has appended since, the batch goes again
+    /// after the stored head.
+    async fn append_audit_batch(
+        &self,
+        events: &[Event],
+        known: Option<Head>,
+    ) -> Result<(i64, Head), AppError> {
+        if let Some(head) = known
+            && let Some(written) = self.append_after(events, Some(head)).await?
+        {
+            return Ok(written);
         }
-        let head = select
-            .one(&txn)
+        self.append_after(events, None)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-        let first = head.last_id + 1;
-        let (mut id, mut last_hash) = (head.last_id, head.last_hash);
+            .ok_or_else(|| anyhow::anyhow!("the audit head moved under its lock").into())
+    }
+
+    /// One try at appending `events` after `head` (the stored head, read under
+    /// the lock, if `None`). The head row moves first, and only from `head`: if
+    /// it is elsewhere, nothing is written and the answer is `None`.
+    async fn append_after(
+        &self,
+        events: &[Event],
+        head: Option<Head>,
+    ) -> Result<Option<(i64, Head)>, AppError> {
+        let txn = self.write().await?;
+        let head = match head {
+            Some(head) => head,
+            None => {
+                let mut select = audit_head::Entity::find_by_id(1);
+                if self.backend() == DbBackend::Postgres {
+                    select = select.lock_exclusive();
+                }
+                let row = select
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+                Head {
+                    id: row.last_id,
+                    hash: row.last_hash,
+                }
+            }
+        };
+        let mut last = head.clone();
         let mut rows = Vec::with_capacity(events.len());
         for event in events {
-            id += 1;
-            let hash = event.link_hash(id, &last_hash);
+            let id = last.id + 1;
+            let hash = event.link_hash(id, &last.hash);
             rows.push(audit_log::ActiveModel {
                 id: Set(id),
                 at: Set(event.at),
@@ -108,10 +145,22 @@ impl Store {
                 outcome: Set(event.outcome.clone()),
                 error_codes: Set(event.error_codes.join(",")),
                 latency_us: Set(event.latency_us),
-                prev_hash: Set(last_hash.clone()),
+                prev_hash: Set(last.hash.clone()),
                 hash: Set(hash.clone()),
             });
-            last_hash = hash;
+            last = Head { id, hash };
+        }
+        let moved = audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::LastId, Expr::value(last.id))
+            .col_expr(audit_head::Column::LastHash, Expr::value(last.hash.clone()))
+            .filter(audit_head::Column::Id.eq(1))
+            .filter(audit_head::Column::LastId.eq(head.id))
+            .filter(audit_head::Column::LastHash.eq(head.hash.as_str()))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(None);
         }
         // At most this many rows per statement, within SQLite's parameter limit.
         for chunk in rows.chunks(500) {
@@ -119,15 +168,8 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
-        audit_head::ActiveModel {
-            id: sea_orm::ActiveValue::Unchanged(1),
-            last_id: Set(id),
-            last_hash: Set(last_hash),
-        }
-        .update(&txn)
-        .await?;
         txn.commit().await?;
-        Ok(first)
+        Ok(Some((head.id + 1, last)))
     }
 
     /// The chain's head as stored.

@@ -253,3 +253,47 @@ async fn only_operators_read_the_audit_log() {
         "six refusals were recorded"
     );
 }
+
+/// An event as a gateway would record it, told apart by `n`.
+fn event(n: i64) -> caunoi::audit::Event {
+    caunoi::audit::Event {
+        at: caunoi::audit::Event::now(),
+        fingerprint: format!("{n:064x}"),
+        subject: format!("CN=gateway {n}"),
+        role: Some("gateway".to_owned()),
+        province: Some(40),
+        operation_name: None,
+        operation_type: "query".to_owned(),
+        query_hash: caunoi::audit::sha256_hex(b"{ facilities { edges { node { id } } } }"),
+        variables_hash: caunoi::audit::sha256_hex(b"{}"),
+        records: vec![format!("F-19-{n}@1")],
+        outcome: "ok".to_owned(),
+        error_codes: Vec::new(),
+        latency_us: n,
+    }
+}
+
+#[tokio::test]
+async fn two_processes_appending_to_one_database_keep_one_chain() {
+    // A gateway links each batch to the head it wrote last, without reading it
+    // back; a second process (the CLI, another replica) appending in between
+    // must not fork the chain.
+    let dir = tempfile::tempdir().unwrap();
+    let (first, url) = crate::helpers::fresh_store(dir.path()).await;
+    let second =
+        caunoi::store::Store::connect(&url, caunoi::domain::ProvinceCode::parse("19").unwrap())
+            .await
+            .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let store = if n % 3 == 2 { &second } else { &first };
+        ids.push(store.append_audit(&event(n)).await.unwrap());
+    }
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+    let verdict = verify(&first, Some(&first.audit_head().await.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(verdict.broken, None, "{verdict}");
+    assert_eq!(verdict.entries, 6);
+    assert_eq!(verdict.head.id, 6);
+}
