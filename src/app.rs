@@ -325,12 +325,11 @@ pub async fn serve_tls(
 
 /// Turns the connection's client certificate into an [`Identity`], or refuses.
 async fn identify(State(app): State<App>, mut request: Request, next: Next) -> Response {
-    let chain = request
-        .extensions()
-        .get::<Arc<TlsInfo>>()
-        .map(|info| info.peer_certificates.clone())
-        .unwrap_or_default();
-    match app.tls.authenticator().identify(&chain) {
+    let tls = request.extensions().get::<Arc<TlsInfo>>().cloned();
+    let chain = tls
+        .as_ref()
+        .map_or(&[][..], |info| &info.peer_certificates[..]);
+    match app.tls.authenticator().identify(chain) {
         Ok(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
