@@ -2,8 +2,8 @@
 
 use entity::{audit_head, audit_log};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Statement, sea_query::Expr,
 };
 
 use super::{Page, PageRequest, Store, page};
@@ -89,10 +89,14 @@ impl Store {
         events: &[Event],
         known: Option<Head>,
     ) -> Result<(i64, Head), AppError> {
-        if let Some(head) = known
-            && let Some(written) = self.append_after(events, Some(head)).await?
-        {
-            return Ok(written);
+        if let Some(head) = known {
+            match self.append_after(events, Some(head)).await {
+                Ok(Some(written)) => return Ok(written),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(error = ?error, "appending after the head written last failed");
+                }
+            }
         }
         self.append_after(events, None)
             .await?
@@ -101,7 +105,8 @@ impl Store {
 
     /// One try at appending `events` after `head` (the stored head, read under
     /// the lock, if `None`). The head row moves first, and only from `head`: if
-    /// it is elsewhere, nothing is written and the answer is `None`.
+    /// it is elsewhere, nothing is written, and the answer is `None` (or an
+    /// error, where an id the batch would take is already taken).
     async fn append_after(
         &self,
         events: &[Event],
@@ -150,23 +155,47 @@ impl Store {
             });
             last = Head { id, hash };
         }
-        let moved = audit_head::Entity::update_many()
+        let moves = audit_head::Entity::update_many()
             .col_expr(audit_head::Column::LastId, Expr::value(last.id))
             .col_expr(audit_head::Column::LastHash, Expr::value(last.hash.clone()))
             .filter(audit_head::Column::Id.eq(1))
             .filter(audit_head::Column::LastId.eq(head.id))
-            .filter(audit_head::Column::LastHash.eq(head.hash.as_str()))
-            .exec(&txn)
-            .await?;
-        if moved.rows_affected != 1 {
+            .filter(audit_head::Column::LastHash.eq(head.hash.as_str()));
+        // At most this many rows per statement, within SQLite's parameter limit.
+        let mut inserts = rows
+            .chunks(500)
+            .map(|chunk| audit_log::Entity::insert_many(chunk.to_vec()));
+        let backend = self.backend();
+        let changed = if backend == DbBackend::Sqlite && rows.len() <= 500 {
+            // Every statement is a round trip to the connection's thread, and
+            // the writer's round trips are what other appends wait on: SQLite
+            // takes the two as one statement list, its parameters in order.
+            // If the head is elsewhere, the insert still runs (or fails on
+            // an id taken); either way the counts tell, and nothing stays.
+            let head_moves = backend.build(&moves.into_query());
+            let appends = backend.build(&inserts.next().expect("a batch has entries").into_query());
+            let values = [head_moves.values, appends.values]
+                .into_iter()
+                .flatten()
+                .flat_map(|values| values.0);
+            let both = Statement::from_sql_and_values(
+                backend,
+                format!("{}; {}", head_moves.sql, appends.sql),
+                values,
+            );
+            txn.execute_raw(both).await?.rows_affected() == rows.len() as u64 + 1
+        } else {
+            let moved = moves.exec(&txn).await?.rows_affected == 1;
+            if moved {
+                for insert in inserts {
+                    insert.exec(&txn).await?;
+                }
+            }
+            moved
+        };
+        if !changed {
             txn.rollback().await?;
             return Ok(None);
-        }
-        // At most this many rows per statement, within SQLite's parameter limit.
-        for chunk in rows.chunks(500) {
-            audit_log::Entity::insert_many(chunk.to_vec())
-                .exec(&txn)
-                .await?;
         }
         txn.commit().await?;
         Ok(Some((head.id + 1, last)))
