@@ -286,9 +286,10 @@ impl Config {
                 "partners: {code}: sync_every needs an endpoint to sync from"
             );
             if let Some(endpoint) = &partner.endpoint {
+                let url = reqwest::Url::parse(endpoint).ok();
                 anyhow::ensure!(
-                    endpoint.starts_with("https://"),
-                    "partners: {code}: the endpoint must be https://…, not {endpoint}"
+                    url.is_some_and(|url| url.scheme() == "https" && url.host().is_some()),
+                    "partners: {code}: the endpoint must be an https://… URL, not {endpoint}"
                 );
             }
         }
@@ -432,5 +433,31 @@ mod tests {
         };
         let error = nowhere.validate().unwrap_err().to_string();
         assert!(error.contains("sync_every needs an endpoint"), "{error}");
+        for endpoint in [
+            "http://127.0.0.1:8443/graphql",
+            "https://",
+            "https://a b/graphql",
+        ] {
+            let odd = Config {
+                partners: vec![Partner {
+                    endpoint: Some(endpoint.to_owned()),
+                    ..partner("40")
+                }],
+                ..Config::default()
+            };
+            let error = odd.validate().unwrap_err().to_string();
+            assert!(
+                error.contains("partners: 40: the endpoint must be an https://… URL"),
+                "{endpoint}: {error}"
+            );
+        }
+        let fine = Config {
+            partners: vec![Partner {
+                endpoint: Some("https://127.0.0.1:8443/graphql".to_owned()),
+                ..partner("40")
+            }],
+            ..Config::default()
+        };
+        fine.validate().unwrap();
     }
 }
