@@ -266,7 +266,7 @@ fn event(n: i64) -> caunoi::audit::Event {
         operation_type: "query".to_owned(),
         query_hash: caunoi::audit::sha256_hex(b"{ facilities { edges { node { id } } } }"),
         variables_hash: caunoi::audit::sha256_hex(b"{}"),
-        records: vec![format!("F-19-{n}@1")],
+        records: vec![format!("Facility:19:{n}@1")],
         outcome: "ok".to_owned(),
         error_codes: Vec::new(),
         latency_us: n,
