@@ -133,6 +133,24 @@ impl Partner {
         ProvinceCode::parse(&self.province)
             .map_err(|e| anyhow::anyhow!("partners: province {}: {e}", self.province))
     }
+
+    /// Its endpoint, if it has one: an `https` URL with a host, or an error
+    /// naming the partner and the text.
+    pub fn endpoint_url(&self) -> anyhow::Result<Option<reqwest::Url>> {
+        let Some(endpoint) = &self.endpoint else {
+            return Ok(None);
+        };
+        reqwest::Url::parse(endpoint)
+            .ok()
+            .filter(|url| url.scheme() == "https" && url.host().is_some())
+            .map(Some)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "partners: {}: the endpoint must be an https://… URL, not {endpoint}",
+                    self.province
+                )
+            })
+    }
 }
 
 impl Default for Tls {
@@ -285,13 +303,7 @@ impl Config {
                 partner.sync_every.is_none() || partner.endpoint.is_some(),
                 "partners: {code}: sync_every needs an endpoint to sync from"
             );
-            if let Some(endpoint) = &partner.endpoint {
-                let url = reqwest::Url::parse(endpoint).ok();
-                anyhow::ensure!(
-                    url.is_some_and(|url| url.scheme() == "https" && url.host().is_some()),
-                    "partners: {code}: the endpoint must be an https://… URL, not {endpoint}"
-                );
-            }
+            partner.endpoint_url()?;
         }
         anyhow::ensure!(
             self.tls.handshake_timeout >= Duration::from_millis(100),

@@ -240,7 +240,7 @@ impl Partners {
         let dir = config.pki_dir();
         let mut by_province = BTreeMap::new();
         for partner in &config.partners {
-            let Some(endpoint) = &partner.endpoint else {
+            let Some(endpoint) = partner.endpoint_url()? else {
                 continue;
             };
             let province = partner.province_code()?;
@@ -255,9 +255,7 @@ impl Partners {
                 province,
                 Arc::new(Partner {
                     province,
-                    endpoint: reqwest::Url::parse(endpoint).with_context(|| {
-                        format!("partners: {province}: the endpoint {endpoint} is not a URL")
-                    })?,
+                    endpoint,
                     http,
                     settings: config.federation.clone(),
                     health: std::sync::Mutex::new(Health {

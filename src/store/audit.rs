@@ -115,20 +115,7 @@ impl Store {
         let txn = self.write().await?;
         let head = match head {
             Some(head) => head,
-            None => {
-                let mut select = audit_head::Entity::find_by_id(1);
-                if self.backend() == DbBackend::Postgres {
-                    select = select.lock_exclusive();
-                }
-                let row = select
-                    .one(&txn)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-                Head {
-                    id: row.last_id,
-                    hash: row.last_hash,
-                }
-            }
+            None => stored_head(&txn, self.backend() == DbBackend::Postgres).await?,
         };
         let mut last = head.clone();
         let mut rows = Vec::with_capacity(events.len());
@@ -203,14 +190,7 @@ impl Store {
 
     /// The chain's head as stored.
     pub async fn audit_head(&self) -> Result<Head, AppError> {
-        let head = audit_head::Entity::find_by_id(1)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
-        Ok(Head {
-            id: head.last_id,
-            hash: head.last_hash,
-        })
+        stored_head(&self.db, false).await
     }
 
     /// Entries in id order.
@@ -268,4 +248,20 @@ impl Store {
             has_next: rows.has_next,
         })
     }
+}
+
+/// The head row, locked `FOR UPDATE` if `lock` (PostgreSQL, inside an append).
+async fn stored_head(db: &impl ConnectionTrait, lock: bool) -> Result<Head, AppError> {
+    let mut select = audit_head::Entity::find_by_id(1);
+    if lock {
+        select = select.lock_exclusive();
+    }
+    let row = select
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the audit head row is missing"))?;
+    Ok(Head {
+        id: row.last_id,
+        hash: row.last_hash,
+    })
 }
