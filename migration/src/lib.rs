@@ -1,7 +1,8 @@
 //! Database migrations of Cầu Nối.
 //!
 //! One set serves SQLite (the embedded default) and PostgreSQL: every statement is
-//! built with sea-query, never written as backend-specific SQL. A migration, once
+//! built with sea-query, except what sea-query cannot express (the audit chain's
+//! trigger, `m0006`), written once per backend. A migration, once
 //! released, is never edited; a change is a new migration appended to the list.
 
 pub use sea_orm_migration::prelude::*;
@@ -11,6 +12,7 @@ mod m0002_audit;
 mod m0003_change_feed;
 mod m0004_replica;
 mod m0005_replica_number;
+mod m0006_audit_links;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -24,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_change_feed::Migration),
             Box::new(m0004_replica::Migration),
             Box::new(m0005_replica_number::Migration),
+            Box::new(m0006_audit_links::Migration),
         ]
     }
 }

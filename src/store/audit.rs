@@ -3,7 +3,7 @@
 use entity::{audit_head, audit_log};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Statement, sea_query::Expr,
+    QuerySelect,
 };
 
 use super::{Page, PageRequest, Store, page};
@@ -34,8 +34,9 @@ type Reply = tokio::sync::oneshot::Sender<Result<i64, String>>;
 
 impl Store {
     /// Appends `event` to the chain and returns its id, once it is committed.
-    /// Appends are serialised by the head row (its update locks it on
-    /// PostgreSQL; on SQLite the write lock does) and, within a process, grouped.
+    /// Appends are serialised by the head row, which each insert moves (the
+    /// update locks it on PostgreSQL; on SQLite the write lock serialises) and,
+    /// within a process, grouped.
     #[tracing::instrument(skip(self, event), fields(outcome = %event.outcome))]
     pub async fn append_audit(&self, event: &Event) -> Result<i64, AppError> {
         let (reply, written) = tokio::sync::oneshot::channel();
@@ -80,112 +81,40 @@ impl Store {
             .map_err(|error| AppError::Internal(anyhow::anyhow!("audit append: {error}")))
     }
 
-    /// Appends `events` in order in one transaction: the id of the first, and the
-    /// new head. `known` is the head this process wrote last, if any; it is used
-    /// unread, and if another process has appended since, the batch goes again
-    /// after the stored head.
+    /// Appends `events` in order and returns the id of the first and the new
+    /// head. The database refuses an entry that does not follow the head and
+    /// moves the head as each goes in (migration `m0006_audit_links`), so a batch
+    /// is one `INSERT`: one statement, committed on its own. `known` is the head
+    /// this process wrote last; if another process has appended since, the
+    /// insert is refused and the batch goes again after the stored head, read
+    /// under the write lock.
     async fn append_audit_batch(
         &self,
         events: &[Event],
         known: Option<Head>,
     ) -> Result<(i64, Head), AppError> {
-        if let Some(head) = known {
-            match self.append_after(events, Some(head)).await {
-                Ok(Some(written)) => return Ok(written),
-                Ok(None) => {}
+        if let Some(head) = known.filter(|_| events.len() <= INSERT_ROWS) {
+            let (rows, last) = linked(events, &head)?;
+            match audit_log::Entity::insert_many(rows)
+                .exec_without_returning(&self.db)
+                .await
+            {
+                Ok(_) => return Ok((head.id + 1, last)),
                 Err(error) => {
                     tracing::debug!(error = ?error, "appending after the head written last failed");
                 }
             }
         }
-        self.append_after(events, None)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the audit head moved under its lock").into())
-    }
-
-    /// One try at appending `events` after `head` (the stored head, read under
-    /// the lock, if `None`). The head row moves first, and only from `head`: if
-    /// it is elsewhere, nothing is written, and the answer is `None` (or an
-    /// error, where an id the batch would take is already taken).
-    async fn append_after(
-        &self,
-        events: &[Event],
-        head: Option<Head>,
-    ) -> Result<Option<(i64, Head)>, AppError> {
         let txn = self.write().await?;
-        let head = match head {
-            Some(head) => head,
-            None => stored_head(&txn, self.backend() == DbBackend::Postgres).await?,
-        };
-        let mut last = head.clone();
-        let mut rows = Vec::with_capacity(events.len());
-        for event in events {
-            let id = last.id + 1;
-            let hash = event.link_hash(id, &last.hash);
-            rows.push(audit_log::ActiveModel {
-                id: Set(id),
-                at: Set(event.at),
-                fingerprint: Set(event.fingerprint.clone()),
-                subject: Set(event.subject.clone()),
-                role: Set(event.role.clone()),
-                province: Set(event.province),
-                operation_name: Set(event.operation_name.clone()),
-                operation_type: Set(event.operation_type.clone()),
-                query_hash: Set(event.query_hash.clone()),
-                variables_hash: Set(event.variables_hash.clone()),
-                records: Set(serde_json::to_string(&event.records).map_err(anyhow::Error::from)?),
-                outcome: Set(event.outcome.clone()),
-                error_codes: Set(event.error_codes.join(",")),
-                latency_us: Set(event.latency_us),
-                prev_hash: Set(last.hash.clone()),
-                hash: Set(hash.clone()),
-            });
-            last = Head { id, hash };
-        }
-        let moves = audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::LastId, Expr::value(last.id))
-            .col_expr(audit_head::Column::LastHash, Expr::value(last.hash.clone()))
-            .filter(audit_head::Column::Id.eq(1))
-            .filter(audit_head::Column::LastId.eq(head.id))
-            .filter(audit_head::Column::LastHash.eq(head.hash.as_str()));
-        // At most this many rows per statement, within SQLite's parameter limit.
-        let mut inserts = rows
-            .chunks(500)
-            .map(|chunk| audit_log::Entity::insert_many(chunk.to_vec()));
-        let backend = self.backend();
-        let changed = if backend == DbBackend::Sqlite && rows.len() <= 500 {
-            // Every statement is a round trip to the connection's thread, and
-            // the writer's round trips are what other appends wait on: SQLite
-            // takes the two as one statement list, its parameters in order.
-            // If the head is elsewhere, the insert still runs (or fails on
-            // an id taken); either way the counts tell, and nothing stays.
-            let head_moves = backend.build(&moves.into_query());
-            let appends = backend.build(&inserts.next().expect("a batch has entries").into_query());
-            let values = [head_moves.values, appends.values]
-                .into_iter()
-                .flatten()
-                .flat_map(|values| values.0);
-            let both = Statement::from_sql_and_values(
-                backend,
-                format!("{}; {}", head_moves.sql, appends.sql),
-                values,
-            );
-            txn.execute_raw(both).await?.rows_affected() == rows.len() as u64 + 1
-        } else {
-            let moved = moves.exec(&txn).await?.rows_affected == 1;
-            if moved {
-                for insert in inserts {
-                    insert.exec(&txn).await?;
-                }
-            }
-            moved
-        };
-        if !changed {
-            txn.rollback().await?;
-            return Ok(None);
+        let head = stored_head(&txn, self.backend() == DbBackend::Postgres).await?;
+        let (rows, last) = linked(events, &head)?;
+        for chunk in rows.chunks(INSERT_ROWS) {
+            audit_log::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
         }
         txn.commit().await?;
-        Ok(Some((head.id + 1, last)))
+        Ok((head.id + 1, last))
     }
 
     /// The chain's head as stored.
@@ -248,6 +177,39 @@ impl Store {
             has_next: rows.has_next,
         })
     }
+}
+
+/// At most this many entries per `INSERT`, within SQLite's parameter limit.
+const INSERT_ROWS: usize = 500;
+
+/// The rows of `events` chained after `head`, and the head after the last.
+fn linked(events: &[Event], head: &Head) -> Result<(Vec<audit_log::ActiveModel>, Head), AppError> {
+    let mut last = head.clone();
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let id = last.id + 1;
+        let hash = event.link_hash(id, &last.hash);
+        rows.push(audit_log::ActiveModel {
+            id: Set(id),
+            at: Set(event.at),
+            fingerprint: Set(event.fingerprint.clone()),
+            subject: Set(event.subject.clone()),
+            role: Set(event.role.clone()),
+            province: Set(event.province),
+            operation_name: Set(event.operation_name.clone()),
+            operation_type: Set(event.operation_type.clone()),
+            query_hash: Set(event.query_hash.clone()),
+            variables_hash: Set(event.variables_hash.clone()),
+            records: Set(serde_json::to_string(&event.records).map_err(anyhow::Error::from)?),
+            outcome: Set(event.outcome.clone()),
+            error_codes: Set(event.error_codes.join(",")),
+            latency_us: Set(event.latency_us),
+            prev_hash: Set(last.hash.clone()),
+            hash: Set(hash.clone()),
+        });
+        last = Head { id, hash };
+    }
+    Ok((rows, last))
 }
 
 /// The head row, locked `FOR UPDATE` if `lock` (PostgreSQL, inside an append).

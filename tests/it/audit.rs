@@ -297,3 +297,81 @@ async fn two_processes_appending_to_one_database_keep_one_chain() {
     assert_eq!(verdict.entries, 6);
     assert_eq!(verdict.head.id, 6);
 }
+
+#[tokio::test]
+async fn the_database_refuses_an_entry_that_does_not_follow_the_head() {
+    // Whoever writes to the database, a gateway or a hand at the SQL prompt, an
+    // entry goes in only right after the head, and moves it.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = crate::helpers::fresh_store(dir.path()).await;
+    for n in 0..2 {
+        store.append_audit(&event(n)).await.unwrap();
+    }
+    let head = store.audit_head().await.unwrap();
+    let first: String = {
+        let db = Database::connect(&url).await.unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT hash FROM audit_log WHERE id = 1",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get("", "hash").unwrap()
+    };
+    let db = Database::connect(&url).await.unwrap();
+    for (id, prev_hash, what) in [
+        (3, first.as_str(), "linked to an earlier entry"),
+        (4, head.hash.as_str(), "leaving a gap"),
+        (2, first.as_str(), "in place of an entry"),
+    ] {
+        let insert = format!(
+            "INSERT INTO audit_log (id, at, fingerprint, subject, role, province, \
+             operation_name, operation_type, query_hash, variables_hash, records, outcome, \
+             error_codes, latency_us, prev_hash, hash) VALUES ({id}, '2026-11-30 08:00:00+00:00', \
+             'f', 'CN=forger', NULL, NULL, NULL, 'query', 'q', 'v', '[]', 'ok', '', 1, \
+             '{prev_hash}', 'forged')"
+        );
+        assert!(
+            db.execute_unprepared(&insert).await.is_err(),
+            "an entry {what} was taken"
+        );
+    }
+    assert_eq!(store.audit_head().await.unwrap(), head);
+    assert_eq!(store.append_audit(&event(2)).await.unwrap(), 3);
+    let verdict = verify(&store, None).await.unwrap();
+    assert_eq!(verdict.broken, None, "{verdict}");
+    assert_eq!(verdict.entries, 3);
+}
+
+#[tokio::test]
+async fn two_processes_appending_at_once_keep_one_chain() {
+    // Each process links its batches to the head it wrote last; at once, most of
+    // those guesses are wrong, and each wrong one must be refused and redone.
+    let dir = tempfile::tempdir().unwrap();
+    let (first, url) = crate::helpers::fresh_store(dir.path()).await;
+    let second =
+        caunoi::store::Store::connect(&url, caunoi::domain::ProvinceCode::parse("19").unwrap())
+            .await
+            .unwrap();
+    let appends = |store: caunoi::store::Store, from: i64| async move {
+        let mut ids = Vec::new();
+        for n in from..from + 20 {
+            ids.push(store.append_audit(&event(n)).await.unwrap());
+        }
+        ids
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(appends(first.clone(), 0)),
+        tokio::spawn(appends(second.clone(), 100))
+    );
+    let mut ids: Vec<i64> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=40).collect::<Vec<_>>());
+    let verdict = verify(&first, Some(&second.audit_head().await.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(verdict.broken, None, "{verdict}");
+    assert_eq!(verdict.entries, 40);
+}
