@@ -28,6 +28,30 @@ async fn raw(gw: &TestGateway, sql: &str) {
         .unwrap();
 }
 
+/// The stored hash of entry `id`, read past the store.
+async fn entry_hash(database_url: &str, id: i64) -> String {
+    let db = Database::connect(database_url).await.unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT hash FROM audit_log WHERE id = {id}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "hash").unwrap()
+}
+
+/// A fresh database and two stores on it, as two processes would hold.
+async fn two_stores(dir: &std::path::Path) -> (caunoi::store::Store, caunoi::store::Store) {
+    let (first, url) = crate::helpers::fresh_store(dir).await;
+    let second =
+        caunoi::store::Store::connect(&url, caunoi::domain::ProvinceCode::parse("19").unwrap())
+            .await
+            .unwrap();
+    (first, second)
+}
+
 #[tokio::test]
 async fn partner_requests_refusals_and_mutations_leave_evidence_dashboard_reads_do_not() {
     let (gw, partner, _dir) = spawn_with_partner().await;
@@ -145,18 +169,7 @@ async fn cutting_the_tail_is_found_even_when_the_head_row_is_rewritten() {
         "the stored head still names entry 3: {verdict}"
     );
     // A careful intruder rewrites the head too; the exported head still catches it.
-    let entry_two: String = {
-        let db = Database::connect(&gw.database_url).await.unwrap();
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT hash FROM audit_log WHERE id = 2",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get("", "hash").unwrap()
-    };
+    let entry_two = entry_hash(&gw.database_url, 2).await;
     raw(
         &gw,
         &format!("UPDATE audit_head SET last_id = 2, last_hash = '{entry_two}'"),
@@ -279,11 +292,7 @@ async fn two_processes_appending_to_one_database_keep_one_chain() {
     // back; a second process (the CLI, another replica) appending in between
     // must not fork the chain.
     let dir = tempfile::tempdir().unwrap();
-    let (first, url) = crate::helpers::fresh_store(dir.path()).await;
-    let second =
-        caunoi::store::Store::connect(&url, caunoi::domain::ProvinceCode::parse("19").unwrap())
-            .await
-            .unwrap();
+    let (first, second) = two_stores(dir.path()).await;
     let mut ids = Vec::new();
     for n in 0..6 {
         let store = if n % 3 == 2 { &second } else { &first };
@@ -308,18 +317,7 @@ async fn the_database_refuses_an_entry_that_does_not_follow_the_head() {
         store.append_audit(&event(n)).await.unwrap();
     }
     let head = store.audit_head().await.unwrap();
-    let first: String = {
-        let db = Database::connect(&url).await.unwrap();
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT hash FROM audit_log WHERE id = 1",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get("", "hash").unwrap()
-    };
+    let first = entry_hash(&url, 1).await;
     let db = Database::connect(&url).await.unwrap();
     for (id, prev_hash, what) in [
         (3, first.as_str(), "linked to an earlier entry"),
@@ -350,11 +348,7 @@ async fn two_processes_appending_at_once_keep_one_chain() {
     // Each process links its batches to the head it wrote last; at once, most of
     // those guesses are wrong, and each wrong one must be refused and redone.
     let dir = tempfile::tempdir().unwrap();
-    let (first, url) = crate::helpers::fresh_store(dir.path()).await;
-    let second =
-        caunoi::store::Store::connect(&url, caunoi::domain::ProvinceCode::parse("19").unwrap())
-            .await
-            .unwrap();
+    let (first, second) = two_stores(dir.path()).await;
     let appends = |store: caunoi::store::Store, from: i64| async move {
         let mut ids = Vec::new();
         for n in from..from + 20 {
