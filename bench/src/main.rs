@@ -56,7 +56,8 @@ struct Args {
     feed: Option<Vec<usize>>,
     /// Drives only the scenario of this name (`local lookup`, `federated page`…)
     /// at the loaded concurrency, `--requests` times, and prints its figures:
-    /// a steady load to profile under, not a report.
+    /// a steady load to profile under, not a report. `sync` runs only the
+    /// sync rounds.
     #[arg(long)]
     only: Option<String>,
     /// Where the JSON report is written.
@@ -310,6 +311,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         federated_page_s,
     ] = &scenarios;
 
+    if args.only.as_deref() == Some("sync") {
+        sync_rounds(&tn, &na, &sizes).await?;
+        return Ok(true);
+    }
     if let Some(name) = &args.only {
         let scenario = scenarios
             .iter()
@@ -369,41 +374,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         figures[s]
     };
 
-    // Sync: a fresh replica store of Thái Nguyên pulls Nghệ An's whole feed.
-    let sync_config = caunoi::config::Config {
-        state_dir: tn.dir.clone(),
-        province: caunoi::config::ProvinceConfig {
-            code: "19".to_owned(),
-            name: None,
-        },
-        partners: vec![caunoi::config::Partner {
-            province: "40".to_owned(),
-            name: None,
-            ca: na.pki().join(caunoi::pki::CA_CERT),
-            endpoint: Some(na.url()),
-            sync_every: None,
-        }],
-        ..caunoi::config::Config::default()
-    };
-    // A fresh replica each round; the median round counts.
-    let partners = caunoi::federation::Partners::build(&sync_config)?;
-    let mut syncs = Vec::new();
-    for round in 0..sizes.rounds {
-        let replica = tn.store(&format!("replica-{round}.sqlite")).await?;
-        let started = Instant::now();
-        let report = caunoi::sync::sync_once(&replica, &partners, na.code, "benchmark")
-            .await
-            .map_err(|e| anyhow::anyhow!("sync: {e}"))?;
-        let seconds = started.elapsed().as_secs_f64();
-        let copied = replica.replica_rows(na.code).await.map_err(stored)?.len();
-        let expected = sizes.certificates + sizes.certificates.div_ceil(20);
-        anyhow::ensure!(
-            copied == expected,
-            "the replica holds {copied} records, not {expected}"
-        );
-        syncs.push((report, seconds));
-    }
-    syncs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let syncs = sync_rounds(&tn, &na, &sizes).await?;
     let (report, sync_seconds) = syncs[syncs.len() / 2].clone();
     drop(gw19);
     drop(gw40);
@@ -608,6 +579,55 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     println!("\nwrote {}", args.json.display());
     // Every answer was checked as it came; speed is judged by people, not here.
     Ok(true)
+}
+
+/// Syncs Nghệ An's whole feed into a fresh replica store of Thái Nguyên once
+/// per round, checking that every shared record arrived; the rounds sorted by
+/// time.
+async fn sync_rounds(
+    tn: &Province,
+    na: &Province,
+    sizes: &Sizes,
+) -> anyhow::Result<Vec<(caunoi::sync::Report, f64)>> {
+    let sync_config = caunoi::config::Config {
+        state_dir: tn.dir.clone(),
+        province: caunoi::config::ProvinceConfig {
+            code: "19".to_owned(),
+            name: None,
+        },
+        partners: vec![caunoi::config::Partner {
+            province: "40".to_owned(),
+            name: None,
+            ca: na.pki().join(caunoi::pki::CA_CERT),
+            endpoint: Some(na.url()),
+            sync_every: None,
+        }],
+        ..caunoi::config::Config::default()
+    };
+    let partners = caunoi::federation::Partners::build(&sync_config)?;
+    let mut syncs = Vec::new();
+    for round in 0..sizes.rounds {
+        let replica = tn.store(&format!("replica-{round}.sqlite")).await?;
+        let started = Instant::now();
+        let report = caunoi::sync::sync_once(&replica, &partners, na.code, "benchmark")
+            .await
+            .map_err(|e| anyhow::anyhow!("sync: {e}"))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let copied = replica.replica_rows(na.code).await.map_err(stored)?.len();
+        let expected = sizes.certificates + sizes.certificates.div_ceil(20);
+        anyhow::ensure!(
+            copied == expected,
+            "the replica holds {copied} records, not {expected}"
+        );
+        println!(
+            "sync round {}: {} rows in {seconds:.2} s",
+            round + 1,
+            report.applied
+        );
+        syncs.push((report, seconds));
+    }
+    syncs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(syncs)
 }
 
 /// The p50 of reading one 100-change page at a random place in a feed of

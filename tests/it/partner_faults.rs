@@ -9,7 +9,7 @@ use axum::{Router, http::StatusCode, response::IntoResponse, routing::post};
 use caunoi::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, TestPki, bind, spawn_gateway_with};
+use crate::helpers::{TestGateway, bind, gateway_with_partner_tuned, serve_fake_partner};
 
 #[derive(Clone)]
 enum Fault {
@@ -45,42 +45,6 @@ async fn scripted_partner(
     Arc<AtomicUsize>,
     Seen,
 ) {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let dir = tempfile::tempdir().unwrap();
-    TestPki::create(dir.path(), "40");
-    let pki = dir.path().join("pki");
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(pki.join("gateway.pem"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(pki.join("gateway.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap();
-    let mut config = if trusting_nobody {
-        let stranger = TestPki::create(tempfile::tempdir().unwrap().path(), "01");
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_slice(stranger.authority.cert_pem().as_bytes()).unwrap())
-            .unwrap();
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .unwrap();
-        builder
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(chain, key)
-            .unwrap()
-    } else {
-        builder
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap()
-    };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let seen: Seen = Arc::default();
@@ -113,42 +77,12 @@ async fn scripted_partner(
             }
         }),
     );
-    let listener = bind();
-    let endpoint = format!(
-        "https://127.0.0.1:{}/graphql",
-        listener.local_addr().unwrap().port()
-    );
-    let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
-    tokio::spawn(
-        axum_server::from_tcp_rustls(listener, tls)
-            .unwrap()
-            .serve(router.into_make_service()),
-    );
-    (endpoint, pki.join("ca.pem"), dir, calls, seen)
+    let (endpoint, ca, dir) = serve_fake_partner(router, trusting_nobody);
+    (endpoint, ca, dir, calls, seen)
 }
 
 async fn gateway_with_partner(endpoint: String, ca: std::path::PathBuf) -> TestGateway {
     gateway_with_partner_tuned(endpoint, ca, |_| {}).await
-}
-
-async fn gateway_with_partner_tuned(
-    endpoint: String,
-    ca: std::path::PathBuf,
-    tune: impl FnOnce(&mut caunoi::config::Config),
-) -> TestGateway {
-    spawn_gateway_with(move |config| {
-        config.partners = vec![caunoi::config::Partner {
-            province: "40".to_owned(),
-            name: Some("Nghệ An".to_owned()),
-            ca,
-            endpoint: Some(endpoint),
-            sync_every: None,
-        }];
-        config.federation.timeout = std::time::Duration::from_millis(500);
-        config.federation.max_response_bytes = 64 * 1024;
-        tune(config);
-    })
-    .await
 }
 
 /// Asks for local data and a partner's certificate at once; checks the local

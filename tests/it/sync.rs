@@ -711,3 +711,70 @@ async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
     );
     assert_eq!(replica(&tn).await, [("certificate".to_owned(), 999_999, 1)]);
 }
+
+/// The records of later feed pages are asked for before earlier ones are
+/// answered, and an answer arriving out of order changes nothing: pages are
+/// applied in feed order. The fake Nghệ An holds its answer for the first
+/// page's records until the second page's records are asked for, so a sync that
+/// waited for each page in turn would time out.
+#[tokio::test]
+async fn pages_fetched_ahead_are_applied_in_feed_order_whatever_order_they_arrive_in() {
+    use caunoi::domain::{GlobalId, RecordKind};
+    use caunoi::store::FeedPosition;
+    let facility = |local: i64| GlobalId::new(RecordKind::Facility, nghe_an(), local).to_string();
+    let cursor = |seq: i64| {
+        FeedPosition {
+            epoch: "e1".to_owned(),
+            seq,
+            idx: 0,
+        }
+        .cursor()
+    };
+    let second_asked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let router = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let second_asked = second_asked.clone();
+            async move {
+                let variables = &body["variables"];
+                let answer = if let Some(ids) = variables["ids"].as_array() {
+                    let id = ids[0].as_str().unwrap().to_owned();
+                    if id == facility(1) {
+                        second_asked.notified().await;
+                    } else {
+                        second_asked.notify_one();
+                    }
+                    json!({ "nodes": [{
+                        "__typename": "Facility", "id": id, "version": 1,
+                        "name": "Hợp tác xã cam Vinh", "kind": "COOPERATIVE",
+                        "businessRegistrationNumber": null,
+                        "address": { "commune": "Nghi Diên", "district": null, "detail": null },
+                        "suppliesTo": [{ "code": "19" }],
+                        "createdAt": "2026-11-30T00:00:00Z", "updatedAt": "2026-11-30T00:00:00Z",
+                    }] })
+                } else {
+                    // The feed: one change a page, two pages.
+                    let first = variables["after"].is_null();
+                    let (local, seq) = if first { (1, 1) } else { (2, 2) };
+                    json!({ "changes": {
+                        "edges": [{ "node": { "id": facility(local) } }],
+                        "pageInfo": { "hasNextPage": first, "endCursor": cursor(seq) },
+                        "epoch": "e1",
+                    } })
+                };
+                axum::Json(json!({ "data": answer }))
+            }
+        }),
+    );
+    let (endpoint, ca, _dir) = crate::helpers::serve_fake_partner(router, false);
+    let tn = crate::helpers::gateway_with_partner_tuned(endpoint, ca, |_| {}).await;
+
+    let report = pass(&tn).await;
+    assert_eq!((report.pages, report.applied), (2, 2));
+    assert_eq!(
+        replica(&tn).await,
+        [("facility".to_owned(), 1, 1), ("facility".to_owned(), 2, 1)]
+    );
+    let state = tn.app.store().sync_state(nghe_an()).await.unwrap();
+    assert_eq!(state.cursor, Some(cursor(2)));
+}
