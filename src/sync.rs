@@ -153,7 +153,8 @@ async fn pass(
     };
     let (fetched, applied) = futures_util::future::join(fetching, applying).await;
     // A failed apply stops the fetching (its channel closes); a failed fetch
-    // lets the pages already fetched be applied first.
+    // lets the pages already handed to the applier be applied first (those
+    // still on their way are dropped, to be fetched again by the next pass).
     applied.and(fetched)
 }
 

@@ -472,7 +472,8 @@ pub fn serve_fake_partner(
 }
 
 /// A gateway of Thái Nguyên whose partner Nghệ An is at `endpoint`, vouched
-/// for by the CA in `ca`; 500 ms partner timeout, 64 KiB answers at most.
+/// for by the CA in `ca`; 500 ms partner timeout, 64 KiB answers at most, and
+/// whatever else `tune` sets.
 pub async fn gateway_with_partner_tuned(
     endpoint: String,
     ca: std::path::PathBuf,

@@ -767,7 +767,12 @@ async fn pages_fetched_ahead_are_applied_in_feed_order_whatever_order_they_arriv
         }),
     );
     let (endpoint, ca, _dir) = crate::helpers::serve_fake_partner(router, false);
-    let tn = crate::helpers::gateway_with_partner_tuned(endpoint, ca, |_| {}).await;
+    // Time enough for a loaded machine; a sync that waits for each page in
+    // turn never gets the first page's records.
+    let tn = crate::helpers::gateway_with_partner_tuned(endpoint, ca, |config| {
+        config.federation.timeout = std::time::Duration::from_secs(5)
+    })
+    .await;
 
     let report = pass(&tn).await;
     assert_eq!((report.pages, report.applied), (2, 2));
