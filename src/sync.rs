@@ -158,12 +158,14 @@ async fn pass(
     applied.and(fetched)
 }
 
-/// One page of a partner's feed: the records it says changed, once each.
+/// One page of a partner's feed: the records it says changed, once each, and
+/// whether more pages follow.
 struct Changed {
     epoch: String,
     after: Option<String>,
     until: String,
     ids: Vec<GlobalId>,
+    more: bool,
 }
 
 /// Reads `partner`'s feed from `after` and sends each page, with the latest form
@@ -188,14 +190,7 @@ async fn fetch(
     // A feed that started again refuses our cursor; say so plainly first.
     if let Some(stored) = &epoch {
         let data = source.ask(EPOCH, json!({})).await?;
-        let now = data["changes"]["epoch"].as_str().unwrap_or_default();
-        if now != stored {
-            return Err(SyncError::EpochChanged {
-                province: partner.province,
-                stored: stored.clone(),
-                now: now.to_owned(),
-            });
-        }
+        feed_epoch(partner.province, &data["changes"], Some(stored))?;
     }
     // The feed page being read, and the pages whose records are on their way,
     // oldest first.
@@ -207,8 +202,8 @@ async fn fetch(
                 if reading.is_some() && fetching.len() < PAGES_AHEAD =>
             {
                 reading = None;
-                if let Some((changed, more)) = read? {
-                    if more {
+                if let Some(changed) = read? {
+                    if changed.more {
                         let (after, epoch) = (changed.until.clone(), changed.epoch.clone());
                         reading = Some(Box::pin(source.feed_page(Some(after), Some(epoch))));
                     }
@@ -247,12 +242,12 @@ impl Source<'_> {
     }
 
     /// The feed page after the cursor `after` (in the feed epoch `epoch`, when
-    /// known), and whether more pages follow; `None` when it is empty.
+    /// known); `None` when it is empty.
     async fn feed_page(
         &self,
         after: Option<String>,
         epoch: Option<String>,
-    ) -> Result<Option<(Changed, bool)>, SyncError> {
+    ) -> Result<Option<Changed>, SyncError> {
         let variables = json!({ "after": after, "first": self.partner.sync_page() });
         let data = self.ask(FEED, variables).await?;
         read_feed(self.partner.province, &data["changes"], after, epoch)
@@ -270,26 +265,41 @@ impl Source<'_> {
     }
 }
 
+fn bad_response(province: ProvinceCode, what: &str) -> SyncError {
+    SyncError::Partner(province, PartnerError::BadResponse(what.to_owned()))
+}
+
+/// The epoch of `province`'s feed as its answer `changes` gives it, which must
+/// be `stored` when we hold one.
+fn feed_epoch(
+    province: ProvinceCode,
+    changes: &serde_json::Value,
+    stored: Option<&str>,
+) -> Result<String, SyncError> {
+    let now = changes["epoch"]
+        .as_str()
+        .ok_or_else(|| bad_response(province, "no epoch"))?;
+    match stored {
+        Some(stored) if stored != now => Err(SyncError::EpochChanged {
+            province,
+            stored: stored.to_owned(),
+            now: now.to_owned(),
+        }),
+        _ => Ok(now.to_owned()),
+    }
+}
+
 /// Reads one page of `province`'s feed, asked for after `after` in the feed
-/// epoch `epoch` (when known): the records it names, once each, and whether
-/// more pages follow. `None` when the page is empty: the feed's end.
+/// epoch `epoch` (when known): the records it names, once each. `None` when
+/// the page is empty: the feed's end.
 fn read_feed(
     province: ProvinceCode,
     feed: &serde_json::Value,
     after: Option<String>,
     epoch: Option<String>,
-) -> Result<Option<(Changed, bool)>, SyncError> {
-    let bad = |what: &str| SyncError::Partner(province, PartnerError::BadResponse(what.to_owned()));
-    let page_epoch = feed["epoch"].as_str().ok_or_else(|| bad("no epoch"))?;
-    if let Some(stored) = epoch
-        && stored != page_epoch
-    {
-        return Err(SyncError::EpochChanged {
-            province,
-            stored,
-            now: page_epoch.to_owned(),
-        });
-    }
+) -> Result<Option<Changed>, SyncError> {
+    let bad = |what: &str| bad_response(province, what);
+    let page_epoch = feed_epoch(province, feed, epoch.as_deref())?;
     let edges = feed["edges"].as_array().ok_or_else(|| bad("no edges"))?;
     let Some(until) = feed["pageInfo"]["endCursor"].as_str() else {
         return Ok(None);
@@ -315,14 +325,13 @@ fn read_feed(
             ids.push(id);
         }
     }
-    let more = feed["pageInfo"]["hasNextPage"] == json!(true);
-    let changed = Changed {
-        epoch: page_epoch.to_owned(),
+    Ok(Some(Changed {
+        epoch: page_epoch,
         after,
         until: until.to_owned(),
         ids,
-    };
-    Ok(Some((changed, more)))
+        more: feed["pageInfo"]["hasNextPage"] == json!(true),
+    }))
 }
 
 /// The page to apply: `changed`'s records in their owner's latest form
