@@ -697,8 +697,11 @@ async fn feed_pages(tn: &Province, na: &Province, sizes: &Sizes) -> anyhow::Resu
             times.push(feed_page_cost(store, epoch, *count, audience).await?);
         }
     }
-    let mut p50 = feeds.into_iter().map(|(.., mut times)| median(&mut times));
-    Ok([p50.next().unwrap_or(0.0), p50.next().unwrap_or(0.0)])
+    let mut p50 = [0.0; 2];
+    for (slot, (.., times)) in p50.iter_mut().zip(&mut feeds) {
+        *slot = median(times);
+    }
+    Ok(p50)
 }
 
 /// The time in ms of reading one 100-change page at a random place in a feed
