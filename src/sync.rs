@@ -138,13 +138,15 @@ async fn pass(
     let state = store.sync_state(province).await.map_err(store_error)?;
     // Fetched pages wait here only until the one before them is applied.
     let (pages, mut ready) = tokio::sync::mpsc::channel::<SyncPage>(PAGES_AHEAD);
-    let fetching = fetch(partner, state.cursor, state.epoch, lease, holder, pages);
+    let fetching = fetch(partner, state.cursor, state.epoch, pages);
     // `move`: the receiver goes with the applier, so an applier that stops
     // closes the channel and a fetcher waiting to send is told at once.
+    // The lease is renewed as each page is applied, not as it is fetched: a
+    // page may wait behind others.
     let applying = async move {
         while let Some(page) = ready.recv().await {
             report.applied += store
-                .apply_sync_page(province, &page)
+                .apply_sync_page(province, &page, holder, Utc::now() + lease)
                 .await
                 .map_err(store_error)?;
             report.pages += 1;
@@ -177,15 +179,11 @@ async fn fetch(
     partner: &Partner,
     after: Option<String>,
     epoch: Option<String>,
-    lease: chrono::Duration,
-    holder: &str,
     pages: tokio::sync::mpsc::Sender<SyncPage>,
 ) -> Result<(), SyncError> {
     let source = Source {
         partner,
         trace: Trace::from_headers(None, None),
-        holder,
-        lease,
     };
     // A feed that started again refuses our cursor; say so plainly first.
     if let Some(stored) = &epoch {
@@ -221,12 +219,10 @@ async fn fetch(
     Ok(())
 }
 
-/// Where one pass reads from, and for whom.
+/// Where one pass reads from.
 struct Source<'a> {
     partner: &'a Partner,
     trace: Trace,
-    holder: &'a str,
-    lease: chrono::Duration,
 }
 
 impl Source<'_> {
@@ -261,7 +257,7 @@ impl Source<'_> {
         let nodes = Reader { owner: province }
             .nodes(&changed.ids, &records)
             .map_err(|e| SyncError::Partner(province, e))?;
-        Ok(sync_page(changed, nodes, self.holder, self.lease))
+        Ok(sync_page(changed, nodes))
     }
 }
 
@@ -336,20 +332,13 @@ fn read_feed(
 
 /// The page to apply: `changed`'s records in their owner's latest form
 /// (`nodes`, one per ID), or removed where the owner no longer shares them.
-fn sync_page(
-    changed: Changed,
-    nodes: Vec<Option<(Record, &serde_json::Value)>>,
-    holder: &str,
-    lease: chrono::Duration,
-) -> SyncPage {
+fn sync_page(changed: Changed, nodes: Vec<Option<(Record, &serde_json::Value)>>) -> SyncPage {
     let mut page = SyncPage {
         epoch: changed.epoch,
         after: changed.after,
         until: changed.until,
         rows: Vec::new(),
         removed: Vec::new(),
-        holder: holder.to_owned(),
-        lease_until: Utc::now() + lease,
     };
     for (id, node) in changed.ids.iter().zip(nodes) {
         let kind = id.kind.code().to_owned();

@@ -55,10 +55,6 @@ pub struct SyncPage {
     pub rows: Vec<ReplicaRow>,
     /// Records the partner no longer shares (or no longer has): `(kind, id)`.
     pub removed: Vec<(String, i64)>,
-    /// The worker applying it, which must still hold the lease, and until when
-    /// the lease is renewed (in the same transaction).
-    pub holder: String,
-    pub lease_until: DateTime<Utc>,
 }
 
 impl Store {
@@ -141,12 +137,16 @@ impl Store {
         Ok(())
     }
 
-    /// Applies one page and advances the cursor, in one transaction.
+    /// Applies one page and advances the cursor, in one transaction, for
+    /// `holder`, which must still hold the lease, and renews the lease until
+    /// `lease_until` in the same transaction.
     #[tracing::instrument(skip(self, page), fields(rows = page.rows.len(), removed = page.removed.len()))]
     pub async fn apply_sync_page(
         &self,
         province: ProvinceCode,
         page: &SyncPage,
+        holder: &str,
+        lease_until: DateTime<Utc>,
     ) -> Result<u64, AppError> {
         let txn = self.write().await?;
         let state = sync_state::Entity::find_by_id(province.number())
@@ -158,7 +158,7 @@ impl Store {
                 "the sync of province {province} moved on since this page was read"
             )));
         }
-        if state.holder.as_deref() != Some(page.holder.as_str()) {
+        if state.holder.as_deref() != Some(holder) {
             return Err(AppError::Conflict(format!(
                 "another worker took over the sync of province {province}"
             )));
@@ -229,7 +229,7 @@ impl Store {
             last_success: Set(Some(now)),
             last_error: Set(None),
             rows_applied: Set(state.rows_applied + applied as i64),
-            lease_until: Set(Some(page.lease_until)),
+            lease_until: Set(Some(lease_until)),
             ..Default::default()
         }
         .update(&txn)

@@ -207,13 +207,20 @@ async fn a_replayed_or_stale_page_changes_nothing() {
         until: "c1".to_owned(),
         rows: vec![row(2)],
         removed: Vec::new(),
-        holder: "w".to_owned(),
-        lease_until: chrono::Utc::now() + chrono::Duration::minutes(1),
     };
-    assert_eq!(store.apply_sync_page(partner, &first).await.unwrap(), 1);
+    let lease_until = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(
+        store
+            .apply_sync_page(partner, &first, "w", lease_until)
+            .await
+            .unwrap(),
+        1
+    );
     // The same page again: the cursor has moved on, so it is refused whole.
     assert!(matches!(
-        store.apply_sync_page(partner, &first).await,
+        store
+            .apply_sync_page(partner, &first, "w", lease_until)
+            .await,
         Err(caunoi::error::AppError::Conflict(_))
     ));
     // A later page carrying an older version changes no row, but moves the cursor.
@@ -223,7 +230,13 @@ async fn a_replayed_or_stale_page_changes_nothing() {
         rows: vec![row(1)],
         ..first.clone()
     };
-    assert_eq!(store.apply_sync_page(partner, &stale).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .apply_sync_page(partner, &stale, "w", lease_until)
+            .await
+            .unwrap(),
+        0
+    );
     let rows = store.replica_rows(partner).await.unwrap();
     assert_eq!(rows, [row(2)]);
     let state = store.sync_state(partner).await.unwrap();
@@ -687,10 +700,11 @@ async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
             number: Some(issued[0].number.to_string()),
         }],
         removed: Vec::new(),
-        holder: "planter".to_owned(),
-        lease_until: until,
     };
-    store.apply_sync_page(nghe_an(), &planted).await.unwrap();
+    store
+        .apply_sync_page(nghe_an(), &planted, "planter", until)
+        .await
+        .unwrap();
     store
         .release_sync_lease(nghe_an(), "planter")
         .await
