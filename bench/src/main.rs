@@ -67,6 +67,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    caunoi::allocator::configure();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     // The gateways are this binary run as `caunoi`.

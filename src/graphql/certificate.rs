@@ -7,7 +7,7 @@ use super::{
     facility::facility_ref,
     facility_filter,
     fanout::{self, LocalPage, Scope, Sources},
-    forward, local,
+    forward, heavy, local,
     node::Node,
     opt_check, pagination,
     remote::{
@@ -72,7 +72,7 @@ impl Certificate {
     }
     /// The certified facility.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        facility_ref(ctx, self.0.data.facility).await
+        heavy(facility_ref(ctx, self.0.data.facility)).await
     }
     /// Product groups covered.
     async fn scope(&self) -> &[String] {
@@ -105,13 +105,32 @@ impl Certificate {
         let Some(id) = self.0.replaces else {
             return Ok(None);
         };
-        Ok(match lookup(ctx, id).await? {
-            Some(Node::Certificate(certificate)) => Some(certificate),
-            _ => None,
-        })
+        heavy(certificate_at(ctx, id)).await
     }
     /// The certificate that renewed this one.
     async fn replaced_by(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
+        heavy(self.replacement(ctx)).await
+    }
+    /// Every status change, oldest first, starting with the issue; null when the
+    /// owner of a partner's certificate cannot be asked.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Option<Vec<CertificateStatusChange>>> {
+        heavy(self.status_history(ctx)).await
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.updated_at
+    }
+}
+
+impl Certificate {
+    fn is_ours(&self, ctx: &Context<'_>) -> bool {
+        self.0.id.province == store(ctx).province()
+    }
+
+    /// The work of `replaced_by`.
+    async fn replacement(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
         if self.is_ours(ctx) {
             return Ok(store(ctx)
                 .certificate_replacing(self.0.id.local, audience(ctx))
@@ -129,14 +148,14 @@ impl Certificate {
         let Some(id) = noted(ctx, self.0.id.province, parsed) else {
             return Ok(None);
         };
-        Ok(match lookup(ctx, id).await? {
-            Some(Node::Certificate(certificate)) => Some(certificate),
-            _ => None,
-        })
+        certificate_at(ctx, id).await
     }
-    /// Every status change, oldest first, starting with the issue; null when the
-    /// owner of a partner's certificate cannot be asked.
-    async fn history(&self, ctx: &Context<'_>) -> Result<Option<Vec<CertificateStatusChange>>> {
+
+    /// The work of `history`.
+    async fn status_history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<CertificateStatusChange>>> {
         if self.is_ours(ctx) {
             let history = store(ctx).certificate_history(self.0.id.local).await?;
             return Ok(Some(
@@ -155,18 +174,6 @@ impl Certificate {
             .and_then(|changes| changes.iter().map(history_entry).collect());
         Ok(noted(ctx, self.0.id.province, changes))
     }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
-    }
-    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.updated_at
-    }
-}
-
-impl Certificate {
-    fn is_ours(&self, ctx: &Context<'_>) -> bool {
-        self.0.id.province == store(ctx).province()
-    }
 
     /// Asks a partner certificate's owner for its history and successor.
     async fn ask_owner(
@@ -181,6 +188,14 @@ impl Certificate {
         )
         .await
     }
+}
+
+/// The certificate `id` names, ours or a partner's.
+async fn certificate_at(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Certificate>> {
+    Ok(match lookup(ctx, id).await? {
+        Some(Node::Certificate(certificate)) => Some(certificate),
+        _ => None,
+    })
 }
 
 /// One step of a partner certificate's history, as its owner wrote it.

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use super::{
     Certificate, Inspection, InternalOnly, Product, Province, audience, check,
     fanout::{self, Scope, Sources},
-    forward, local, opt_check, pagination,
+    forward, heavy, local, opt_check, pagination,
     remote::{Consistency, ask, noted, remote, remote_page},
     scalars, store, writable_id,
 };
@@ -66,11 +66,11 @@ impl Facility {
     async fn province(&self) -> Province {
         Province(self.0.id.province)
     }
-    /// Grows by one on each write; send it back to update.
     /// Where this answer came from.
     async fn provenance(&self) -> super::Provenance {
         self.1
     }
+    /// Grows by one on each write; send it back to update.
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -134,6 +134,42 @@ impl Facility {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<pagination::CertificateConnection>> {
+        heavy(self.certificate_page(ctx, first, after)).await
+    }
+    /// This facility's products.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<pagination::ProductConnection>> {
+        heavy(self.product_page(ctx, first, after)).await
+    }
+    /// Inspections of this facility recorded by this province.
+    async fn inspections(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<pagination::InspectionConnection> {
+        heavy(self.inspection_page(ctx, first, after)).await
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.updated_at
+    }
+}
+
+/// The work of the facility's nested lists.
+impl Facility {
+    async fn certificate_page(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<pagination::CertificateConnection>> {
         if !self.is_ours(ctx) {
             let province = self.0.id.province;
             let query = records::facility_certificates_query();
@@ -163,8 +199,7 @@ impl Facility {
             |r| local::<Certificate>(ctx, r),
         )))
     }
-    /// This facility's products.
-    async fn products(
+    async fn product_page(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
@@ -195,8 +230,7 @@ impl Facility {
             |r| local::<Product>(ctx, r),
         )))
     }
-    /// Inspections of this facility recorded by this province.
-    async fn inspections(
+    async fn inspection_page(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
@@ -215,12 +249,6 @@ impl Facility {
             |i| i.id.local,
             |r| local::<Inspection>(ctx, r),
         ))
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
-    }
-    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.updated_at
     }
 }
 

@@ -6,7 +6,7 @@ use super::{
     Facility, InternalOnly, Province, audience,
     facility::facility_ref,
     fanout::{self, Scope, Sources},
-    forward, local, opt_check, pagination,
+    forward, heavy, local, opt_check, pagination,
     remote::Consistency,
     scalars, store,
 };
@@ -32,18 +32,18 @@ impl Inspection {
     async fn inspecting_province(&self) -> Province {
         Province(self.0.id.province)
     }
-    /// Grows by one on each write.
     /// Where this answer came from.
     async fn provenance(&self) -> super::Provenance {
         self.1
     }
+    /// Grows by one on each write.
     async fn version(&self) -> i32 {
         self.0.version
     }
     /// The inspected facility; null when it belongs to a province this gateway
     /// cannot reach.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        facility_ref(ctx, self.0.data.facility).await
+        heavy(facility_ref(ctx, self.0.data.facility)).await
     }
     /// The inspected facility's ID, which names its owner province.
     async fn facility_id(&self) -> ID {

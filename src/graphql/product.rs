@@ -8,7 +8,7 @@ use super::{
     facility::facility_ref,
     facility_filter,
     fanout::{self, LocalPage, Scope, Sources},
-    forward, local, opt_check, pagination,
+    forward, heavy, local, opt_check, pagination,
     remote::Consistency,
     scalars, store, writable_id,
 };
@@ -31,11 +31,11 @@ impl Product {
     async fn province(&self) -> Province {
         Province(self.0.id.province)
     }
-    /// Grows by one on each write; send it back to update.
     /// Where this answer came from.
     async fn provenance(&self) -> super::Provenance {
         self.1
     }
+    /// Grows by one on each write; send it back to update.
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -51,7 +51,7 @@ impl Product {
     }
     /// The producing facility.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        facility_ref(ctx, self.0.data.facility).await
+        heavy(facility_ref(ctx, self.0.data.facility)).await
     }
     async fn description(&self) -> Option<&str> {
         self.0.data.description.as_deref()
