@@ -61,6 +61,14 @@ struct Args {
     /// pages.
     #[arg(long)]
     only: Option<String>,
+    /// With `--only`: count the instructions each gateway spends instead of
+    /// timing them. Both gateways run under valgrind's callgrind, which counts
+    /// only while `--requests` requests go one at a time after a warm-up (for
+    /// `sync`, while one sync round runs, after one that warms up). Counts do
+    /// not follow how busy the machine is, so two builds compare where their
+    /// timings cannot. Needs valgrind; keep `--certificates` small.
+    #[arg(long, requires = "only")]
+    instructions: bool,
     /// Where the JSON report is written.
     #[arg(long, default_value = "target/bench/report.json")]
     json: PathBuf,
@@ -329,8 +337,17 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         sizes.certificates,
         started.elapsed().as_secs_f64()
     );
-    let gw19 = Gateway::start(&tn, &tn.config("main.sqlite", Some(&na)), "main").await?;
-    let gw40 = Gateway::start(&na, &na.config("main.sqlite", Some(&tn)), "main").await?;
+    let counted = args.instructions;
+    let config = |province: &Province, partner: &Province| {
+        let config = province.config("main.sqlite", Some(partner));
+        // A partner under callgrind answers tens of times slower.
+        match counted {
+            true => config + "[federation]\ntimeout = \"60s\"\n",
+            false => config,
+        }
+    };
+    let gw19 = Gateway::start(&tn, &config(&tn, &na), "main", counted).await?;
+    let gw40 = Gateway::start(&na, &config(&na, &tn), "main", counted).await?;
     let reference_url = reference(&tn).await?;
     let (c19, c40) = (clients(&tn, sizes.many)?, clients(&na, sizes.many)?);
 
@@ -363,6 +380,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     match args.only.as_deref() {
         None => {}
+        Some("sync") if counted => {
+            count_sync(&tn, &na, &sizes, [&gw19, &gw40]).await?;
+            return Ok(true);
+        }
         Some("sync") => {
             sync_rounds(&tn, &na, &sizes).await?;
             return Ok(true);
@@ -372,6 +393,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 .iter()
                 .find(|s| s.name == name)
                 .ok_or_else(|| anyhow::anyhow!("no scenario is named {name:?}"))?;
+            if counted {
+                anyhow::ensure!(
+                    !Arc::ptr_eq(scenario, reference_s),
+                    "the reference handler runs in the harness itself: --instructions counts the gateways"
+                );
+                count(scenario, [&gw19, &gw40], sizes.requests).await?;
+                return Ok(true);
+            }
             let run = drive(scenario, sizes.requests, sizes.many).await?;
             println!(
                 "{name} at C={}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -451,7 +480,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "seeded the {name} register ({count} certificates) in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let gateway = Gateway::start(&province, &province.config(&file, None), name).await?;
+        let gateway = Gateway::start(&province, &province.config(&file, None), name, false).await?;
         let scenario = lookup("lookup", province.url(), &c19, Arc::new(numbers));
         drive(&scenario, sizes.requests / 5, 1).await?;
         scaled.push((gateway, scenario));
@@ -634,6 +663,21 @@ async fn sync_rounds(
     na: &Province,
     sizes: &Sizes,
 ) -> anyhow::Result<Vec<(caunoi::sync::Report, f64)>> {
+    let partners = sync_partners(tn, na, caunoi::config::Federation::default())?;
+    let mut syncs = Vec::new();
+    for round in 0..sizes.rounds {
+        syncs.push(sync_round(tn, na, sizes, &partners, round).await?);
+    }
+    syncs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(syncs)
+}
+
+/// Thái Nguyên's sync client's view of Nghệ An, with `federation`'s settings.
+fn sync_partners(
+    tn: &Province,
+    na: &Province,
+    federation: caunoi::config::Federation,
+) -> anyhow::Result<caunoi::federation::Partners> {
     let sync_config = caunoi::config::Config {
         state_dir: tn.dir.clone(),
         province: caunoi::config::ProvinceConfig {
@@ -647,32 +691,112 @@ async fn sync_rounds(
             endpoint: Some(na.url()),
             sync_every: None,
         }],
+        federation,
         ..caunoi::config::Config::default()
     };
-    let partners = caunoi::federation::Partners::build(&sync_config)?;
-    let mut syncs = Vec::new();
-    for round in 0..sizes.rounds {
-        let replica = tn.store(&format!("replica-{round}.sqlite")).await?;
-        let started = Instant::now();
-        let report = caunoi::sync::sync_once(&replica, &partners, na.code, "benchmark")
-            .await
-            .map_err(|e| anyhow::anyhow!("sync: {e}"))?;
-        let seconds = started.elapsed().as_secs_f64();
-        let copied = replica.replica_rows(na.code).await.map_err(stored)?.len();
-        let expected = sizes.certificates + sizes.certificates.div_ceil(20);
-        anyhow::ensure!(
-            copied == expected,
-            "the replica holds {copied} records, not {expected}"
-        );
-        println!(
-            "sync round {}: {} rows in {seconds:.2} s",
-            round + 1,
-            report.applied
-        );
-        syncs.push((report, seconds));
+    caunoi::federation::Partners::build(&sync_config)
+}
+
+/// Round `round` of the sync: Nghệ An's whole feed into a fresh replica, every
+/// shared record checked to have arrived; what the pass did and its seconds.
+async fn sync_round(
+    tn: &Province,
+    na: &Province,
+    sizes: &Sizes,
+    partners: &caunoi::federation::Partners,
+    round: usize,
+) -> anyhow::Result<(caunoi::sync::Report, f64)> {
+    let replica = tn.store(&format!("replica-{round}.sqlite")).await?;
+    let started = Instant::now();
+    let report = caunoi::sync::sync_once(&replica, partners, na.code, "benchmark")
+        .await
+        .map_err(|e| anyhow::anyhow!("sync: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let copied = replica.replica_rows(na.code).await.map_err(stored)?.len();
+    let expected = sizes.certificates + sizes.certificates.div_ceil(20);
+    anyhow::ensure!(
+        copied == expected,
+        "the replica holds {copied} records, not {expected}"
+    );
+    println!(
+        "sync round {}: {} rows in {seconds:.2} s",
+        round + 1,
+        report.applied
+    );
+    Ok((report, seconds))
+}
+
+/// Drives `scenario` one request at a time with both gateways counting, after
+/// a warm-up, and prints each gateway's instructions per request. One at a
+/// time, each of the partner's audit batches holds one entry, as in every run.
+async fn count(
+    scenario: &Arc<Scenario>,
+    gateways: [&Gateway; 2],
+    requests: usize,
+) -> anyhow::Result<()> {
+    drive(scenario, (requests / 5).max(1), 1).await?;
+    let counted = counting(gateways, drive(scenario, requests, 1)).await?;
+    let [tn, na] = counted
+        .instructions
+        .map(|n| n as f64 / counted.run.requests as f64);
+    println!(
+        "{}: {} requests one at a time; instructions per request: Thái Nguyên {tn:.0}, Nghệ An {na:.0}",
+        scenario.name, counted.run.requests
+    );
+    Ok(())
+}
+
+/// Syncs the partner's feed twice, the second time with both gateways
+/// counting, and prints the partner's instructions per synced record (the
+/// sync client is this process, not counted; Thái Nguyên's gateway has no
+/// part in it).
+async fn count_sync(
+    tn: &Province,
+    na: &Province,
+    sizes: &Sizes,
+    gateways: [&Gateway; 2],
+) -> anyhow::Result<()> {
+    let federation = caunoi::config::Federation {
+        // A partner under callgrind answers tens of times slower.
+        timeout: Duration::from_secs(120),
+        ..caunoi::config::Federation::default()
+    };
+    let partners = sync_partners(tn, na, federation)?;
+    sync_round(tn, na, sizes, &partners, 0).await?;
+    let counted = counting(gateways, sync_round(tn, na, sizes, &partners, 1)).await?;
+    let rows = counted.run.0.applied as f64;
+    println!(
+        "sync: {rows} rows; instructions per row on Nghệ An, the partner: {:.0}",
+        counted.instructions[1] as f64 / rows,
+    );
+    Ok(())
+}
+
+/// What ran while `gateways` counted, and their counts.
+struct Counted<T> {
+    run: T,
+    instructions: [u64; 2],
+}
+
+/// Runs `work` with `gateways` counting their instructions.
+async fn counting<T>(
+    gateways: [&Gateway; 2],
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<Counted<T>> {
+    for gateway in gateways {
+        gateway.count(true).await?;
     }
-    syncs.sort_by(|a, b| a.1.total_cmp(&b.1));
-    Ok(syncs)
+    let run = work.await?;
+    for gateway in gateways {
+        gateway.count(false).await?;
+    }
+    Ok(Counted {
+        run,
+        instructions: [
+            gateways[0].instructions().await?,
+            gateways[1].instructions().await?,
+        ],
+    })
 }
 
 /// Feed page cost against feed length, read from the store as the feed

@@ -162,14 +162,36 @@ pub async fn seed(
 pub struct Gateway {
     pub child: tokio::process::Child,
     pub ops: String,
+    /// Where callgrind writes, for a gateway whose instructions are counted.
+    callgrind: Option<PathBuf>,
 }
 
 impl Gateway {
-    /// Starts `caunoi serve` with `config` and waits until it serves.
-    pub async fn start(province: &Province, config: &str, name: &str) -> anyhow::Result<Self> {
+    /// Starts `caunoi serve` with `config` and waits until it serves; with
+    /// `counted`, under valgrind's callgrind, counting nothing until
+    /// [`Gateway::count`] says so.
+    pub async fn start(
+        province: &Province,
+        config: &str,
+        name: &str,
+        counted: bool,
+    ) -> anyhow::Result<Self> {
         let path = province.dir.join(format!("{name}.toml"));
         std::fs::write(&path, config)?;
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        let callgrind = counted.then(|| province.dir.join(format!("{name}.callgrind")));
+        let exe = std::env::current_exe()?;
+        let mut command = match &callgrind {
+            None => tokio::process::Command::new(&exe),
+            Some(out) => {
+                let mut valgrind = tokio::process::Command::new("valgrind");
+                valgrind
+                    .args(["--tool=callgrind", "--instr-atstart=no"])
+                    .arg(format!("--callgrind-out-file={}", out.display()))
+                    .arg(&exe);
+                valgrind
+            }
+        };
+        let mut child = command
             .args(["gateway", "--config"])
             .arg(&path)
             .arg("serve")
@@ -177,7 +199,13 @@ impl Gateway {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
-            .spawn()?;
+            .spawn()
+            .with_context(|| match counted {
+                true => {
+                    "cannot start valgrind, which counts instructions (apt-get install valgrind)"
+                }
+                false => "cannot start a gateway",
+            })?;
         let stdout = child.stdout.take().context("the gateway's stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         while let Some(line) = lines.next_line().await? {
@@ -186,10 +214,50 @@ impl Gateway {
                 return Ok(Self {
                     child,
                     ops: format!("http://127.0.0.1:{}/metrics", province.ops_port),
+                    callgrind,
                 });
             }
         }
         anyhow::bail!("gateway {name} stopped before serving")
+    }
+
+    /// Switches the counting of a counted gateway's instructions on or off.
+    pub async fn count(&self, on: bool) -> anyhow::Result<()> {
+        self.callgrind_control(if on { "--instr=on" } else { "--instr=off" })
+            .await
+    }
+
+    /// The instructions a counted gateway executed while counting: callgrind
+    /// writes what it counted since it started (its first dump), read back here.
+    pub async fn instructions(&self) -> anyhow::Result<u64> {
+        let out = self
+            .callgrind
+            .as_ref()
+            .context("this gateway is not counted")?;
+        self.callgrind_control("--dump").await?;
+        let dump = PathBuf::from(format!("{}.1", out.display()));
+        let text = std::fs::read_to_string(&dump)
+            .with_context(|| format!("callgrind's dump {}", dump.display()))?;
+        text.lines()
+            .find_map(|line| line.strip_prefix("totals:"))
+            .and_then(|totals| totals.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("no totals in {}", dump.display()))
+    }
+
+    async fn callgrind_control(&self, action: &str) -> anyhow::Result<()> {
+        let pid = self.child.id().context("the gateway has stopped")?;
+        let done = tokio::process::Command::new("callgrind_control")
+            .arg(action)
+            .arg(pid.to_string())
+            .output()
+            .await
+            .context("callgrind_control (valgrind)")?;
+        anyhow::ensure!(
+            done.status.success(),
+            "callgrind_control {action} {pid} failed: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        Ok(())
     }
 
     /// The gateway's peak resident memory so far, in bytes.
