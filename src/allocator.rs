@@ -1,49 +1,122 @@
 //! The memory allocator: mimalloc (v3) for every binary built on this crate —
-//! the gateway, the benchmark's gateways, the tests.
+//! the gateway, the benchmark's gateways, the tests — and, once [`configure`]
+//! has run, for SQLite as well.
 //!
 //! A gateway's work is many short-lived allocations: each GraphQL field boxes a
-//! future of up to 1.3 KB, each answer builds a tree of values. glibc's malloc
-//! serves blocks over 1 KB outside its per-thread cache, consolidating its
-//! free lists as it goes; under a sync it was a quarter of the partner's CPU.
-//! Counted by callgrind on the partner (the same requests, instructions of the
-//! whole process): 300 lookups by number 232.6 → 206.6 million, five `nodes`
-//! pages of 1000 certificates 770.6 → 657.8 million.
+//! future of up to 1.3 KB, each answer builds a tree of values, each SQLite
+//! statement its rows. glibc's malloc serves blocks over 1 KB outside its
+//! per-thread cache, consolidating its free lists as it goes. Measured from
+//! `/proc` during a sync (50 000 certificates, two runs of each build in
+//! turn), with this allocator and the record fields' work boxed apart
+//! (`graphql::heavy`), a synced record cost the partner 47–49 µs of user CPU
+//! against 55–59 before, the sync client 32 against 39–42, and the sync ran
+//! 17 300–17 500 records/s against 14 100–15 000.
 //!
-//! Left to its defaults, mimalloc keeps freed memory for a second or more
-//! before giving it back, on transparent huge pages where the system offers
-//! them: a gateway's peak RSS under 50 concurrent 100-item pages rose from 51
-//! to 81 MiB. Without huge pages (the crate's `no_thp`) and with freed memory
-//! returned at once ([`configure`]), it stays where glibc's was (51–55 MiB).
+//! mimalloc runs without transparent huge pages (the crate's `no_thp`): with
+//! them, a gateway's peak RSS under 50 concurrent 100-item pages rose from 51
+//! to 81 MiB; without, 59 MiB. It keeps its default delay of a second before
+//! giving freed memory back. Giving it back at once held RSS at glibc's but
+//! tripled the kernel's share of a sync (the partner 26 µs a record against
+//! 6–8, 4.4 page faults a record against 0.2): each page of 1000 records
+//! frees megabytes that the next one maps in again.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc v3's `mi_option_purge_delay` (its `include/mimalloc.h`), in
-/// milliseconds. libmimalloc-sys names only v2's options, whose numbers differ.
-const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Sets the allocator to return freed memory to the system at once. Call it
-/// first in `main`, before any other thread starts: mimalloc's options are not
-/// safe to set while others allocate.
+/// Hands SQLite's allocations to mimalloc as well ([`sqlite`]). Call it first
+/// in `main`: SQLite takes its allocator only before its first use.
 pub fn configure() {
-    // SAFETY: an option number of the linked mimalloc (see `PURGE_DELAY`,
-    // checked by a test), set before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+    sqlite::configure();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// SQLite's memory. SQLite calls the C library's `malloc` itself, past Rust's
+/// global allocator, and by default counts every allocation under a global
+/// mutex for `sqlite3_memory_used`, which nothing here reads. Counted by
+/// callgrind on the partner during a sync, glibc's malloc and free were 8.5 %
+/// of its instructions and the mutex 2.4 %.
+mod sqlite {
+    use libmimalloc_sys as mi;
+    use libsqlite3_sys as ffi;
+    use std::ffi::{c_int, c_void};
 
-    #[test]
-    fn the_purge_delay_option_is_the_one_mimalloc_v3_numbers_so() {
-        // v3 delays purges by 1000 ms unless told otherwise, and no other v3
-        // option defaults to 1000: a renumbered option would read differently.
-        // (Nothing in the test binary calls `configure`.)
-        let delay = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+    /// Gives SQLite mimalloc and switches its memory statistics off. Panics if
+    /// SQLite has already started: that is a call out of order in `main`.
+    pub fn configure() {
+        let methods = ffi::sqlite3_mem_methods {
+            xMalloc: Some(malloc),
+            xFree: Some(free),
+            xRealloc: Some(realloc),
+            xSize: Some(size),
+            xRoundup: Some(roundup),
+            xInit: Some(init),
+            xShutdown: Some(shutdown),
+            pAppData: std::ptr::null_mut(),
+        };
+        // SAFETY: both options take the arguments passed (SQLite copies the
+        // methods); before SQLite's first use nothing else reads them.
+        let codes = unsafe {
+            [
+                ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, std::ptr::from_ref(&methods)),
+                ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int),
+            ]
+        };
         assert_eq!(
-            delay, 1000,
-            "option {PURGE_DELAY} is not mimalloc v3's purge delay"
+            codes,
+            [ffi::SQLITE_OK; 2],
+            "SQLite was configured after its first use"
         );
+    }
+
+    // SQLite asks for sizes above zero and needs 8-byte alignment, which every
+    // mimalloc block has.
+    unsafe extern "C" fn malloc(bytes: c_int) -> *mut c_void {
+        unsafe { mi::mi_malloc(bytes as usize) }
+    }
+
+    unsafe extern "C" fn free(block: *mut c_void) {
+        unsafe { mi::mi_free(block) }
+    }
+
+    unsafe extern "C" fn realloc(block: *mut c_void, bytes: c_int) -> *mut c_void {
+        unsafe { mi::mi_realloc(block, bytes as usize) }
+    }
+
+    /// The bytes a block can hold, which SQLite may use beyond what it asked.
+    unsafe extern "C" fn size(block: *mut c_void) -> c_int {
+        unsafe { mi::mi_usable_size(block) as c_int }
+    }
+
+    unsafe extern "C" fn roundup(bytes: c_int) -> c_int {
+        (bytes + 7) & !7
+    }
+
+    unsafe extern "C" fn init(_: *mut c_void) -> c_int {
+        ffi::SQLITE_OK
+    }
+
+    unsafe extern "C" fn shutdown(_: *mut c_void) {}
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_block_holds_what_sqlite_asked_and_keeps_it_when_grown() {
+            // SAFETY: each block is used within what `size` says, then freed.
+            unsafe {
+                let block = malloc(13).cast::<u8>();
+                assert!(!block.is_null() && (block as usize).is_multiple_of(8));
+                assert!(size(block.cast()) >= 13);
+                for i in 0..13 {
+                    block.add(i).write(i as u8);
+                }
+                let grown = realloc(block.cast(), 5000).cast::<u8>();
+                assert!(size(grown.cast()) >= 5000);
+                let kept = std::slice::from_raw_parts(grown, 13);
+                assert_eq!(kept, (0..13).collect::<Vec<u8>>().as_slice());
+                free(grown.cast());
+                assert_eq!((roundup(13), roundup(16)), (16, 16));
+            }
+        }
     }
 }

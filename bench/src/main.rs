@@ -22,7 +22,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use load::{Run, Scenario, drive, median};
-use setup::{Gateway, Province, free_port, seed};
+use setup::{Gateway, Province, Usage, free_port, seed};
 
 #[derive(Parser)]
 #[command(
@@ -55,10 +55,11 @@ struct Args {
     #[arg(long, num_args = 2)]
     feed: Option<Vec<usize>>,
     /// Drives only the scenario of this name (`local lookup`, `federated page`…)
-    /// at the loaded concurrency, `--requests` times, and prints its figures:
+    /// at the loaded concurrency, `--requests` times, and prints its figures
+    /// and each gateway's CPU time (user, kernel) and page faults per request:
     /// a steady load to profile under, not a report. `sync` runs only the
-    /// sync rounds, `flush` only the reference flush, `feed` only the feed
-    /// pages.
+    /// sync rounds (the same per record, after the first round), `flush` only
+    /// the reference flush, `feed` only the feed pages.
     #[arg(long)]
     only: Option<String>,
     /// With `--only`: count the instructions each gateway spends instead of
@@ -385,7 +386,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             return Ok(true);
         }
         Some("sync") => {
-            sync_rounds(&tn, &na, &sizes).await?;
+            sync_usage(&tn, &na, &sizes, &gw40).await?;
             return Ok(true);
         }
         Some(name) => {
@@ -401,10 +402,20 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 count(scenario, [&gw19, &gw40], sizes.requests).await?;
                 return Ok(true);
             }
+            let before = [gw19.usage()?, gw40.usage()?];
             let run = drive(scenario, sizes.requests, sizes.many).await?;
+            let used = [
+                gw19.usage()?.since(before[0]),
+                gw40.usage()?.since(before[1]),
+            ];
             println!(
                 "{name} at C={}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
                 sizes.many, run.rps, run.p50_ms, run.p99_ms
+            );
+            println!(
+                "per request: Thái Nguyên {}; Nghệ An {}",
+                used[0].per(run.requests as u64),
+                used[1].per(run.requests as u64)
             );
             return Ok(true);
         }
@@ -670,6 +681,36 @@ async fn sync_rounds(
     }
     syncs.sort_by(|a, b| a.1.total_cmp(&b.1));
     Ok(syncs)
+}
+
+/// The sync rounds of `--only sync`, and what a synced record cost the sync
+/// client (the harness itself) and the partner over all rounds but the first,
+/// which warms up.
+async fn sync_usage(
+    tn: &Province,
+    na: &Province,
+    sizes: &Sizes,
+    partner: &Gateway,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        sizes.rounds >= 2,
+        "--only sync needs two rounds or more: the first warms up"
+    );
+    let partners = sync_partners(tn, na, caunoi::config::Federation::default())?;
+    sync_round(tn, na, sizes, &partners, 0).await?;
+    let before = [Usage::of("self")?, partner.usage()?];
+    let mut rows = 0;
+    for round in 1..sizes.rounds {
+        rows += sync_round(tn, na, sizes, &partners, round).await?.0.applied;
+    }
+    let client = Usage::of("self")?.since(before[0]);
+    let partner = partner.usage()?.since(before[1]);
+    println!(
+        "per record: the sync client {}; Nghệ An, the partner, {}",
+        client.per(rows),
+        partner.per(rows)
+    );
+    Ok(())
 }
 
 /// Thái Nguyên's sync client's view of Nghệ An, with `federation`'s settings.

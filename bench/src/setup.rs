@@ -185,7 +185,7 @@ impl Gateway {
             Some(out) => {
                 let mut valgrind = tokio::process::Command::new("valgrind");
                 valgrind
-                    .args(["--tool=callgrind", "--instr-atstart=no"])
+                    .args(["--quiet", "--tool=callgrind", "--instr-atstart=no"])
                     .arg(format!("--callgrind-out-file={}", out.display()))
                     .arg(&exe);
                 valgrind
@@ -260,6 +260,17 @@ impl Gateway {
         Ok(())
     }
 
+    /// The CPU time and page faults the gateway has used so far.
+    pub fn usage(&self) -> anyhow::Result<Usage> {
+        Usage::of(
+            &self
+                .child
+                .id()
+                .context("the gateway has stopped")?
+                .to_string(),
+        )
+    }
+
     /// The gateway's peak resident memory so far, in bytes.
     pub fn peak_rss(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
@@ -276,6 +287,65 @@ impl Gateway {
             .filter(|l| l.starts_with(name) && l.contains(labels))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum())
+    }
+}
+
+/// What a process has used: CPU seconds in user space and in the kernel, and
+/// minor page faults (pages the kernel mapped in, as an allocator that gives
+/// memory back and takes it again causes). Instruction counts see none of the
+/// kernel's part.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    pub user: f64,
+    pub system: f64,
+    pub faults: f64,
+}
+
+impl Usage {
+    /// The usage so far of process `pid` (`"self"`: the harness), from Linux's
+    /// `/proc/PID/stat`.
+    pub fn of(pid: &str) -> anyhow::Result<Self> {
+        let path = format!("/proc/{pid}/stat");
+        let stat = std::fs::read_to_string(&path).with_context(|| path.clone())?;
+        // The fields after the command name, which is in parentheses and may
+        // hold spaces; the first of them is field 3 of proc_pid_stat(5).
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| -> anyhow::Result<f64> {
+            let value = fields.get(n - 3).and_then(|f| f.parse().ok());
+            value.with_context(|| format!("field {n} of {path}"))
+        };
+        // CPU time is counted in USER_HZ ticks, a hundred a second on Linux.
+        Ok(Self {
+            user: field(14)? / 100.0,
+            system: field(15)? / 100.0,
+            faults: field(10)?,
+        })
+    }
+
+    /// What was used since `before`.
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            user: self.user - before.user,
+            system: self.system - before.system,
+            faults: self.faults - before.faults,
+        }
+    }
+
+    /// Per one of `count` things done: CPU in µs, user and kernel apart, and
+    /// page faults.
+    pub fn per(self, count: u64) -> String {
+        let count = count.max(1) as f64;
+        let us = |seconds: f64| seconds * 1e6 / count;
+        format!(
+            "{:.0} µs of CPU ({:.0} user, {:.0} kernel), {:.2} page faults",
+            us(self.user + self.system),
+            us(self.user),
+            us(self.system),
+            self.faults / count
+        )
     }
 }
 
