@@ -20,103 +20,98 @@
 //! 6–8, 4.4 page faults a record against 0.2): each page of 1000 records
 //! frees megabytes that the next one maps in again.
 
+use libmimalloc_sys as mi;
+use libsqlite3_sys as ffi;
+use std::ffi::{c_int, c_void};
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Hands SQLite's allocations to mimalloc as well ([`sqlite`]). Call it first
-/// in `main`: SQLite takes its allocator only before its first use.
+/// Hands SQLite's allocations to mimalloc and switches its memory statistics
+/// off. SQLite calls the C library's `malloc` itself, past Rust's global
+/// allocator, and by default counts every allocation under a global mutex for
+/// `sqlite3_memory_used`, which nothing here reads. Counted by callgrind on the
+/// partner during a sync, glibc's malloc and free were 8.5 % of its
+/// instructions and the mutex 2.4 %.
+///
+/// Call it first in `main`: SQLite takes its allocator only before its first
+/// use, and this panics if SQLite has already started.
 pub fn configure() {
-    sqlite::configure();
+    let methods = ffi::sqlite3_mem_methods {
+        xMalloc: Some(malloc),
+        xFree: Some(free),
+        xRealloc: Some(realloc),
+        xSize: Some(size),
+        xRoundup: Some(roundup),
+        xInit: Some(init),
+        xShutdown: Some(shutdown),
+        pAppData: std::ptr::null_mut(),
+    };
+    // SAFETY: both options take the arguments passed (SQLite copies the
+    // methods); before SQLite's first use nothing else reads them.
+    let codes = unsafe {
+        [
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, std::ptr::from_ref(&methods)),
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int),
+        ]
+    };
+    assert_eq!(
+        codes,
+        [ffi::SQLITE_OK; 2],
+        "SQLite was configured after its first use"
+    );
 }
 
-/// SQLite's memory. SQLite calls the C library's `malloc` itself, past Rust's
-/// global allocator, and by default counts every allocation under a global
-/// mutex for `sqlite3_memory_used`, which nothing here reads. Counted by
-/// callgrind on the partner during a sync, glibc's malloc and free were 8.5 %
-/// of its instructions and the mutex 2.4 %.
-mod sqlite {
-    use libmimalloc_sys as mi;
-    use libsqlite3_sys as ffi;
-    use std::ffi::{c_int, c_void};
+// SQLite's memory methods. It asks for sizes above zero and needs 8-byte
+// alignment, which every mimalloc block has.
 
-    /// Gives SQLite mimalloc and switches its memory statistics off. Panics if
-    /// SQLite has already started: that is a call out of order in `main`.
-    pub fn configure() {
-        let methods = ffi::sqlite3_mem_methods {
-            xMalloc: Some(malloc),
-            xFree: Some(free),
-            xRealloc: Some(realloc),
-            xSize: Some(size),
-            xRoundup: Some(roundup),
-            xInit: Some(init),
-            xShutdown: Some(shutdown),
-            pAppData: std::ptr::null_mut(),
-        };
-        // SAFETY: both options take the arguments passed (SQLite copies the
-        // methods); before SQLite's first use nothing else reads them.
-        let codes = unsafe {
-            [
-                ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, std::ptr::from_ref(&methods)),
-                ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int),
-            ]
-        };
-        assert_eq!(
-            codes,
-            [ffi::SQLITE_OK; 2],
-            "SQLite was configured after its first use"
-        );
-    }
+unsafe extern "C" fn malloc(bytes: c_int) -> *mut c_void {
+    unsafe { mi::mi_malloc(bytes as usize) }
+}
 
-    // SQLite asks for sizes above zero and needs 8-byte alignment, which every
-    // mimalloc block has.
-    unsafe extern "C" fn malloc(bytes: c_int) -> *mut c_void {
-        unsafe { mi::mi_malloc(bytes as usize) }
-    }
+unsafe extern "C" fn free(block: *mut c_void) {
+    unsafe { mi::mi_free(block) }
+}
 
-    unsafe extern "C" fn free(block: *mut c_void) {
-        unsafe { mi::mi_free(block) }
-    }
+unsafe extern "C" fn realloc(block: *mut c_void, bytes: c_int) -> *mut c_void {
+    unsafe { mi::mi_realloc(block, bytes as usize) }
+}
 
-    unsafe extern "C" fn realloc(block: *mut c_void, bytes: c_int) -> *mut c_void {
-        unsafe { mi::mi_realloc(block, bytes as usize) }
-    }
+/// The bytes a block can hold, which SQLite may use beyond what it asked.
+unsafe extern "C" fn size(block: *mut c_void) -> c_int {
+    unsafe { mi::mi_usable_size(block) as c_int }
+}
 
-    /// The bytes a block can hold, which SQLite may use beyond what it asked.
-    unsafe extern "C" fn size(block: *mut c_void) -> c_int {
-        unsafe { mi::mi_usable_size(block) as c_int }
-    }
+unsafe extern "C" fn roundup(bytes: c_int) -> c_int {
+    (bytes + 7) & !7
+}
 
-    unsafe extern "C" fn roundup(bytes: c_int) -> c_int {
-        (bytes + 7) & !7
-    }
+unsafe extern "C" fn init(_: *mut c_void) -> c_int {
+    ffi::SQLITE_OK
+}
 
-    unsafe extern "C" fn init(_: *mut c_void) -> c_int {
-        ffi::SQLITE_OK
-    }
+unsafe extern "C" fn shutdown(_: *mut c_void) {}
 
-    unsafe extern "C" fn shutdown(_: *mut c_void) {}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn a_block_holds_what_sqlite_asked_and_keeps_it_when_grown() {
-            // SAFETY: each block is used within what `size` says, then freed.
-            unsafe {
-                let block = malloc(13).cast::<u8>();
-                assert!(!block.is_null() && (block as usize).is_multiple_of(8));
-                assert!(size(block.cast()) >= 13);
-                for i in 0..13 {
-                    block.add(i).write(i as u8);
-                }
-                let grown = realloc(block.cast(), 5000).cast::<u8>();
-                assert!(size(grown.cast()) >= 5000);
-                let kept = std::slice::from_raw_parts(grown, 13);
-                assert_eq!(kept, (0..13).collect::<Vec<u8>>().as_slice());
-                free(grown.cast());
-                assert_eq!((roundup(13), roundup(16)), (16, 16));
+    #[test]
+    fn a_block_holds_what_sqlite_asked_and_keeps_it_when_grown() {
+        // SAFETY: each block is used within what `size` says, then freed.
+        unsafe {
+            let block = malloc(13).cast::<u8>();
+            assert!(!block.is_null() && (block as usize).is_multiple_of(8));
+            assert!(size(block.cast()) >= 13);
+            for i in 0..13 {
+                block.add(i).write(i as u8);
             }
+            let grown = realloc(block.cast(), 5000).cast::<u8>();
+            assert!(size(grown.cast()) >= 5000);
+            let kept = std::slice::from_raw_parts(grown, 13);
+            assert_eq!(kept, (0..13).collect::<Vec<u8>>().as_slice());
+            free(grown.cast());
+            assert_eq!((roundup(13), roundup(16)), (16, 16));
         }
     }
 }

@@ -341,9 +341,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let counted = args.instructions;
     let config = |province: &Province, partner: &Province| {
         let config = province.config("main.sqlite", Some(partner));
-        // A partner under callgrind answers tens of times slower.
         match counted {
-            true => config + "[federation]\ntimeout = \"60s\"\n",
+            true => {
+                config
+                    + &format!(
+                        "[federation]\ntimeout = \"{}s\"\n",
+                        COUNTED_TIMEOUT.as_secs()
+                    )
+            }
             false => config,
         }
     };
@@ -798,8 +803,7 @@ async fn count_sync(
     gateways: [&Gateway; 2],
 ) -> anyhow::Result<()> {
     let federation = caunoi::config::Federation {
-        // A partner under callgrind answers tens of times slower.
-        timeout: Duration::from_secs(120),
+        timeout: COUNTED_TIMEOUT,
         ..caunoi::config::Federation::default()
     };
     let partners = sync_partners(tn, na, federation)?;
@@ -812,6 +816,10 @@ async fn count_sync(
     );
     Ok(())
 }
+
+/// How long a caller waits for a partner under callgrind, which answers tens
+/// of times slower: the gateways' federation timeout and the sync client's.
+const COUNTED_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What ran while `gateways` counted, and their counts.
 struct Counted<T> {

@@ -22,30 +22,6 @@ use crate::store::{
 /// A facility (cơ sở) that produces, processes or trades food.
 pub struct Facility(pub FacilityRecord, pub super::Provenance);
 
-impl Facility {
-    fn is_ours(&self, ctx: &Context<'_>) -> bool {
-        self.0.id.province == store(ctx).province()
-    }
-
-    /// Asks a partner facility's owner for a page of one of its lists.
-    async fn ask_owner(
-        &self,
-        ctx: &Context<'_>,
-        query: &str,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>> {
-        pagination::request(first, None)?;
-        ask(
-            ctx,
-            self.0.id.province,
-            query,
-            serde_json::json!({ "facility": self.0.id.to_string(), "first": first, "after": after }),
-        )
-        .await
-    }
-}
-
 /// Where a facility is. Communes are data, not an enumeration: the 2025
 /// reorganisation renamed many of them.
 #[derive(SimpleObject)]
@@ -162,8 +138,30 @@ impl Facility {
     }
 }
 
-/// The work of the facility's nested lists.
 impl Facility {
+    fn is_ours(&self, ctx: &Context<'_>) -> bool {
+        self.0.id.province == store(ctx).province()
+    }
+
+    /// Asks a partner facility's owner for a page of one of its lists.
+    async fn ask_owner(
+        &self,
+        ctx: &Context<'_>,
+        query: &str,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>> {
+        pagination::request(first, None)?;
+        ask(
+            ctx,
+            self.0.id.province,
+            query,
+            serde_json::json!({ "facility": self.0.id.to_string(), "first": first, "after": after }),
+        )
+        .await
+    }
+
+    /// The work of `certificates`.
     async fn certificate_page(
         &self,
         ctx: &Context<'_>,
@@ -199,6 +197,7 @@ impl Facility {
             |r| local::<Certificate>(ctx, r),
         )))
     }
+    /// The work of `products`.
     async fn product_page(
         &self,
         ctx: &Context<'_>,
@@ -230,6 +229,7 @@ impl Facility {
             |r| local::<Product>(ctx, r),
         )))
     }
+    /// The work of `inspections`.
     async fn inspection_page(
         &self,
         ctx: &Context<'_>,

@@ -436,10 +436,9 @@ impl async_graphql::Guard for InternalOnly {
 /// partner in a box of its own. async-graphql boxes the future of every field
 /// it resolves at the size of the largest field future of the object, and such
 /// work holds kilobytes (a sea-orm query, a partner call, the replica's stand-in):
-/// inline, every field of a certificate — `version` too — took a 4.7 KB box,
-/// past the allocator's per-thread cache, and copied its state into it. Boxed
-/// apart, the field holds a pointer, and every field's box stays under a
-/// kilobyte (test `record_fields_stay_small`).
+/// inline, every field of a certificate — `version` too — took a 4.7 KB box
+/// and copied its state into it. Boxed apart, the field holds a pointer, and
+/// every field's future stays under a kilobyte (test `record_fields_stay_small`).
 fn heavy<'a, T>(
     work: impl std::future::Future<Output = async_graphql::Result<T>> + Send + 'a,
 ) -> futures_util::future::BoxFuture<'a, async_graphql::Result<T>> {
@@ -602,35 +601,26 @@ mod tests {
     use super::{Certificate, Documents, Facility, Inspection, Product, Request};
     use async_graphql::{ContainerType, Context};
 
-    /// The size of what `resolve` returns: the state a field's future holds.
-    fn returned<A, B, R>(_: fn(A, B) -> R) -> usize {
-        std::mem::size_of::<R>()
+    /// The size of the future `T::resolve_field` returns: the state each of
+    /// a `T`'s fields holds while it resolves.
+    fn field_future<T: ContainerType + 'static>() -> usize {
+        fn returned<A, B, R>(_: fn(A, B) -> R) -> usize {
+            std::mem::size_of::<R>()
+        }
+        returned(T::resolve_field as fn(&'static T, &'static Context<'static>) -> _)
     }
 
     #[test]
     fn record_fields_stay_small() {
         // Every field of a record is resolved in a box the size of its
-        // object's largest field future (`heavy`). Kept under a kilobyte, a
-        // box of async-graphql's own state (about 500 bytes more) stays close
-        // to the allocator's per-thread cache; before `heavy`, 4.2 KB.
-        type Ctx = &'static Context<'static>;
+        // object's largest field future, which `heavy` keeps under a kilobyte
+        // (async-graphql adds about 500 bytes of its own); before `heavy`,
+        // 4.2 KB, copied into every field's box.
         let sizes = [
-            (
-                "Certificate",
-                returned(<Certificate as ContainerType>::resolve_field as fn(&'static _, Ctx) -> _),
-            ),
-            (
-                "Facility",
-                returned(<Facility as ContainerType>::resolve_field as fn(&'static _, Ctx) -> _),
-            ),
-            (
-                "Product",
-                returned(<Product as ContainerType>::resolve_field as fn(&'static _, Ctx) -> _),
-            ),
-            (
-                "Inspection",
-                returned(<Inspection as ContainerType>::resolve_field as fn(&'static _, Ctx) -> _),
-            ),
+            ("Certificate", field_future::<Certificate>()),
+            ("Facility", field_future::<Facility>()),
+            ("Product", field_future::<Product>()),
+            ("Inspection", field_future::<Inspection>()),
         ];
         for (object, size) in sizes {
             assert!(size <= 1024, "a {object} field's future holds {size} bytes");
