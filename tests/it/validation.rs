@@ -2,7 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestGateway, assert_code, assert_invalid, spawn_gateway};
+use caunoi::domain::Role;
+
+use crate::helpers::{
+    TestGateway, assert_code, assert_invalid, day, spawn_gateway, spawn_with_partner,
+};
 
 const CREATE: &str =
     "mutation($input: CreateFacilityInput!) { createFacility(input: $input) { id } }";
@@ -162,4 +166,53 @@ async fn malformed_queries_and_limits_have_codes() {
             .is_none()
     );
     assert_code(&gw.post(&aliased(31), json!({})).await, "QUERY_TOO_COMPLEX");
+}
+
+/// A text validated once is after that checked only for its variables: each
+/// bad variable still gets the error full validation gives, naming it, from
+/// dashboards and partners alike.
+#[tokio::test]
+async fn a_validated_text_still_has_its_variables_checked() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    let facility = gw
+        .create_facility("Hợp tác xã chè Tân Cương", json!({ "suppliesTo": ["40"] }))
+        .await;
+    let number = gw
+        .issue_certificate(facility["id"].as_str().unwrap(), json!({}))
+        .await["number"]
+        .clone();
+    let verify = "query($number: String!, $on: Date) {
+                    verifyCertificate(number: $number, on: $on) { valid }
+                  }";
+    let nodes = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    let id = facility["id"].clone();
+    for client in [
+        gw.client_as(Role::Dashboard),
+        gw.client(Some(&partner.leaf("40", Role::Gateway))),
+    ] {
+        for _ in 0..2 {
+            let (_, answer) = gw
+                .post_with(&client, verify, json!({ "number": number, "on": day(0) }))
+                .await;
+            assert_eq!(
+                answer["data"]["verifyCertificate"]["valid"], true,
+                "{answer:#}"
+            );
+            let (_, answer) = gw.post_with(&client, nodes, json!({ "ids": [id] })).await;
+            assert_eq!(answer["data"]["nodes"][0]["id"], id, "{answer:#}");
+        }
+        for (variables, field) in [
+            (json!({ "number": 19 }), "number"),
+            (json!({ "number": null }), "number"),
+            (json!({ "number": number, "on": "yesterday" }), "on"),
+        ] {
+            let (_, answer) = gw.post_with(&client, verify, variables).await;
+            assert_invalid(&answer, field);
+            assert_eq!(answer["data"], Value::Null, "{answer:#}");
+        }
+        for ids in [json!([id, null]), json!([id, true]), json!([id, [id]])] {
+            let (_, answer) = gw.post_with(&client, nodes, json!({ "ids": ids })).await;
+            assert_invalid(&answer, "ids.1");
+        }
+    }
 }
