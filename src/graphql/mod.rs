@@ -268,7 +268,8 @@ fn fits(ty: &async_graphql::parser::types::Type, value: &Value) -> bool {
         (BaseType::Named(name), value) => match name.as_str() {
             "String" => String::is_valid(value),
             "ID" => async_graphql::ID::is_valid(value),
-            // Both signed and unsigned integers are `Int`, checked apart.
+            // Signed and unsigned integers are both `Int`, each with a check
+            // of its own, and the registry holds one of them: pass what both do.
             "Int" => matches!(value, Value::Number(n) if n.is_i64() && n.is_u64()),
             "Float" => f64::is_valid(value),
             "Boolean" => bool::is_valid(value),
