@@ -11,7 +11,6 @@
 use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde_json::json;
 
 use crate::store::{PageRequest, Store};
 
@@ -60,25 +59,32 @@ impl Event {
 
     /// The hash of this event as entry `id` after `prev_hash`.
     pub fn link_hash(&self, id: i64, prev_hash: &str) -> String {
-        let canonical = json!([
+        sha256_hex(self.canonical(id, prev_hash).as_bytes())
+    }
+
+    /// The bytes [`Event::link_hash`] covers: a JSON array of `prev_hash`, `id`
+    /// and every field, in order.
+    fn canonical(&self, id: i64, prev_hash: &str) -> String {
+        // A tuple is written as an array, as `json!` would write it, without
+        // copying every field into a `Value` first.
+        serde_json::to_string(&(
             prev_hash,
             id,
             self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            self.fingerprint,
-            self.subject,
-            self.role,
+            &self.fingerprint,
+            &self.subject,
+            &self.role,
             self.province,
-            self.operation_name,
-            self.operation_type,
-            self.query_hash,
-            self.variables_hash,
-            self.records,
-            self.outcome,
-            self.error_codes,
+            &self.operation_name,
+            &self.operation_type,
+            &self.query_hash,
+            &self.variables_hash,
+            &self.records,
+            &self.outcome,
+            &self.error_codes,
             self.latency_us,
-        ])
-        .to_string();
-        sha256_hex(canonical.as_bytes())
+        ))
+        .expect("strings and numbers are JSON")
     }
 }
 
@@ -264,7 +270,67 @@ pub async fn verify(store: &Store, expected: Option<&Head>) -> anyhow::Result<Ve
 
 #[cfg(test)]
 mod tests {
-    use super::sha256_hex;
+    use super::{Event, sha256_hex};
+
+    fn event(full: bool) -> Event {
+        Event {
+            at: chrono::DateTime::parse_from_rfc3339("2026-12-01T14:31:00.123456Z")
+                .unwrap()
+                .to_utc(),
+            fingerprint: "ab".repeat(32),
+            subject: "CN=Cổng Nghệ An, O=\"Sở\" \\ 40".to_owned(),
+            role: full.then(|| "gateway".to_owned()),
+            province: full.then_some(40),
+            operation_name: full.then(|| "Certificate".to_owned()),
+            operation_type: "query".to_owned(),
+            query_hash: "cd".repeat(32),
+            variables_hash: "ef".repeat(32),
+            records: if full {
+                vec![
+                    "Certificate:19:7@2".to_owned(),
+                    "Facility:19:3@1".to_owned(),
+                ]
+            } else {
+                Vec::new()
+            },
+            outcome: "error".to_owned(),
+            error_codes: if full {
+                vec!["NOT_FOUND".to_owned()]
+            } else {
+                Vec::new()
+            },
+            latency_us: 1234,
+        }
+    }
+
+    #[test]
+    fn the_canonical_encoding_never_changes() {
+        // Every chain ever written depends on these bytes: the hash of each
+        // entry covers them.
+        assert_eq!(
+            event(true).canonical(8, "00ff"),
+            format!(
+                r#"["00ff",8,"2026-12-01T14:31:00.123456Z","{}","CN=Cổng Nghệ An, O=\"Sở\" \\ 40","gateway",40,"Certificate","query","{}","{}",["Certificate:19:7@2","Facility:19:3@1"],"error",["NOT_FOUND"],1234]"#,
+                "ab".repeat(32),
+                "cd".repeat(32),
+                "ef".repeat(32),
+            )
+        );
+        assert_eq!(
+            event(false).canonical(1, super::GENESIS),
+            format!(
+                r#"["{}",1,"2026-12-01T14:31:00.123456Z","{}","CN=Cổng Nghệ An, O=\"Sở\" \\ 40",null,null,null,"query","{}","{}",[],"error",[],1234]"#,
+                super::GENESIS,
+                "ab".repeat(32),
+                "cd".repeat(32),
+                "ef".repeat(32),
+            )
+        );
+        assert_eq!(
+            event(true).link_hash(8, "00ff"),
+            sha256_hex(event(true).canonical(8, "00ff").as_bytes())
+        );
+    }
 
     #[test]
     fn sha256_is_written_in_lower_case_hex() {
