@@ -341,16 +341,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let counted = args.instructions;
     let config = |province: &Province, partner: &Province| {
         let config = province.config("main.sqlite", Some(partner));
-        match counted {
-            true => {
-                config
-                    + &format!(
-                        "[federation]\ntimeout = \"{}s\"\n",
-                        COUNTED_TIMEOUT.as_secs()
-                    )
-            }
-            false => config,
+        if !counted {
+            return config;
         }
+        let timeout = COUNTED_TIMEOUT.as_secs();
+        config + &format!("[federation]\ntimeout = \"{timeout}s\"\n")
     };
     let gw19 = Gateway::start(&tn, &config(&tn, &na), "main", counted).await?;
     let gw40 = Gateway::start(&na, &config(&na, &tn), "main", counted).await?;

@@ -150,6 +150,12 @@ impl Validating {
             known: attach(schema().validation_mode(async_graphql::ValidationMode::Fast)).finish(),
         }
     }
+
+    /// `known` for a request [`Parsed::known`] says needs only its variables
+    /// checked, `full` for any other.
+    fn pick(&self, known: bool) -> &CauNoiSchema {
+        if known { &self.known } else { &self.full }
+    }
 }
 
 /// Parsed queries by their text, the most recently used kept. Dashboards and
@@ -333,12 +339,7 @@ pub async fn execute(
     let known = parsed
         .as_ref()
         .is_some_and(|parsed| parsed.known(caller, &request));
-    let validating = schemas.of(caller);
-    let schema = if known {
-        &validating.known
-    } else {
-        &validating.full
-    };
+    let schema = schemas.of(caller).pick(known);
     let audience = Audience::from(caller);
     let store = schema
         .data::<Store>()
@@ -381,6 +382,7 @@ pub async fn execute(
         .await;
     let validation_failed = matches!(response.data, Value::Null);
     if let Some(parsed) = parsed
+        && !known
         && !validation_failed
     {
         parsed.passed(caller).store(true, Ordering::Relaxed);
