@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::remote::{Consistency, lookup_with};
+use super::remote::{Consistency, lookup_many, lookup_with};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
 use crate::domain::GlobalId;
 use crate::error::FieldContext;
@@ -62,12 +62,7 @@ impl NodeQuery {
             .enumerate()
             .map(|(i, id)| GlobalId::parse(id).field(&format!("ids.{i}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let found = futures_util::future::join_all(
-            ids.into_iter()
-                .map(|id| lookup_with(ctx, id, consistency.unwrap_or_default())),
-        )
-        .await;
-        found.into_iter().collect()
+        lookup_many(ctx, &ids, consistency.unwrap_or_default()).await
     }
 
     /// The province this gateway serves.

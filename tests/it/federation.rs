@@ -176,6 +176,42 @@ async fn references_to_partner_records_cost_one_request_per_page() {
 }
 
 #[tokio::test]
+async fn nodes_of_both_provinces_come_back_in_the_order_asked() {
+    let (tn, na) = spawn_pair().await;
+    let (_, theirs) = nghe_an_supplier(&na).await;
+    let ours = tn
+        .create_facility("Hợp tác xã chè Tân Cương", json!({}))
+        .await;
+    // Ours and theirs interleaved, each twice, with IDs nobody has.
+    let asked = json!([
+        theirs["id"],
+        ours["id"],
+        "Facility:19:999999",
+        theirs["id"],
+        ours["id"],
+        "Certificate:40:999999",
+    ]);
+    let answer = tn
+        .data(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Certificate { provenance { source } } ... on Facility { provenance { source } } } }",
+            json!({ "ids": asked }),
+        )
+        .await;
+    let owner = |id: &Value| json!({ "id": id, "provenance": { "source": "OWNER" } });
+    assert_eq!(
+        answer["nodes"],
+        json!([
+            owner(&theirs["id"]),
+            owner(&ours["id"]),
+            null,
+            owner(&theirs["id"]),
+            owner(&ours["id"]),
+            null,
+        ])
+    );
+}
+
+#[tokio::test]
 async fn a_partner_is_always_answered_locally_so_federation_cannot_loop() {
     let (tn, na) = spawn_pair().await;
     let tn_facility = tn
