@@ -129,6 +129,7 @@ pub struct Store {
     province: ProvinceCode,
     /// Audit entries waiting for the next group commit.
     audit_queue: std::sync::Arc<audit::Queue>,
+    by_number: std::sync::Arc<certificate::ByNumber>,
 }
 
 impl Store {
@@ -171,6 +172,7 @@ impl Store {
             db,
             province,
             audit_queue: Default::default(),
+            by_number: Default::default(),
         })
     }
 
