@@ -207,7 +207,8 @@ pub async fn lookup_with(
 /// records are read in one go (a query per kind) rather than one lookup each:
 /// a sync job asks for a thousand at a time, and a thousand lookups through the
 /// request's loader cost the partner more than reading the records did. A
-/// partner's records go through its loader, as one request per partner.
+/// partner's records go through its loader, as one request per partner, while
+/// ours are read.
 pub async fn lookup_many(
     ctx: &Context<'_>,
     ids: &[GlobalId],
@@ -215,30 +216,28 @@ pub async fn lookup_many(
 ) -> async_graphql::Result<Vec<Option<Node>>> {
     let store = store(ctx);
     let ours = |id: &GlobalId| id.province == store.province();
-    let mut found: HashMap<GlobalId, Record> = HashMap::new();
     // Where each of our IDs is asked for last: there its record is handed over,
     // and any earlier ask for it gets a copy.
     let mut last = HashMap::new();
     for (i, id) in ids.iter().enumerate().filter(|(_, id)| ours(id)) {
         last.insert(*id, i);
     }
-    if !last.is_empty() {
-        found.extend(
-            store
-                .records_by_id(ids, super::audience(ctx))
-                .await?
-                .into_iter()
-                .map(|record| (record.id(), record)),
-        );
-    }
-    let at = Utc::now();
-    let mut theirs = join_all(
+    let read = async {
+        if last.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let records = store.records_by_id(ids, super::audience(ctx)).await?;
+        Ok::<_, async_graphql::Error>(records.into_iter().map(|r| (r.id(), r)).collect())
+    };
+    let asked = join_all(
         ids.iter()
             .filter(|id| !ours(id))
             .map(|id| lookup_with(ctx, *id, consistency)),
-    )
-    .await
-    .into_iter();
+    );
+    let (found, theirs) = futures_util::future::join(read, asked).await;
+    let mut found: HashMap<GlobalId, Record> = found?;
+    let mut theirs = theirs.into_iter();
+    let at = Utc::now();
     ids.iter()
         .enumerate()
         .map(|(i, id)| {

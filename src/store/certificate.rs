@@ -1,9 +1,9 @@
 //! Certificates, their numbers and their status history.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
-use entity::{certificate, certificate_status_change, facility, number_counter};
 use std::sync::OnceLock;
 
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use entity::{certificate, certificate_status_change, facility, number_counter};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
