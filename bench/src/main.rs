@@ -347,8 +347,18 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let timeout = COUNTED_TIMEOUT.as_secs();
         config + &format!("[federation]\ntimeout = \"{timeout}s\"\n")
     };
-    let gw19 = Gateway::start(&tn, &config(&tn, &na), "main", counted).await?;
-    let gw40 = Gateway::start(&na, &config(&na, &tn), "main", counted).await?;
+    // Counts are kept beside the report, one file per gateway.
+    let callgrind = |province: &Province| {
+        counted.then(|| {
+            args.json
+                .with_file_name(format!("{}.callgrind", province.code))
+        })
+    };
+    if counted && let Some(dir) = args.json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let gw19 = Gateway::start(&tn, &config(&tn, &na), "main", callgrind(&tn)).await?;
+    let gw40 = Gateway::start(&na, &config(&na, &tn), "main", callgrind(&na)).await?;
     let reference_url = reference(&tn).await?;
     let (c19, c40) = (clients(&tn, sizes.many)?, clients(&na, sizes.many)?);
 
@@ -491,7 +501,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "seeded the {name} register ({count} certificates) in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let gateway = Gateway::start(&province, &province.config(&file, None), name, false).await?;
+        let gateway = Gateway::start(&province, &province.config(&file, None), name, None).await?;
         let scenario = lookup("lookup", province.url(), &c19, Arc::new(numbers));
         drive(&scenario, sizes.requests / 5, 1).await?;
         scaled.push((gateway, scenario));
@@ -834,13 +844,16 @@ async fn counting<T>(
     for gateway in gateways {
         gateway.count(false).await?;
     }
-    Ok(Counted {
-        run,
-        instructions: [
-            gateways[0].instructions().await?,
-            gateways[1].instructions().await?,
-        ],
-    })
+    let instructions = [
+        gateways[0].instructions().await?,
+        gateways[1].instructions().await?,
+    ];
+    for gateway in gateways {
+        if let Some(dump) = gateway.dump() {
+            println!("counts by function: callgrind_annotate {}", dump.display());
+        }
+    }
+    Ok(Counted { run, instructions })
 }
 
 /// Feed page cost against feed length, read from the store as the feed

@@ -168,17 +168,18 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts `caunoi serve` with `config` and waits until it serves; with
-    /// `counted`, under valgrind's callgrind, counting nothing until
-    /// [`Gateway::count`] says so.
+    /// `callgrind`, under valgrind's callgrind, counting nothing until
+    /// [`Gateway::count`] says so, and writing its counts there, where they
+    /// stay for `callgrind_annotate`.
     pub async fn start(
         province: &Province,
         config: &str,
         name: &str,
-        counted: bool,
+        callgrind: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
         let path = province.dir.join(format!("{name}.toml"));
         std::fs::write(&path, config)?;
-        let callgrind = counted.then(|| province.dir.join(format!("{name}.callgrind")));
+        let counted = callgrind.is_some();
         let exe = std::env::current_exe()?;
         let mut command = match &callgrind {
             None => tokio::process::Command::new(&exe),
@@ -230,18 +231,20 @@ impl Gateway {
     /// The instructions a counted gateway executed while counting: callgrind
     /// writes what it counted since it started (its first dump), read back here.
     pub async fn instructions(&self) -> anyhow::Result<u64> {
-        let out = self
-            .callgrind
-            .as_ref()
-            .context("this gateway is not counted")?;
+        let dump = self.dump().context("this gateway is not counted")?;
         self.callgrind_control("--dump").await?;
-        let dump = PathBuf::from(format!("{}.1", out.display()));
         let text = std::fs::read_to_string(&dump)
             .with_context(|| format!("callgrind's dump {}", dump.display()))?;
         text.lines()
             .find_map(|line| line.strip_prefix("totals:"))
             .and_then(|totals| totals.split_whitespace().next()?.parse().ok())
             .with_context(|| format!("no totals in {}", dump.display()))
+    }
+
+    /// Where a counted gateway's first dump is written.
+    pub fn dump(&self) -> Option<PathBuf> {
+        let out = self.callgrind.as_ref()?;
+        Some(PathBuf::from(format!("{}.1", out.display())))
     }
 
     async fn callgrind_control(&self, action: &str) -> anyhow::Result<()> {
@@ -299,6 +302,9 @@ pub struct Usage {
     pub user: f64,
     pub system: f64,
     pub faults: f64,
+    /// Voluntary context switches of the process's threads: each time one
+    /// went to sleep to wait (for a lock, a channel, the disk, the network).
+    pub switches: f64,
 }
 
 impl Usage {
@@ -322,6 +328,7 @@ impl Usage {
             user: field(14)? / 100.0,
             system: field(15)? / 100.0,
             faults: field(10)?,
+            switches: voluntary_switches(pid)?,
         })
     }
 
@@ -331,22 +338,44 @@ impl Usage {
             user: self.user - before.user,
             system: self.system - before.system,
             faults: self.faults - before.faults,
+            switches: self.switches - before.switches,
         }
     }
 
-    /// Per one of `count` things done: CPU in µs, user and kernel apart, and
-    /// page faults.
+    /// Per one of `count` things done: CPU in µs, user and kernel apart, page
+    /// faults and context switches.
     pub fn per(self, count: u64) -> String {
         let count = count.max(1) as f64;
         let us = |seconds: f64| seconds * 1e6 / count;
         format!(
-            "{:.0} µs of CPU ({:.0} user, {:.0} kernel), {:.2} page faults",
+            "{:.0} µs of CPU ({:.0} user, {:.0} kernel), {:.2} page faults, {:.1} context switches",
             us(self.user + self.system),
             us(self.user),
             us(self.system),
-            self.faults / count
+            self.faults / count,
+            self.switches / count
         )
     }
+}
+
+/// The voluntary context switches of process `pid`'s live threads, summed from
+/// `/proc/PID/task/*/status` (a thread that has ended no longer counts).
+fn voluntary_switches(pid: &str) -> anyhow::Result<f64> {
+    let tasks = format!("/proc/{pid}/task");
+    let mut switches = 0.0;
+    for task in std::fs::read_dir(&tasks).with_context(|| tasks.clone())? {
+        let path = task?.path().join("status");
+        // A thread may end between the listing and the read.
+        let Ok(status) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        switches += status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|count| count.trim().parse::<f64>().ok())
+            .with_context(|| format!("no voluntary_ctxt_switches in {}", path.display()))?;
+    }
+    Ok(switches)
 }
 
 /// An mTLS client trusting `ca` and presenting `cert`/`key`, pooled.

@@ -1,6 +1,6 @@
 //! The only module that talks to the database.
 //!
-//! A [`Store`] holds one connection pool and the province it serves. Reads return
+//! A [`Store`] holds its connections and the province it serves. Reads return
 //! typed records built from rows (a row that no longer parses is an internal
 //! error, never a panic). Every write runs in one transaction begun by
 //! [`Store::write`]; an update first claims the row by bumping its version where
@@ -12,6 +12,7 @@ mod audit;
 mod certificate;
 mod changes;
 mod facility;
+mod held;
 mod inspection;
 mod product;
 mod replica;
@@ -33,8 +34,8 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionOptions,
-    TransactionTrait,
+    DbErr, EntityTrait, ExecResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
+    Statement, TransactionOptions, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query},
 };
 
@@ -122,10 +123,71 @@ impl<T> Page<T> {
     }
 }
 
+/// The store's way to the database. A statement outside a transaction runs on
+/// one of the SQLite connections the store keeps itself (`held`), or on the
+/// PostgreSQL pool; transactions and migrations use sea-orm's pool.
+#[derive(Clone)]
+struct Db {
+    pool: DatabaseConnection,
+    held: Option<std::sync::Arc<held::Held>>,
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Db {
+    fn get_database_backend(&self) -> DbBackend {
+        self.pool.get_database_backend()
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        match &self.held {
+            Some(held) => held.execute_raw(statement).await,
+            None => self.pool.execute_raw(statement).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match &self.held {
+            Some(held) => held.execute_unprepared(sql).await,
+            None => self.pool.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match &self.held {
+            Some(held) => held.query_one_raw(statement).await,
+            None => self.pool.query_one_raw(statement).await,
+        }
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match &self.held {
+            Some(held) => held.query_all_raw(statement).await,
+            None => self.pool.query_all_raw(statement).await,
+        }
+    }
+}
+
+/// How every SQLite connection of ours is opened: write-ahead log, a wait of up
+/// to 10 s for the write lock, foreign keys enforced, statements not logged.
+fn sqlite_options(
+    options: sea_orm::sqlx::sqlite::SqliteConnectOptions,
+) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    use sea_orm::sqlx::ConnectOptions as _;
+    options
+        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .disable_statement_logging()
+}
+
+/// SQLite connections for statements outside transactions, as many as the
+/// requests at work at once on two cores (`limits.concurrent_requests`).
+const HELD_SQLITE: usize = 8;
+
 /// A province's database.
 #[derive(Clone)]
 pub struct Store {
-    db: DatabaseConnection,
+    db: Db,
     province: ProvinceCode,
     /// Audit entries waiting for the next group commit.
     audit_queue: std::sync::Arc<audit::Queue>,
@@ -147,15 +209,14 @@ impl Store {
         // query, although an in-process database cannot hang up. A PostgreSQL
         // connection is pinged only after a quiet spell, when the server, a proxy
         // or a firewall may have dropped it.
-        if url.starts_with("sqlite:") {
+        // SQLite's pool serves only transactions, which queue on the database's
+        // one write lock anyway; other statements go to held connections.
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite {
             options
                 .test_before_acquire(false)
-                .max_connections(8)
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                        .busy_timeout(Duration::from_secs(10))
-                        .foreign_keys(true)
-                })
+                .max_connections(4)
+                .map_sqlx_sqlite_opts(sqlite_options)
                 .map_sqlx_sqlite_pool_opts(|pool| {
                     pool.after_connect(|connection, _| Box::pin(plan_once(connection)))
                 });
@@ -164,12 +225,24 @@ impl Store {
                 .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .max_connections(16);
         }
-        let db = Database::connect(options)
+        let pool = Database::connect(options)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(url)))?;
-        tracing::Span::current().record("backend", format!("{:?}", db.get_database_backend()));
+        tracing::Span::current().record("backend", format!("{:?}", pool.get_database_backend()));
+        let held = match sqlite {
+            true => {
+                let options = url
+                    .parse()
+                    .with_context(|| format!("cannot read the database URL {}", redact(url)))?;
+                Some(std::sync::Arc::new(held::Held::new(
+                    sqlite_options(options),
+                    HELD_SQLITE,
+                )))
+            }
+            false => None,
+        };
         Ok(Self {
-            db,
+            db: Db { pool, held },
             province,
             audit_queue: Default::default(),
             by_number: Default::default(),
@@ -226,15 +299,15 @@ impl Store {
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        Migrator::up(&self.db, None)
+        Migrator::up(&self.db.pool, None)
             .await
             .context("cannot migrate the database")
     }
 
     /// Whether the database answers and every migration is applied.
     pub async fn ready(&self) -> anyhow::Result<()> {
-        self.db.ping().await.context("database unreachable")?;
-        let pending = Migrator::get_pending_migrations(&self.db)
+        self.db.pool.ping().await.context("database unreachable")?;
+        let pending = Migrator::get_pending_migrations(&self.db.pool)
             .await
             .context("cannot read applied migrations")?;
         anyhow::ensure!(
@@ -260,7 +333,7 @@ impl Store {
         if self.backend() == DbBackend::Sqlite {
             options.sqlite_transaction_mode = Some(sea_orm::SqliteTransactionMode::Immediate);
         }
-        Ok(self.db.begin_with_options(options).await?)
+        Ok(self.db.pool.begin_with_options(options).await?)
     }
 
     /// The global ID of one of our rows.
@@ -448,6 +521,7 @@ mod tests {
         let store = Store::connect(&url, province).await.unwrap();
         let mut connection = store
             .db
+            .pool
             .get_sqlite_connection_pool()
             .acquire()
             .await
@@ -461,6 +535,16 @@ mod tests {
                     .unwrap();
             assert_eq!(rows.len(), usize::try_from(limit).unwrap());
         }
+        let (statements, replanned) = cached_statements(&mut connection).await;
+        assert!(statements > 0, "the statement was not cached");
+        assert_eq!(replanned, 0, "the statement was planned again");
+    }
+
+    /// How many statements `connection` keeps prepared, and how many times
+    /// they were planned again in all.
+    pub(super) async fn cached_statements(
+        connection: &mut sea_orm::sqlx::SqliteConnection,
+    ) -> (usize, i32) {
         let mut handle = connection.lock_handle().await.unwrap();
         let db = handle.as_raw_handle().as_ptr();
         let (mut statements, mut replanned) = (0, 0);
@@ -478,8 +562,7 @@ mod tests {
                 statement = libsqlite3_sys::sqlite3_next_stmt(db, statement);
             }
         }
-        assert!(statements > 0, "the statement was not cached");
-        assert_eq!(replanned, 0, "the statement was planned again");
+        (statements, replanned)
     }
 
     #[test]
