@@ -180,8 +180,10 @@ fn sqlite_options(
         .disable_statement_logging()
 }
 
-/// SQLite connections for statements outside transactions, as many as the
-/// requests at work at once on two cores (`limits.concurrent_requests`).
+/// SQLite connections for statements outside transactions: as many as the
+/// pool had for every statement before, and as many as the requests at work
+/// at once on two cores (`limits.concurrent_requests`); more requests wait for
+/// one.
 const HELD_SQLITE: usize = 8;
 
 /// A province's database.
@@ -208,9 +210,9 @@ impl Store {
         // SQLite, a round trip to the connection's worker thread before every
         // query, although an in-process database cannot hang up. A PostgreSQL
         // connection is pinged only after a quiet spell, when the server, a proxy
-        // or a firewall may have dropped it.
-        // SQLite's pool serves only transactions, which queue on the database's
-        // one write lock anyway; other statements go to held connections.
+        // or a firewall may have dropped it. SQLite's pool serves only
+        // transactions, which queue on the database's one write lock anyway;
+        // other statements go to held connections.
         let sqlite = url.starts_with("sqlite:");
         if sqlite {
             options
@@ -229,17 +231,16 @@ impl Store {
             .await
             .with_context(|| format!("cannot open the database at {}", redact(url)))?;
         tracing::Span::current().record("backend", format!("{:?}", pool.get_database_backend()));
-        let held = match sqlite {
-            true => {
-                let options = url
-                    .parse()
-                    .with_context(|| format!("cannot read the database URL {}", redact(url)))?;
-                Some(std::sync::Arc::new(held::Held::new(
-                    sqlite_options(options),
-                    HELD_SQLITE,
-                )))
-            }
-            false => None,
+        let held = if sqlite {
+            let options = url
+                .parse()
+                .with_context(|| format!("cannot read the database URL {}", redact(url)))?;
+            Some(std::sync::Arc::new(held::Held::new(
+                sqlite_options(options),
+                HELD_SQLITE,
+            )))
+        } else {
+            None
         };
         Ok(Self {
             db: Db { pool, held },
