@@ -137,12 +137,8 @@ impl App {
     ) -> Vec<u8> {
         let request = request.into();
         let started = std::time::Instant::now();
-        let query_hash = audit::sha256_hex(request.query.as_bytes());
-        let variables_hash = audit::sha256_hex(
-            serde_json::to_string(&request.variables)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        // Hashed only if the request is audited, which is known once it has run.
+        let (query, variables) = (request.query.clone(), request.variables.clone());
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());
         let executed = graphql::execute(
@@ -184,8 +180,12 @@ impl App {
             province: Some(identity.principal.province.number()),
             operation_name,
             operation_type: operation.to_owned(),
-            query_hash,
-            variables_hash,
+            query_hash: audit::sha256_hex(query.as_bytes()),
+            variables_hash: audit::sha256_hex(
+                serde_json::to_string(&variables)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
             records: returned
                 .records()
                 .into_iter()
