@@ -137,7 +137,8 @@ impl App {
     ) -> Vec<u8> {
         let request = request.into();
         let started = std::time::Instant::now();
-        // Hashed only if the request is audited, which is known once it has run.
+        // Hashed only if the request is audited, which is known once it has run;
+        // the copy (at most the body limit) costs less than the hashing it spares.
         let (query, variables) = (request.query.clone(), request.variables.clone());
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());

@@ -120,7 +120,7 @@ impl Authenticator {
                 principal: None,
             });
         };
-        if let Some(verdict) = self.cache.lock().expect("cache lock").get(&leaf[..]) {
+        if let Some(verdict) = self.cache.lock().expect("cache lock").get(leaf.as_slice()) {
             return verdict.clone();
         }
         let verdict = self.decide(chain, leaf, &fingerprint(leaf));
