@@ -142,7 +142,7 @@ impl App {
         let (query, variables) = (request.query.clone(), request.variables.clone());
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());
-        let executed = graphql::execute(
+        let mut executed = graphql::execute(
             &self.schemas,
             identity.caller,
             request,
@@ -166,7 +166,7 @@ impl App {
             Outcome::Error
         };
         metrics::request(identity.caller.label(), operation, outcome.code());
-        let mut answer = Written::from(executed.response);
+        let mut answer = Written::from(std::mem::take(&mut executed.response));
         drop(turn);
         let partner = matches!(identity.caller, Caller::Partner(_));
         let mutation = executed.operation == Some(OperationType::Mutation);
@@ -181,7 +181,7 @@ impl App {
             province: Some(identity.principal.province.number()),
             operation_name,
             operation_type: operation.to_owned(),
-            query_hash: audit::sha256_hex(query.as_bytes()),
+            query_hash: executed.query_hash(&query),
             variables_hash: audit::sha256_hex(
                 serde_json::to_string(&variables)
                     .unwrap_or_default()

@@ -165,11 +165,13 @@ impl Validating {
 /// are kept, which bounds the cache to a few megabytes.
 struct Documents(Mutex<lru::LruCache<String, Arc<Parsed>>>);
 
-/// A kept document, and whether each caller's full validation has passed it.
+/// A kept document, whether each caller's full validation has passed it, and
+/// its text's SHA-256 once a request with it has been audited.
 struct Parsed {
     document: ExecutableDocument,
     passed_internal: AtomicBool,
     passed_partner: AtomicBool,
+    query_hash: std::sync::OnceLock<String>,
 }
 
 impl Parsed {
@@ -222,6 +224,7 @@ impl Documents {
             document: request.parsed_query().ok()?.clone(),
             passed_internal: AtomicBool::new(false),
             passed_partner: AtomicBool::new(false),
+            query_hash: std::sync::OnceLock::new(),
         });
         self.0
             .lock()
@@ -298,6 +301,22 @@ pub struct Executed {
     pub operation: Option<OperationType>,
     /// The policy refused it; no resolver ran.
     pub refused: bool,
+    /// The request's parsed document, if kept.
+    kept: Option<Arc<Parsed>>,
+}
+
+impl Executed {
+    /// The SHA-256 of the request's text, `query`, as its audit entry records
+    /// it. A kept document keeps its text's hash, so the few texts partners
+    /// send over and over are hashed once (a ninth of the SHA-256 a partner's
+    /// lookup took).
+    pub fn query_hash(&self, query: &str) -> String {
+        let hash = || crate::audit::sha256_hex(query.as_bytes());
+        match &self.kept {
+            Some(parsed) => parsed.query_hash.get_or_init(hash).clone(),
+            None => hash(),
+        }
+    }
 }
 
 /// Runs one request of `caller` against the schema for that caller. The policy
@@ -325,6 +344,7 @@ pub async fn execute(
             )]),
             operation: operation.map(|(ty, _)| ty),
             refused: true,
+            kept: parsed,
         };
     }
     if let Some((ty, root_fields)) = &operation
@@ -334,6 +354,7 @@ pub async fn execute(
             response: Response::from_errors(vec![forbidden(reason)]),
             operation: Some(*ty),
             refused: true,
+            kept: parsed,
         };
     }
     let known = parsed
@@ -381,7 +402,7 @@ pub async fn execute(
         )
         .await;
     let validation_failed = matches!(response.data, Value::Null);
-    if let Some(parsed) = parsed
+    if let Some(parsed) = &parsed
         && !known
         && !validation_failed
     {
@@ -394,6 +415,7 @@ pub async fn execute(
         response,
         operation: operation.map(|(ty, _)| ty),
         refused: false,
+        kept: parsed,
     }
 }
 
@@ -799,6 +821,38 @@ mod tests {
             kept(&documents),
             2,
             "neither broken nor long texts are kept"
+        );
+    }
+
+    /// A kept text's hash is taken once and kept with it; a text not kept is
+    /// hashed each time. Either way the hash is the text's SHA-256.
+    #[test]
+    fn a_kept_text_is_hashed_once() {
+        let documents = Documents::new();
+        let executed = |query: &str| {
+            let mut request = Request::new(query);
+            super::Executed {
+                response: async_graphql::Response::default(),
+                operation: None,
+                refused: false,
+                kept: documents.parse(&mut request),
+            }
+        };
+        let lookup = "query ($n: String!) { certificate(number: $n) { number } }";
+        let first = executed(lookup);
+        let kept = first.kept.clone().expect("the lookup is kept");
+        assert_eq!(kept.query_hash.get(), None, "hashed before it was asked");
+        let hash = crate::audit::sha256_hex(lookup.as_bytes());
+        assert_eq!(first.query_hash(lookup), hash);
+        assert_eq!(kept.query_hash.get(), Some(&hash), "the hash was not kept");
+        assert_eq!(executed(lookup).query_hash(lookup), hash);
+
+        let broken = "{ province {";
+        let not_kept = executed(broken);
+        assert!(not_kept.kept.is_none());
+        assert_eq!(
+            not_kept.query_hash(broken),
+            crate::audit::sha256_hex(broken.as_bytes())
         );
     }
 
