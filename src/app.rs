@@ -137,9 +137,10 @@ impl App {
     ) -> Vec<u8> {
         let request = request.into();
         let started = std::time::Instant::now();
-        // Hashed only if the request is audited, which is known once it has run;
-        // the copy (at most the body limit) costs less than the hashing it spares.
-        let (query, variables) = (request.query.clone(), request.variables.clone());
+        // The variables (as the text, kept in `executed`) are hashed only if the
+        // request is audited, which is known once it has run; the copy (at most
+        // the body limit) costs less than the hashing it spares.
+        let variables = request.variables.clone();
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());
         let mut executed = graphql::execute(
@@ -181,7 +182,7 @@ impl App {
             province: Some(identity.principal.province.number()),
             operation_name,
             operation_type: operation.to_owned(),
-            query_hash: executed.query_hash(&query),
+            query_hash: executed.query_hash(),
             variables_hash: audit::sha256_hex(
                 serde_json::to_string(&variables)
                     .unwrap_or_default()

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -40,41 +40,28 @@ pub async fn drive(
     concurrency: usize,
 ) -> anyhow::Result<Run> {
     let requests = ((requests as f64 * scenario.share).ceil() as usize).max(concurrency);
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|worker| {
-            let scenario = scenario.clone();
-            let next = next.clone();
-            tokio::spawn(async move {
-                let client = &scenario.clients[worker % scenario.clients.len()];
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= requests {
-                        return Ok::<_, anyhow::Error>(latencies);
-                    }
-                    let sent = Instant::now();
-                    let answer: Value = client
-                        .post(&scenario.url)
-                        .json(&(scenario.body)(i))
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await?;
-                    latencies.push(sent.elapsed());
-                    (scenario.check)(i, &answer).map_err(|why| {
-                        anyhow::anyhow!("{}: answer {i} is wrong: {why}", scenario.name)
-                    })?;
-                }
-            })
-        })
-        .collect();
-    let mut latencies: Vec<Duration> = Vec::with_capacity(requests);
-    for worker in workers {
-        latencies.extend(worker.await??);
-    }
+    let shared = scenario.clone();
+    let mut latencies = share(requests, concurrency, move |worker, i| {
+        let scenario = shared.clone();
+        async move {
+            let client = &scenario.clients[worker % scenario.clients.len()];
+            let sent = Instant::now();
+            let answer: Value = client
+                .post(&scenario.url)
+                .json(&(scenario.body)(i))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let latency = sent.elapsed();
+            (scenario.check)(i, &answer)
+                .map_err(|why| anyhow::anyhow!("{}: answer {i} is wrong: {why}", scenario.name))?;
+            Ok(latency)
+        }
+    })
+    .await?;
     let elapsed = started.elapsed();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
@@ -84,6 +71,40 @@ pub async fn drive(
         p50_ms: at(0.50).as_secs_f64() * 1000.0,
         p99_ms: at(0.99).as_secs_f64() * 1000.0,
     })
+}
+
+/// Does jobs `0..jobs` with `workers` tasks at once, each taking the next job
+/// as soon as it is done with one; `work(worker, job)` does one. The results,
+/// in no particular order; the first error, if any.
+pub async fn share<T, F, Fut>(jobs: usize, workers: usize, work: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let work = Arc::new(work);
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let next = next.clone();
+            let work = work.clone();
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let job = next.fetch_add(1, Ordering::Relaxed);
+                    if job >= jobs {
+                        return Ok::<_, anyhow::Error>(done);
+                    }
+                    done.push(work(worker, job).await?);
+                }
+            })
+        })
+        .collect();
+    let mut done = Vec::with_capacity(jobs);
+    for task in tasks {
+        done.extend(task.await??);
+    }
+    Ok(done)
 }
 
 /// The median of `values`.

@@ -14,7 +14,6 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use caunoi::domain::{ProvinceCode, RecordKind};
@@ -22,7 +21,7 @@ use caunoi::store::{Audience, FeedPosition, Store};
 use clap::Parser;
 use serde_json::{Value, json};
 
-use load::{Run, Scenario, drive, median};
+use load::{Run, Scenario, drive, median, share};
 use setup::{Gateway, Province, Usage, free_port, seed};
 
 #[derive(Parser)]
@@ -927,39 +926,24 @@ impl Feed {
     /// Reads `runs` runs of pages with `readers` readers at once, every other
     /// run as the partner, and returns the pages read per second.
     async fn read(self: &Arc<Self>, runs: usize, readers: usize) -> anyhow::Result<f64> {
-        let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
-        let tasks: Vec<_> = (0..readers)
-            .map(|_| {
-                let feed = self.clone();
-                let next = next.clone();
-                tokio::spawn(async move {
-                    let mut pages = 0;
-                    loop {
-                        let run = next.fetch_add(1, Ordering::Relaxed);
-                        if run >= runs {
-                            return Ok::<_, anyhow::Error>(pages);
-                        }
-                        let audience = if run.is_multiple_of(2) {
-                            Audience::Partner(feed.partner)
-                        } else {
-                            Audience::Internal
-                        };
-                        pages += feed.read_run(audience).await?;
-                    }
-                })
-            })
-            .collect();
-        let mut pages = 0;
-        for task in tasks {
-            pages += task.await??;
-        }
-        Ok(pages as f64 / started.elapsed().as_secs_f64())
+        let feed = self.clone();
+        share(runs, readers, move |_, run| {
+            let feed = feed.clone();
+            let audience = if run.is_multiple_of(2) {
+                Audience::Partner(feed.partner)
+            } else {
+                Audience::Internal
+            };
+            async move { feed.read_run(audience).await }
+        })
+        .await?;
+        Ok((runs * FEED_RUN) as f64 / started.elapsed().as_secs_f64())
     }
 
-    /// Reads a run of pages from a random place, as `audience`, checking each
-    /// page's length; returns the pages read.
-    async fn read_run(&self, audience: Audience) -> anyhow::Result<usize> {
+    /// Reads a run of [`FEED_RUN`] pages from a random place, as `audience`,
+    /// checking each page's length.
+    async fn read_run(&self, audience: Audience) -> anyhow::Result<()> {
         // The padding wrote a thousand changes per transaction from seq 1 on:
         // change k is (k / 1000 + 1, k % 1000).
         let k = fastrand::usize(0..self.count.saturating_sub(FEED_RUN * 100).max(1));
@@ -986,7 +970,7 @@ impl Feed {
                 after = last.position.clone();
             }
         }
-        Ok(FEED_RUN)
+        Ok(())
     }
 }
 

@@ -301,17 +301,18 @@ pub struct Executed {
     pub operation: Option<OperationType>,
     /// The policy refused it; no resolver ran.
     pub refused: bool,
-    /// The request's parsed document, if kept.
+    /// The request's text, and its parsed document if kept.
+    query: String,
     kept: Option<Arc<Parsed>>,
 }
 
 impl Executed {
-    /// The SHA-256 of the request's text, `query`, as its audit entry records
-    /// it. A kept document keeps its text's hash, so the few texts partners
-    /// send over and over are hashed once (11 600 instructions of a partner's
-    /// lookup). `query` must be the text this request was run with.
-    pub fn query_hash(&self, query: &str) -> String {
-        let hash = || crate::audit::sha256_hex(query.as_bytes());
+    /// The SHA-256 of the request's text, as its audit entry records it. A
+    /// kept document keeps its text's hash, so the few texts partners send
+    /// over and over are hashed once (11 600 instructions of a partner's
+    /// lookup).
+    pub fn query_hash(&self) -> String {
+        let hash = || crate::audit::sha256_hex(self.query.as_bytes());
         match &self.kept {
             Some(parsed) => parsed.query_hash.get_or_init(hash).clone(),
             None => hash(),
@@ -331,6 +332,9 @@ pub async fn execute(
     trace: crate::federation::Trace,
     turn: crate::turn::Turn,
 ) -> Executed {
+    // Kept for the audit, which hashes it only if the request is audited:
+    // known once it has run.
+    let query = request.query.clone();
     let parsed = schemas.documents.parse(&mut request);
     let (operation, aliases) = operation_of(&mut request);
     if aliases > schemas.limits.aliases {
@@ -344,6 +348,7 @@ pub async fn execute(
             )]),
             operation: operation.map(|(ty, _)| ty),
             refused: true,
+            query,
             kept: parsed,
         };
     }
@@ -354,6 +359,7 @@ pub async fn execute(
             response: Response::from_errors(vec![forbidden(reason)]),
             operation: Some(*ty),
             refused: true,
+            query,
             kept: parsed,
         };
     }
@@ -415,6 +421,7 @@ pub async fn execute(
         response,
         operation: operation.map(|(ty, _)| ty),
         refused: false,
+        query,
         kept: parsed,
     }
 }
@@ -836,6 +843,7 @@ mod tests {
                 operation: None,
                 refused: false,
                 kept: documents.parse(&mut request),
+                query: query.to_owned(),
             }
         };
         let lookup = "query ($n: String!) { certificate(number: $n) { number } }";
@@ -843,15 +851,15 @@ mod tests {
         let kept = first.kept.clone().expect("the lookup is kept");
         assert_eq!(kept.query_hash.get(), None, "hashed before it was asked");
         let hash = crate::audit::sha256_hex(lookup.as_bytes());
-        assert_eq!(first.query_hash(lookup), hash);
+        assert_eq!(first.query_hash(), hash);
         assert_eq!(kept.query_hash.get(), Some(&hash), "the hash was not kept");
-        assert_eq!(executed(lookup).query_hash(lookup), hash);
+        assert_eq!(executed(lookup).query_hash(), hash);
 
         let broken = "{ province {";
         let not_kept = executed(broken);
         assert!(not_kept.kept.is_none());
         assert_eq!(
-            not_kept.query_hash(broken),
+            not_kept.query_hash(),
             crate::audit::sha256_hex(broken.as_bytes())
         );
     }
