@@ -10,16 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{
-    Extension, Json, Router,
+    Extension, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Request, State, rejection::BytesRejection},
-    http::{HeaderName, HeaderValue, StatusCode},
+    http::{HeaderName, StatusCode},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use axum_server::tls::TlsInfo;
-use serde_json::json;
 
 use async_graphql::parser::types::OperationType;
 
@@ -29,6 +28,7 @@ use crate::domain::ProvinceCode;
 use crate::graphql::Returned;
 use crate::graphql::{self, Schemas};
 use crate::server::Tls;
+use crate::server::http::{self, Media};
 use crate::server::identity::{Caller, Identity};
 use crate::server::metrics::{self, CountHandshakes};
 use crate::store::Store;
@@ -120,7 +120,7 @@ impl App {
         let answer = self
             .execute_hop(identity, request, false, trace, Turn::none())
             .await;
-        serde_json::from_slice(&answer).expect("an answer we wrote reads back")
+        serde_json::from_slice(&answer.body).expect("an answer we wrote reads back")
     }
 
     /// As [`App::execute`], answering with the JSON body; `hop` says the request
@@ -134,7 +134,7 @@ impl App {
         hop: bool,
         trace: crate::federation::Trace,
         turn: Turn,
-    ) -> Vec<u8> {
+    ) -> Answer {
         let request = request.into();
         let started = std::time::Instant::now();
         // The variables (as the text, kept in `executed`) are hashed only if the
@@ -167,12 +167,12 @@ impl App {
             Outcome::Error
         };
         metrics::request(identity.caller.label(), operation, outcome.code());
-        let mut answer = Written::from(std::mem::take(&mut executed.response));
+        let mut answer = Written::new(std::mem::take(&mut executed.response), executed.began);
         drop(turn);
         let partner = matches!(identity.caller, Caller::Partner(_));
         let mutation = executed.operation == Some(OperationType::Mutation);
         if !(partner || mutation || executed.refused) {
-            return answer.to_json();
+            return answer.finish();
         }
         let event = Event {
             at: Event::now(),
@@ -204,16 +204,16 @@ impl App {
             } else if mutation {
                 "the change was made but could not be recorded in the audit trail; tell the administrator"
             } else {
-                return answer.to_json();
+                return answer.finish();
             };
             let error = graphql::coded_error(message, "INTERNAL");
             if partner {
-                answer = Written::from(async_graphql::Response::from_errors(vec![error]));
+                answer = Written::new(async_graphql::Response::from_errors(vec![error]), false);
             } else {
                 answer.errors.push(error);
             }
         }
-        answer.to_json()
+        answer.finish()
     }
 
     /// Appends an audit event, counting the write.
@@ -226,7 +226,7 @@ impl App {
     /// The exchange routes: every request is identified by its client certificate.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/graphql", get(graphiql).post(graphql_post))
+            .route("/graphql", get(graphql_get).post(graphql_post))
             .layer(DefaultBodyLimit::max(self.limits.body_bytes))
             .layer(middleware::from_fn_with_state(self.clone(), identify))
             .with_state(self.clone())
@@ -362,7 +362,7 @@ async fn identify(State(app): State<App>, mut request: Request, next: Next) -> R
             if let Err(error) = app.record(&event).await {
                 tracing::error!(error = ?error, "the audit record of a refusal could not be written");
             }
-            error_response(StatusCode::FORBIDDEN, "FORBIDDEN", None, refusal.reason)
+            http::error_response(StatusCode::FORBIDDEN, "FORBIDDEN", None, refusal.reason)
         }
     }
 }
@@ -377,38 +377,87 @@ async fn readyz(State(app): State<App>) -> Response {
     }
 }
 
-async fn graphiql() -> Html<String> {
+/// `GET /graphql`: a query in the URL, run as a POST would be (mutations
+/// never: 405), or without one the GraphiQL page, for our own callers.
+async fn graphql_get(
+    State(app): State<App>,
+    Extension(identity): Extension<Identity>,
+    headers: axum::http::HeaderMap,
+    params: Result<axum::extract::Query<http::Params>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let params = match params {
+        Ok(axum::extract::Query(params)) => params,
+        Err(rejection) => {
+            return http::error_response(
+                StatusCode::BAD_REQUEST,
+                "INVALID_INPUT",
+                Some("query"),
+                rejection.body_text(),
+            );
+        }
+    };
+    let Some(query) = &params.query else {
+        return graphiql(&identity);
+    };
+    let Some(media) = Media::negotiate(&headers) else {
+        return http::not_acceptable();
+    };
+    if http::is_mutation(query, params.operation_name.as_deref()) {
+        return http::mutation_over_get();
+    }
+    let request = match params
+        .into_body()
+        .and_then(|body| serde_json::from_value(body).map_err(|error| ("query", error.to_string())))
+    {
+        Ok(request) => request,
+        Err((field, message)) => {
+            return http::error_response(
+                StatusCode::BAD_REQUEST,
+                "INVALID_INPUT",
+                Some(field),
+                message,
+            );
+        }
+    };
+    app.answer(&identity, &headers, request, media).await
+}
+
+/// The GraphiQL page, for our own callers: a partner's gateway has no use for
+/// it, and gets no introspection either.
+fn graphiql(identity: &Identity) -> Response {
+    if matches!(identity.caller, Caller::Partner(_)) {
+        return http::error_response(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            None,
+            "GraphiQL is for this province's own callers".to_owned(),
+        );
+    }
     Html(
         async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
             .finish(),
     )
+    .into_response()
 }
 
-/// `POST /graphql`. Mutations are never accepted over GET: GET serves GraphiQL.
+/// `POST /graphql`: one request, as JSON.
 async fn graphql_post(
     State(app): State<App>,
     Extension(identity): Extension<Identity>,
     headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let hop = headers.contains_key(crate::federation::HOP_HEADER);
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let trace = crate::federation::Trace::from_headers(
-        header(crate::federation::REQUEST_ID_HEADER),
-        header("traceparent"),
-    );
-    let request_id = trace.request_id_header();
-    let span = tracing::info_span!(
-        "graphql",
-        request_id = %trace.request_id,
-        trace_id = %trace.trace_id,
-        caller = %identity.principal
-    );
+    let Some(media) = Media::negotiate(&headers) else {
+        return http::not_acceptable();
+    };
+    if let Some(refused) = http::unless_json(&headers) {
+        return refused;
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return invalid_body(
+            return http::invalid_body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "the request body is larger than {} bytes",
@@ -416,10 +465,10 @@ async fn graphql_post(
                 ),
             );
         }
-        Err(rejection) => return invalid_body(rejection.status(), rejection.body_text()),
+        Err(rejection) => return http::invalid_body(rejection.status(), rejection.body_text()),
     };
     if matches!(identity.caller, Caller::Partner(_)) && body.len() > app.limits.partner_body_bytes {
-        return invalid_body(
+        return http::invalid_body(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "a partner's request body may not exceed {} bytes",
@@ -429,39 +478,71 @@ async fn graphql_post(
     }
     let request = match parse_request(&body) {
         Ok(request) => request,
-        Err(message) => return invalid_body(StatusCode::BAD_REQUEST, message),
+        Err(message) => return http::invalid_body(StatusCode::BAD_REQUEST, message),
     };
-    let timeout: Duration = app.limits.request_timeout;
-    let answer = async {
-        let turn = app.turns.take(identity.caller).await;
-        let body = app.execute_hop(&identity, request, hop, trace, turn).await;
-        (
-            [
-                (
-                    HeaderName::from_static(crate::federation::REQUEST_ID_HEADER),
-                    request_id,
-                ),
-                (
-                    axum::http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ),
-            ],
-            body,
-        )
-            .into_response()
-    };
-    match tokio::time::timeout(timeout, tracing::Instrument::instrument(answer, span)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(?timeout, "request timed out");
-            error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "TIMEOUT",
-                None,
-                format!("the request took longer than {timeout:?}"),
+    app.answer(&identity, &headers, request, media).await
+}
+
+impl App {
+    /// Runs `request` for `identity` within the request timeout, its wait for
+    /// a turn included, and writes the answer as `media`.
+    async fn answer(
+        &self,
+        identity: &Identity,
+        headers: &axum::http::HeaderMap,
+        request: async_graphql::Request,
+        media: Media,
+    ) -> Response {
+        let hop = headers.contains_key(crate::federation::HOP_HEADER);
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let trace = crate::federation::Trace::from_headers(
+            header(crate::federation::REQUEST_ID_HEADER),
+            header("traceparent"),
+        );
+        let request_id = trace.request_id_header();
+        let span = tracing::info_span!(
+            "graphql",
+            request_id = %trace.request_id,
+            trace_id = %trace.trace_id,
+            caller = %identity.principal
+        );
+        let timeout: Duration = self.limits.request_timeout;
+        let answer = async {
+            let turn = self.turns.take(identity.caller).await;
+            let answer = self.execute_hop(identity, request, hop, trace, turn).await;
+            (
+                media.status(answer.status),
+                [
+                    (
+                        HeaderName::from_static(crate::federation::REQUEST_ID_HEADER),
+                        request_id,
+                    ),
+                    (axum::http::header::CONTENT_TYPE, media.content_type()),
+                ],
+                answer.body,
             )
+                .into_response()
+        };
+        match tokio::time::timeout(timeout, tracing::Instrument::instrument(answer, span)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(?timeout, "request timed out");
+                http::error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "TIMEOUT",
+                    None,
+                    format!("the request took longer than {timeout:?}"),
+                )
+            }
         }
     }
+}
+
+/// An answer written out: its JSON body, and its status under the
+/// GraphQL-over-HTTP specification (see `server::http`).
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub status: StatusCode,
 }
 
 /// An answer whose data is already JSON text. The tree of values a request
@@ -469,27 +550,43 @@ async fn graphql_post(
 /// and it is what waits for the audit flush without a turn.
 #[derive(serde::Serialize)]
 struct Written {
-    data: Box<serde_json::value::RawValue>,
+    /// None when execution did not begin: the answer then has no `data`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Box<serde_json::value::RawValue>>,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     extensions: std::collections::BTreeMap<String, async_graphql::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<async_graphql::ServerError>,
 }
 
-impl From<async_graphql::Response> for Written {
-    fn from(response: async_graphql::Response) -> Self {
+impl Written {
+    /// `response`, whose execution `began` or not.
+    fn new(response: async_graphql::Response, began: bool) -> Self {
         Self {
-            data: serde_json::value::to_raw_value(&response.data).expect("GraphQL values are JSON"),
+            data: began.then(|| {
+                serde_json::value::to_raw_value(&response.data).expect("GraphQL values are JSON")
+            }),
             extensions: response.extensions,
             errors: response.errors,
         }
     }
-}
 
-impl Written {
-    /// The JSON body, as [`async_graphql::Response`] serialises.
-    fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("GraphQL values are JSON")
+    /// The JSON body, and its status: 200 once execution began; otherwise 403
+    /// for a refusal, 500 for our own failure, 400 for anything else.
+    fn finish(&self) -> Answer {
+        let status = if self.data.is_some() {
+            StatusCode::OK
+        } else {
+            match self.error_codes().first().map(String::as_str) {
+                Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+                Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            }
+        };
+        Answer {
+            body: serde_json::to_vec(self).expect("GraphQL values are JSON"),
+            status,
+        }
     }
 
     /// The distinct error codes, in order.
@@ -533,27 +630,4 @@ fn parse_request(body: &[u8]) -> Result<async_graphql::Request, String> {
     }
     serde_json::from_value(value)
         .map_err(|error| format!("the body is not a GraphQL request: {error}"))
-}
-
-/// An error about the HTTP request body, in the GraphQL error shape.
-fn invalid_body(status: StatusCode, message: String) -> Response {
-    error_response(status, "INVALID_INPUT", Some("body"), message)
-}
-
-/// A response holding one GraphQL-shaped error.
-fn error_response(
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-    message: String,
-) -> Response {
-    let mut extensions = json!({ "code": code });
-    if let Some(field) = field {
-        extensions["field"] = json!(field);
-    }
-    (
-        status,
-        Json(json!({ "errors": [{ "message": message, "extensions": extensions }] })),
-    )
-        .into_response()
 }

@@ -20,6 +20,7 @@ mod province;
 mod provinces;
 mod remote;
 pub mod scalars;
+mod shape;
 
 pub use certificate::Certificate;
 pub use facility::Facility;
@@ -100,6 +101,7 @@ pub struct Schemas {
     partner: Validating,
     pub limits: QueryLimits,
     documents: Arc<Documents>,
+    shape: Arc<shape::Shape>,
 }
 
 impl Schemas {
@@ -111,8 +113,10 @@ impl Schemas {
                 .disable_introspection()
                 .disable_suggestions()
         };
+        let internal = Validating::build(|| schema(limits), &attach);
         Self {
-            internal: Validating::build(|| schema(limits), &attach),
+            shape: Arc::new(shape::Shape::of(&internal.full.sdl())),
+            internal,
             partner: Validating::build(partner, &attach),
             limits,
             documents: Arc::new(Documents::new()),
@@ -294,6 +298,11 @@ pub fn sdl() -> String {
     schema(QueryLimits::default()).finish().sdl()
 }
 
+/// Most errors one answer carries; how many more there were is the answer's
+/// `extensions.errorsLeftOut`. A request of thousands of bad fields or
+/// directives would otherwise be answered with megabytes of errors.
+pub const MOST_ERRORS: usize = 50;
+
 /// What running a request did.
 pub struct Executed {
     pub response: Response,
@@ -301,6 +310,9 @@ pub struct Executed {
     pub operation: Option<OperationType>,
     /// The policy refused it; no resolver ran.
     pub refused: bool,
+    /// Execution began: the answer has a `data` entry. A request that does
+    /// not parse, validate or pass the limits or the policy has none.
+    pub began: bool,
     /// The request's text, and its parsed document if kept.
     query: String,
     kept: Option<Arc<Parsed>>,
@@ -348,6 +360,7 @@ pub async fn execute(
             )]),
             operation: operation.map(|(ty, _)| ty),
             refused: true,
+            began: false,
             query,
             kept: parsed,
         };
@@ -359,6 +372,7 @@ pub async fn execute(
             response: Response::from_errors(vec![forbidden(reason)]),
             operation: Some(*ty),
             refused: true,
+            began: false,
             query,
             kept: parsed,
         };
@@ -395,6 +409,13 @@ pub async fn execute(
     let reach = remote::Reach {
         federate: matches!(caller, Caller::Internal(_)) && !hop,
     };
+    // A text too long to keep is parsed once more than the executor parses
+    // it, to settle the answer by.
+    let unkept = match &parsed {
+        Some(_) => None,
+        None => request.parsed_query().ok().cloned(),
+    };
+    let operation_name = request.operation_name.clone();
     let mut response = schema
         .execute(
             request
@@ -407,20 +428,46 @@ pub async fn execute(
                 .data(returned),
         )
         .await;
-    let validation_failed = matches!(response.data, Value::Null);
+    let began = !matches!(response.data, Value::Null)
+        || response.errors.iter().any(|error| !error.path.is_empty());
     if let Some(parsed) = &parsed
         && !known
-        && !validation_failed
+        && began
     {
         parsed.passed(caller).store(true, Ordering::Relaxed);
     }
+    let document = parsed.as_ref().map(|p| &p.document).or(unkept.as_ref());
+    if began
+        && let Some(document) = document
+        && let Some(selected) = self::operation(document, operation_name.as_deref())
+    {
+        let root = match selected.node.ty {
+            OperationType::Query => "Query",
+            OperationType::Mutation => "Mutation",
+            OperationType::Subscription => "Subscription",
+        };
+        schemas.shape.settle(
+            &mut response,
+            document,
+            &selected.node.selection_set.node,
+            root,
+        );
+    }
+    if response.errors.len() > MOST_ERRORS {
+        let left_out = response.errors.len() - MOST_ERRORS;
+        response.errors.truncate(MOST_ERRORS);
+        response
+            .extensions
+            .insert("errorsLeftOut".to_owned(), Value::from(left_out));
+    }
     for error in &mut response.errors {
-        give_code(error, validation_failed);
+        give_code(error, !began);
     }
     Executed {
         response,
         operation: operation.map(|(ty, _)| ty),
         refused: false,
+        began,
         query,
         kept: parsed,
     }
@@ -842,6 +889,7 @@ mod tests {
                 response: async_graphql::Response::default(),
                 operation: None,
                 refused: false,
+                began: true,
                 kept: documents.parse(&mut request),
                 query: query.to_owned(),
             }

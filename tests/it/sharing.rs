@@ -173,11 +173,25 @@ async fn a_partner_never_sees_personal_data_or_internal_notes() {
     assert_eq!(status, 200);
     let facility = &answer["data"]["facility"];
     assert_eq!(facility["name"], "Hợp tác xã chè Tân Cương");
+    // Each refused field stands, null, where it was asked for.
+    let keys =
+        |object: &Value| -> Vec<String> { object.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(facility),
+        [
+            "name",
+            "contactName",
+            "contactPhone",
+            "contactIdNumber",
+            "inspections"
+        ]
+    );
     for field in ["contactName", "contactPhone", "contactIdNumber"] {
         assert_eq!(facility[field], Value::Null, "{field}");
     }
     let inspection = &facility["inspections"]["edges"][0]["node"];
     assert_eq!(inspection["findings"], "Đạt");
+    assert_eq!(keys(inspection), ["findings", "internalNotes"]);
     assert_eq!(inspection["internalNotes"], Value::Null);
     let errors = answer["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 4, "{errors:#?}");
