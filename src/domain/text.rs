@@ -1,11 +1,16 @@
 //! Free text from users: checked once on the way in, folded for search.
 //!
 //! Stored text is trimmed, in Unicode NFC (so "Chè" typed on any keyboard is the
-//! same string), free of control characters, and bounded in length. Search text is
+//! same string), bounded in length, and free of characters that are not what
+//! they look like: control and format characters (bidirectional overrides such as
+//! U+202E turn `Cơ sở \u{202E}gnp.exe` into what reads as "Cơ sở exe.png",
+//! zero-width ones hide inside a name), private-use and unassigned code points,
+//! non-characters (U+FFFF) and line or paragraph separators. Search text is
 //! folded: lower case, no diacritics, `đ` as `d`, punctuation as spaces, so that
 //! `che tan cuong` finds "Chè Tân Cương".
 
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::Invalid;
 
@@ -36,14 +41,35 @@ fn checked(input: &str, max_chars: usize, multi_line: bool) -> Result<String, In
     if normalized.chars().count() > max_chars {
         return Err(too_long(max_chars));
     }
+    let normalized = normalized.replace("\r\n", "\n");
     let allowed = |c: char| multi_line && (c == '\n' || c == '\t');
-    if let Some(bad) = normalized.chars().find(|c| c.is_control() && !allowed(*c)) {
+    if let Some((bad, what)) = normalized
+        .chars()
+        .filter(|c| !allowed(*c))
+        .find_map(|c| unseen(c).map(|what| (c, what)))
+    {
         return Err(Invalid::new(format!(
-            "contains the control character U+{:04X}",
+            "contains U+{:04X}, {what}, which text may not hold",
             u32::from(bad)
         )));
     }
-    Ok(normalized.replace("\r\n", "\n"))
+    Ok(normalized)
+}
+
+/// What `c` is, if it is a character that does not show as what it is.
+fn unseen(c: char) -> Option<&'static str> {
+    match c.general_category() {
+        GeneralCategory::Control => Some("a control character"),
+        GeneralCategory::Format => Some("an invisible formatting character"),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some("a line or paragraph separator")
+        }
+        GeneralCategory::PrivateUse => Some("a private-use character"),
+        GeneralCategory::Surrogate | GeneralCategory::Unassigned => {
+            Some("not an assigned character")
+        }
+        _ => None,
+    }
 }
 
 fn too_long(max_chars: usize) -> Invalid {
@@ -87,7 +113,11 @@ pub fn search_terms(query: &str) -> Vec<String> {
 
 /// A short, printable preview of an input for an error message.
 pub fn preview(input: &str) -> String {
-    let mut shown: String = input.chars().take(40).filter(|c| !c.is_control()).collect();
+    let mut shown: String = input
+        .chars()
+        .take(40)
+        .filter(|c| unseen(*c).is_none())
+        .collect();
     if input.chars().count() > 40 {
         shown.push('…');
     }
@@ -131,6 +161,38 @@ mod tests {
     }
 
     #[test]
+    fn text_that_does_not_show_what_it_holds_is_refused() {
+        for bad in [
+            "Cơ sở \u{202E}gnp.exe",
+            "\u{2066}Chè\u{2069}",
+            "Chè\u{200B}Tân",
+            "Cam\u{FEFF}",
+            "Cam\u{FFFF}",
+            "Cam\u{FDD0}",
+            "Cam\u{E000}",
+            "Cam\u{2028}Vinh",
+            "Cam\u{AD}Vinh",
+        ] {
+            let error = line(bad, SHORT).unwrap_err().0;
+            assert!(error.contains("U+"), "{bad:?}: {error}");
+            assert!(paragraph(bad, LONG).is_err(), "{bad:?}");
+            assert!(unseen(preview(bad).chars().last().unwrap()).is_none());
+        }
+        assert!(!preview("a\u{202E}b").contains('\u{202E}'));
+        let error = line("Cơ sở \u{202E}gnp.exe", SHORT).unwrap_err().0;
+        assert!(error.contains("U+202E"), "{error}");
+        // Vietnamese, in either normal form, and line breaks where allowed.
+        assert_eq!(
+            line("Chè Tân Cương – loại 1", SHORT).unwrap(),
+            "Chè Tân Cương – loại 1"
+        );
+        assert_eq!(
+            paragraph("Đạt.\r\n\tGhi chú", LONG).unwrap(),
+            "Đạt.\n\tGhi chú"
+        );
+    }
+
+    #[test]
     fn search_terms_are_folded_words() {
         assert_eq!(search_terms("CHÈ  tân-cương"), ["che", "tan", "cuong"]);
         assert!(search_terms(" %_ ").is_empty());
@@ -153,10 +215,13 @@ mod tests {
         }
 
         #[test]
-        fn accepted_lines_hold_no_control_characters(s in ".{0,80}") {
+        fn accepted_text_holds_only_what_shows(s in "\\PC{0,40}|.{0,80}|[\u{0}-\u{3000}\u{FDD0}-\u{FFFF}]{0,20}") {
             if let Ok(ok) = line(&s, SHORT) {
-                prop_assert!(!ok.chars().any(char::is_control));
+                prop_assert!(ok.chars().all(|c| unseen(c).is_none()));
                 prop_assert!(!ok.is_empty());
+            }
+            if let Ok(ok) = paragraph(&s, LONG) {
+                prop_assert!(ok.chars().all(|c| c == '\n' || c == '\t' || unseen(c).is_none()));
             }
         }
     }

@@ -217,3 +217,91 @@ async fn a_validated_text_still_has_its_variables_checked() {
         }
     }
 }
+
+/// A name that hides what it holds — a bidirectional override that makes
+/// `gnp.exe` read as `exe.png`, an isolate, a zero-width space, a non-character
+/// — is refused in every text field, naming the field, and stores nothing.
+#[tokio::test]
+async fn text_that_hides_what_it_holds_is_refused_in_every_field() {
+    let gw = spawn_gateway().await;
+    let f = gw.create_facility("Cơ sở", json!({})).await;
+    let c = gw
+        .issue_certificate(f["id"].as_str().unwrap(), json!({}))
+        .await;
+    let before = gw.counts().await;
+    let issue = "mutation($i: IssueCertificateInput!) { issueCertificate(input: $i) { id } }";
+    let register = "mutation($i: RegisterProductInput!) { registerProduct(input: $i) { id } }";
+    let record = "mutation($i: RecordInspectionInput!) { recordInspection(input: $i) { id } }";
+    let suspend = "mutation($id: ID!, $r: String!) { suspendCertificate(id: $id, version: 1, reason: $r) { id } }";
+    let with = |base: Value, extra: Value| {
+        let mut input = base;
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({ "i": input })
+    };
+    let certificate = json!({ "facilityId": f["id"], "kind": "ELIGIBILITY", "scope": ["Chè"], "issuingAuthority": "Chi cục" });
+    let product = json!({ "name": "Chè búp", "category": "AGRICULTURAL", "facilityId": f["id"] });
+    let inspection = json!({ "facilityId": f["id"], "stage": "PROCESSING", "inspectedOn": day(-1), "result": "PASS" });
+    for bad in [
+        "Cơ sở \u{202E}gnp.exe",
+        "\u{2066}Chè\u{2069}",
+        "Chè\u{200B}",
+        "Chè\u{FFFF}",
+    ] {
+        for field in [
+            "name",
+            "commune",
+            "district",
+            "addressDetail",
+            "contactName",
+        ] {
+            let answer = gw.post(CREATE, facility(json!({ field: bad }))).await;
+            assert_invalid(&answer, &format!("input.{field}"));
+        }
+        for (query, variables, field) in [
+            (
+                issue,
+                with(certificate.clone(), json!({ "scope": ["Chè", bad] })),
+                "input.scope.1",
+            ),
+            (
+                issue,
+                with(certificate.clone(), json!({ "issuingAuthority": bad })),
+                "input.issuingAuthority",
+            ),
+            (
+                register,
+                with(product.clone(), json!({ "name": bad })),
+                "input.name",
+            ),
+            (
+                register,
+                with(product.clone(), json!({ "description": bad })),
+                "input.description",
+            ),
+            (
+                record,
+                with(inspection.clone(), json!({ "findings": bad })),
+                "input.findings",
+            ),
+            (
+                record,
+                with(inspection.clone(), json!({ "internalNotes": bad })),
+                "input.internalNotes",
+            ),
+            (suspend, json!({ "id": c["id"], "r": bad }), "reason"),
+        ] {
+            let answer = gw.post(query, variables).await;
+            assert_invalid(&answer, field);
+            let message = answer["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("U+"), "{message}");
+            assert!(
+                !message.contains(bad),
+                "the message repeats the text: {message}"
+            );
+        }
+    }
+    assert_eq!(gw.counts().await, before);
+}
