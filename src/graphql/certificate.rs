@@ -311,7 +311,7 @@ impl CertificateQuery {
                 .map(|r| local::<Certificate>(ctx, r)));
         }
         if !federates(ctx) {
-            return Ok(None);
+            return Err(not_ours(number).into());
         }
         let province = number.province;
         let answer = ask_owner(
@@ -407,9 +407,7 @@ impl CertificateQuery {
         let store = store(ctx);
         if number.province != store.province() {
             if !federates(ctx) {
-                // A partner asking about a third province's certificate: not ours
-                // to answer, and we do not pass requests on.
-                return Ok(Some(CertificateVerification::unknown(number, on)));
+                return Err(not_ours(number).into());
             }
             return verify_at_owner(ctx, number, on, consistency.unwrap_or_default()).await;
         }
@@ -434,6 +432,19 @@ impl CertificateQuery {
             verdict,
             local::<Certificate>(ctx, certificate),
         )))
+    }
+}
+
+/// The answer to a request that may not federate — a partner's, or one
+/// another gateway passed on — about another province's certificate: only its
+/// owner answers for it, and we do not pass requests on.
+fn not_ours(number: CertificateNumber) -> AppError {
+    AppError::NotOwner {
+        province: number.province,
+        message: format!(
+            "number: {number} belongs to province {}; only its owner answers for it",
+            number.province
+        ),
     }
 }
 

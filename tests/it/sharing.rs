@@ -283,3 +283,29 @@ async fn a_partner_gets_no_introspection_no_suggestions_and_a_smaller_body() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// A partner asking us about a certificate we do not own — its own, or a
+/// third province's — is told whose it is, not that it is unknown.
+#[tokio::test]
+async fn a_partner_asking_about_another_provinces_certificate_is_told_its_owner() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    let client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
+    for (number, owner) in [("01-ATTP-2024-000001", "01"), ("40-ATTP-2024-000001", "40")] {
+        for query in [
+            "query($n: String!) { verifyCertificate(number: $n) { valid reason } }",
+            "query($n: String!) { certificate(number: $n) { id } }",
+        ] {
+            let (status, answer) = gw.post_with(&client, query, json!({ "n": number })).await;
+            assert_eq!(status, 200);
+            let error = &answer["errors"][0];
+            assert_eq!(error["extensions"]["code"], "NOT_OWNER", "{answer}");
+            assert_eq!(error["extensions"]["province"], owner);
+            let field = if query.contains("verify") {
+                "verifyCertificate"
+            } else {
+                "certificate"
+            };
+            assert_eq!(answer["data"], json!({ field: null }));
+        }
+    }
+}
