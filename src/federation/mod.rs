@@ -245,6 +245,7 @@ impl Partners {
             };
             let province = partner.province_code()?;
             let http = client(
+                province,
                 &partner.ca,
                 &dir.join(pki::GATEWAY_CERT),
                 &dir.join(pki::GATEWAY_KEY),
@@ -283,28 +284,37 @@ impl Partners {
 }
 
 fn client(
+    province: ProvinceCode,
     partner_ca: &std::path::Path,
     cert: &std::path::Path,
     key: &std::path::Path,
     settings: &crate::config::Federation,
 ) -> anyhow::Result<reqwest::Client> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_file_iter(partner_ca)
         .with_context(|| format!("cannot read {}", partner_ca.display()))?
     {
         roots.add(ca?)?;
     }
+    let verifier = PartnerGateway {
+        province,
+        chain: rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()?,
+    };
     let chain = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("cannot read {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("cannot read {}", key.display()))?;
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_client_auth_cert(chain, key)?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -316,6 +326,76 @@ fn client(
         .tcp_nodelay(true)
         .tls_info(true)
         .build()?)
+}
+
+/// Checks a partner's server certificate: webpki's checks against the
+/// partner's CA (chain, validity, the host name), and then that it names the
+/// partner's gateway. The partner's CA also issues its dashboards, operators
+/// and sync jobs, and could issue anything else; only `urn:caunoi:<partner>:gateway`
+/// answers for the partner.
+#[derive(Debug)]
+struct PartnerGateway {
+    province: ProvinceCode,
+    chain: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PartnerGateway {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.chain.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let gateway = crate::domain::Principal::new(self.province, crate::domain::Role::Gateway);
+        match crate::server::identity::claimed(end_entity) {
+            (_, Ok(principal)) if principal == gateway => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            (subject, claimed) => {
+                let claimed = claimed.map_or_else(|reason| reason, |p| format!("it names {p}"));
+                tracing::warn!(
+                    province = %self.province,
+                    %subject,
+                    %claimed,
+                    "the partner's server certificate does not name its gateway"
+                );
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls12_signature(message, cert, signature)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls13_signature(message, cert, signature)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.chain.supported_verify_schemes()
+    }
 }
 
 impl Partner {
@@ -570,8 +650,13 @@ fn classify(error: reqwest::Error) -> PartnerError {
             return tls_failure(tls);
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                return tls_failure(tls);
+            // An I/O error's `source` skips the error it wraps, which may be
+            // another I/O error wrapping rustls's (as hyper's connector does).
+            if let Some(inner) = io.get_ref()
+                && (inner.is::<std::io::Error>() || inner.is::<rustls::Error>())
+            {
+                source = Some(inner);
+                continue;
             }
             if io.kind() == std::io::ErrorKind::InvalidData {
                 let text = io.to_string();

@@ -138,28 +138,14 @@ impl Authenticator {
         leaf: &[u8],
         fingerprint: &str,
     ) -> Result<Identity, Refusal> {
-        let (subject, uris) = describe(leaf);
+        let (subject, claimed) = claimed(leaf);
         let refuse = |reason: String, principal: Option<Principal>| Refusal {
             reason,
             fingerprint: fingerprint.to_owned(),
             subject: subject.clone(),
             principal,
         };
-        let principal = match uris.as_slice() {
-            [uri] => Principal::parse(uri).map_err(|e| refuse(e.0, None))?,
-            [] => {
-                return Err(refuse(
-                    "the certificate names no urn:caunoi identity".to_owned(),
-                    None,
-                ));
-            }
-            _ => {
-                return Err(refuse(
-                    "the certificate names several identities".to_owned(),
-                    None,
-                ));
-            }
-        };
+        let principal = claimed.map_err(|reason| refuse(reason, None))?;
         if let Some(allowed) = &self.allowed
             && !allowed.contains(fingerprint)
         {
@@ -232,6 +218,18 @@ impl Authenticator {
 /// SHA-256 of a DER certificate, lower-case hex.
 pub fn fingerprint(der: &[u8]) -> String {
     crate::audit::sha256_hex(der)
+}
+
+/// The subject of a certificate, and the one `urn:caunoi` identity its
+/// subject alternative names claim (`Err` says why there is none).
+pub fn claimed(der: &[u8]) -> (String, Result<Principal, String>) {
+    let (subject, uris) = describe(der);
+    let claimed = match uris.as_slice() {
+        [uri] => Principal::parse(uri).map_err(|e| e.0),
+        [] => Err("the certificate names no urn:caunoi identity".to_owned()),
+        _ => Err("the certificate names several identities".to_owned()),
+    };
+    (subject, claimed)
 }
 
 /// The subject and the `urn:caunoi:` SAN URIs of a certificate.

@@ -277,19 +277,14 @@ async fn a_gateway_misconfigured_to_call_itself_is_refused_not_looped() {
     assert_eq!(status, 200);
     assert_eq!(answer["data"]["node"], Value::Null);
     let error = &answer["errors"][0]["extensions"];
-    assert_eq!(error["code"], "PARTNER_REJECTED", "{answer:#}");
+    // The server it reached names province 19's gateway, not 40's: nothing
+    // was sent.
+    assert_eq!(error["code"], "PARTNER_BAD_RESPONSE", "{answer:#}");
     assert_eq!(error["province"], "40");
-    // It called itself once, was refused by its own identity check, and stopped.
-    let refusals = gw
-        .data(
-            r#"{ auditLog(filter: { outcome: REFUSED }) { edges { node { role } } } }"#,
-            json!({}),
-        )
+    let audited = gw
+        .data(r#"{ auditLog { edges { node { role } } } }"#, json!({}))
         .await;
-    assert_eq!(
-        refusals["auditLog"]["edges"],
-        json!([{ "node": { "role": "gateway" } }])
-    );
+    assert_eq!(audited["auditLog"]["edges"], json!([]));
 }
 
 #[tokio::test]
@@ -462,4 +457,47 @@ async fn two_gateways_with_one_turn_each_answer_each_other_without_stalling() {
         assert_eq!(answer["data"]["node"]["id"], *id);
         assert_eq!(answer["data"]["node"]["provenance"]["source"], "OWNER");
     }
+}
+
+/// Nghệ An's CA also issues its dashboards' certificates, and could issue
+/// anything: only a server certificate naming Nghệ An's gateway answers for
+/// Nghệ An.
+#[tokio::test]
+async fn a_partner_is_believed_only_when_its_certificate_names_its_gateway() {
+    let (tn, na) = spawn_pair().await;
+    let serve = |uri: &str| {
+        let mut spec = caunoi::pki::LeafSpec::gateway(
+            caunoi::domain::ProvinceCode::parse("40").unwrap(),
+            &["127.0.0.1".to_owned()],
+        );
+        spec.uri = uri.to_owned();
+        let leaf = na.pki.authority.leaf(&spec).unwrap();
+        let dir = na.pki_dir();
+        std::fs::write(dir.join(caunoi::pki::GATEWAY_CERT), &leaf.cert_pem).unwrap();
+        caunoi::pki::write_private(&dir.join(caunoi::pki::GATEWAY_KEY), &leaf.key_pem).unwrap();
+        na.app.tls().reload().unwrap();
+    };
+    let verify = "{ verifyCertificate(number: \"40-ATTP-2024-000001\") { valid reason } }";
+    for uri in [
+        "urn:caunoi:40:dashboard",
+        "urn:caunoi:19:gateway",
+        "https://nghe-an.example/gateway",
+    ] {
+        serve(uri);
+        let answer = tn.post(verify, json!({})).await;
+        assert_eq!(
+            answer["data"]["verifyCertificate"],
+            Value::Null,
+            "{uri}: {answer}"
+        );
+        let error = &answer["errors"][0];
+        assert_eq!(error["extensions"]["code"], "PARTNER_BAD_RESPONSE", "{uri}");
+        assert_eq!(error["extensions"]["province"], "40");
+    }
+    serve("urn:caunoi:40:gateway");
+    let answer = tn.post(verify, json!({})).await;
+    assert_eq!(
+        answer,
+        json!({ "data": { "verifyCertificate": { "valid": false, "reason": "UNKNOWN" } } })
+    );
 }
