@@ -183,12 +183,20 @@ pub struct Limits {
     pub partner_body_bytes: usize,
     /// Deepest selection nesting.
     pub depth: usize,
-    /// Highest query complexity (one per field) for our own callers.
+    /// Most fields a request of our own callers may resolve, each counted
+    /// once for every item of every list above it (`first`, or 100 when it
+    /// is absent; the number of `ids`).
     pub complexity: usize,
-    /// Highest query complexity for a partner.
+    /// The same, for a partner (a sync's page of 1000 records costs 18 000).
     pub partner_complexity: usize,
     /// Most aliased fields in one query.
     pub aliases: usize,
+    /// Most lists over every partner (`scope` other than `LOCAL`) in one
+    /// request, counted before it runs.
+    pub partner_lists: usize,
+    /// Most calls of each partner in one request, counted as it runs: its
+    /// lists, lookups, and what a partner's page asks in turn.
+    pub partner_calls: usize,
     /// Longest a request may run, its wait for a turn included.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -246,6 +254,8 @@ impl Default for Limits {
             complexity: query.complexity,
             partner_complexity: query.partner_complexity,
             aliases: query.aliases,
+            partner_lists: query.partner_lists,
+            partner_calls: query.partner_calls,
             request_timeout: Duration::from_secs(10),
             concurrent_requests: std::thread::available_parallelism()
                 .map_or(8, |cores| 4 * cores.get()),
@@ -386,6 +396,8 @@ impl Config {
             complexity: self.limits.complexity,
             partner_complexity: self.limits.partner_complexity,
             aliases: self.limits.aliases,
+            partner_lists: self.limits.partner_lists,
+            partner_calls: self.limits.partner_calls,
         }
     }
 }

@@ -111,6 +111,8 @@ pub enum PartnerError {
     NotConfigured,
     /// The partner failed repeatedly; we are not asking it for a while.
     CircuitOpen,
+    /// This request has made as many calls of the partner as one request may.
+    OverBudget(usize),
 }
 
 impl PartnerError {
@@ -121,6 +123,7 @@ impl PartnerError {
             PartnerError::Rejected(_) => "PARTNER_REJECTED",
             PartnerError::BadResponse(_) => "PARTNER_BAD_RESPONSE",
             PartnerError::CircuitOpen => "PARTNER_CIRCUIT_OPEN",
+            PartnerError::OverBudget(_) => "QUERY_TOO_COMPLEX",
         }
     }
 
@@ -137,19 +140,57 @@ impl PartnerError {
     /// What our caller is told: the code and the province, never the partner's words.
     pub fn to_server_error(&self, province: ProvinceCode) -> async_graphql::ServerError {
         let what = match self {
-            PartnerError::Unavailable(_) => "could not be reached",
-            PartnerError::NotConfigured => "is not a partner this gateway can ask",
-            PartnerError::Timeout => "did not answer in time",
-            PartnerError::Rejected(_) => "refused our request",
-            PartnerError::BadResponse(_) => "gave an answer that could not be used",
-            PartnerError::CircuitOpen => "failed repeatedly and is not being asked for now",
+            PartnerError::Unavailable(_) => "could not be reached".to_owned(),
+            PartnerError::NotConfigured => "is not a partner this gateway can ask".to_owned(),
+            PartnerError::Timeout => "did not answer in time".to_owned(),
+            PartnerError::Rejected(_) => "refused our request".to_owned(),
+            PartnerError::BadResponse(_) => "gave an answer that could not be used".to_owned(),
+            PartnerError::CircuitOpen => {
+                "failed repeatedly and is not being asked for now".to_owned()
+            }
+            PartnerError::OverBudget(limit) => {
+                format!("was not asked again: one request may call it at most {limit} times")
+            }
         };
         let mut error =
             async_graphql::ServerError::new(format!("province {province} {what}"), None);
         let extensions = error.extensions.get_or_insert_with(Default::default);
         extensions.set("code", self.code());
         extensions.set("province", province.to_string());
+        if let PartnerError::OverBudget(_) = self {
+            extensions.set("limit", "partnerCalls");
+        }
         error
+    }
+}
+
+/// How many calls one request may still make of each partner: its lists over
+/// `scope` are counted before it runs (`graphql::cost`), but what a page of a
+/// partner's records asks in turn (each facility's certificates) is known only
+/// as it runs.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    spent: std::sync::Mutex<BTreeMap<ProvinceCode, usize>>,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            spent: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Takes one call of `province`, if any is left.
+    pub fn spend(&self, province: ProvinceCode) -> Result<(), PartnerError> {
+        let mut spent = self.spent.lock().expect("a budget is never poisoned");
+        let calls = spent.entry(province).or_default();
+        if *calls >= self.limit {
+            return Err(PartnerError::OverBudget(self.limit));
+        }
+        *calls += 1;
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@
 mod audit;
 mod certificate;
 mod changes;
+mod cost;
 mod facility;
 mod fanout;
 mod inspection;
@@ -65,32 +66,68 @@ pub struct Mutation(
 pub type CauNoiSchema = Schema<Query, Mutation, EmptySubscription>;
 pub type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>;
 
-/// Query limits applied before any resolver runs.
+/// Query limits applied before any resolver runs (see `cost`).
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
     pub depth: usize,
+    /// Most fields a request of ours may resolve, each times the page size
+    /// of every list above it.
     pub complexity: usize,
+    /// The same, for a partner.
     pub partner_complexity: usize,
     /// Most aliased fields in one document.
     pub aliases: usize,
+    /// Most lists over every partner (`scope` other than `LOCAL`) in one
+    /// request, counted before it runs.
+    pub partner_lists: usize,
+    /// Most calls of each partner in one request, counted as it runs: its
+    /// lists, and what a partner's page asks in turn (each of its facilities'
+    /// certificates is a call of its own).
+    pub partner_calls: usize,
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
         Self {
             depth: 10,
-            complexity: 5000,
-            partner_complexity: 1000,
+            complexity: 50_000,
+            // A sync's page of a thousand records costs 18 000.
+            partner_complexity: 25_000,
             aliases: 30,
+            partner_lists: 10,
+            partner_calls: 100,
         }
     }
 }
 
-/// The schema without any data attached, with the internal limits.
-pub fn schema(limits: QueryLimits) -> SchemaBuilder {
+impl QueryLimits {
+    fn of(&self, caller: Caller) -> cost::Limits {
+        match caller {
+            Caller::Partner(_) => self.partner(),
+            Caller::Internal(_) => self.internal(),
+        }
+    }
+
+    fn internal(&self) -> cost::Limits {
+        cost::Limits {
+            depth: self.depth,
+            fields: self.complexity as u64,
+            partner_lists: self.partner_lists as u64,
+        }
+    }
+
+    fn partner(&self) -> cost::Limits {
+        cost::Limits {
+            fields: self.partner_complexity as u64,
+            ..self.internal()
+        }
+    }
+}
+
+/// The schema without any data attached. Depth and complexity are not
+/// async-graphql's to judge: `cost` measures them, with list sizes.
+pub fn schema() -> SchemaBuilder {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
 }
 
 /// One schema per kind of caller: partners get no introspection, no "did you
@@ -107,13 +144,8 @@ pub struct Schemas {
 impl Schemas {
     /// Both schemas, each given the same data by `attach`.
     pub fn build(limits: QueryLimits, attach: impl Fn(SchemaBuilder) -> SchemaBuilder) -> Self {
-        let partner = || {
-            schema(limits)
-                .limit_complexity(limits.partner_complexity)
-                .disable_introspection()
-                .disable_suggestions()
-        };
-        let internal = Validating::build(|| schema(limits), &attach);
+        let partner = || schema().disable_introspection().disable_suggestions();
+        let internal = Validating::build(schema, &attach);
         Self {
             shape: Arc::new(shape::Shape::of(&internal.full.sdl())),
             internal,
@@ -295,7 +327,7 @@ fn fits(ty: &async_graphql::parser::types::Type, value: &Value) -> bool {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    schema(QueryLimits::default()).finish().sdl()
+    schema().finish().sdl()
 }
 
 /// Most errors one answer carries; how many more there were is the answer's
@@ -349,15 +381,15 @@ pub async fn execute(
     let query = request.query.clone();
     let parsed = schemas.documents.parse(&mut request);
     let (operation, aliases) = operation_of(&mut request);
-    if aliases > schemas.limits.aliases {
+    let federates = matches!(caller, Caller::Internal(_)) && !hop;
+    if let Some(breach) = breach(schemas, &mut request, caller, aliases, federates) {
+        let mut error = coded_error(&breach.message, breach.code);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("limit", breach.limit);
         return Executed {
-            response: Response::from_errors(vec![coded_error(
-                &format!(
-                    "the query uses {aliases} aliases; at most {} are allowed",
-                    schemas.limits.aliases
-                ),
-                "QUERY_TOO_COMPLEX",
-            )]),
+            response: Response::from_errors(vec![error]),
             operation: operation.map(|(ty, _)| ty),
             refused: true,
             began: false,
@@ -395,9 +427,11 @@ pub async fn execute(
         .data::<crate::federation::Partners>()
         .cloned()
         .unwrap_or_default();
+    let budget = Arc::new(crate::federation::Budget::new(schemas.limits.partner_calls));
     let partner_loader = DataLoader::with_cache(
         remote::PartnerLoader {
             partners,
+            budget: budget.clone(),
             trace: trace.clone(),
             turn: turn.clone(),
         },
@@ -407,7 +441,7 @@ pub async fn execute(
     .delay(std::time::Duration::ZERO)
     .max_batch_size(remote::BATCH);
     let reach = remote::Reach {
-        federate: matches!(caller, Caller::Internal(_)) && !hop,
+        federate: federates,
     };
     // A text too long to keep is parsed once more than the executor parses
     // it, to settle the answer by.
@@ -421,6 +455,7 @@ pub async fn execute(
             request
                 .data(loader)
                 .data(partner_loader)
+                .data(budget)
                 .data(reach)
                 .data(trace)
                 .data(turn)
@@ -441,16 +476,11 @@ pub async fn execute(
         && let Some(document) = document
         && let Some(selected) = self::operation(document, operation_name.as_deref())
     {
-        let root = match selected.node.ty {
-            OperationType::Query => "Query",
-            OperationType::Mutation => "Mutation",
-            OperationType::Subscription => "Subscription",
-        };
         schemas.shape.settle(
             &mut response,
             document,
             &selected.node.selection_set.node,
-            root,
+            root_type(selected.node.ty),
         );
     }
     if response.errors.len() > MOST_ERRORS {
@@ -470,6 +500,53 @@ pub async fn execute(
         began,
         query,
         kept: parsed,
+    }
+}
+
+/// The first limit `request` breaks for `caller`, if any: aliases, then what
+/// `cost` measures.
+fn breach(
+    schemas: &Schemas,
+    request: &mut Request,
+    caller: Caller,
+    aliases: usize,
+    federates: bool,
+) -> Option<cost::Breach> {
+    let limits = schemas.limits;
+    if aliases > limits.aliases {
+        return Some(cost::Breach {
+            code: "QUERY_TOO_COMPLEX",
+            limit: "aliases",
+            message: format!(
+                "the query uses {aliases} aliases; at most {} are allowed",
+                limits.aliases
+            ),
+        });
+    }
+    let name = request.operation_name.clone();
+    let variables = request.variables.clone();
+    // A text that does not parse, or names no operation it holds, runs no
+    // resolver: the schema says why.
+    let document = request.parsed_query().ok()?;
+    let selected = operation(document, name.as_deref())?;
+    cost::measure(
+        &schemas.shape,
+        document,
+        &selected.node,
+        root_type(selected.node.ty),
+        &variables,
+        matches!(caller, Caller::Internal(_)),
+        federates,
+    )
+    .breach(&limits.of(caller))
+}
+
+/// The name of an operation type's root type.
+fn root_type(operation: OperationType) -> &'static str {
+    match operation {
+        OperationType::Query => "Query",
+        OperationType::Mutation => "Mutation",
+        OperationType::Subscription => "Subscription",
     }
 }
 
@@ -600,8 +677,6 @@ fn give_code(error: &mut ServerError, before_execution: bool) {
         return;
     }
     let (code, field) = match error.message.as_str() {
-        "Query is nested too deep." => ("QUERY_TOO_DEEP", None),
-        "Query is too complex." => ("QUERY_TOO_COMPLEX", None),
         message if message.starts_with("Invalid value for argument ") => (
             "INVALID_INPUT",
             message.split('"').nth(1).map(str::to_owned),

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -15,7 +16,7 @@ use super::node::Node;
 use super::{Certificate, Facility, Inspection, Output, Product, Provenance, returned, store};
 use crate::domain::GlobalId;
 use crate::federation::records::{Reader, nodes_query};
-use crate::federation::{PartnerError, Partners, Trace};
+use crate::federation::{Budget, PartnerError, Partners, Trace};
 use crate::store::{Audience, Record, Store};
 
 /// Whether this request may ask partners: only our own callers' requests, and
@@ -95,6 +96,7 @@ impl Loader<GlobalId> for StoreLoader {
 /// Batches lookups of partners' records: one `nodes` request per partner.
 pub struct PartnerLoader {
     pub partners: Partners,
+    pub budget: Arc<Budget>,
     pub trace: Trace,
     /// The request's turn, given back while the partner answers.
     pub turn: crate::turn::Turn,
@@ -113,7 +115,11 @@ impl Loader<GlobalId> for PartnerLoader {
             by_province.entry(key.province).or_default().push(*key);
         }
         let calls = by_province.into_iter().map(|(province, ids)| async move {
-            let answer = match self.partners.get(province) {
+            let answer = match self
+                .partners
+                .get(province)
+                .and_then(|partner| self.budget.spend(province).map(|()| partner))
+            {
                 Ok(partner) => {
                     let ids_json: Vec<String> = ids.iter().map(ToString::to_string).collect();
                     let query = nodes_query();
@@ -373,7 +379,11 @@ pub async fn ask_owner(
     variables: serde_json::Value,
 ) -> async_graphql::Result<Result<(serde_json::Value, DateTime<Utc>), PartnerError>> {
     let partners = ctx.data::<Partners>()?;
-    let answer = match partners.get(province) {
+    let budget = ctx.data::<Arc<Budget>>()?;
+    let answer = match partners
+        .get(province)
+        .and_then(|partner| budget.spend(province).map(|()| partner))
+    {
         Ok(partner) => {
             let asked = partner.query(query, variables, ctx.data::<Trace>()?);
             ctx.data::<crate::turn::Turn>()?.away(asked).await

@@ -21,10 +21,26 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, PathSegment, Positioned, Response, Value};
 
 /// What the schema's types hold: for each object and interface type, its
-/// fields' types.
+/// fields.
 #[derive(Debug, Default)]
 pub struct Shape {
-    fields: HashMap<String, HashMap<String, Type>>,
+    fields: HashMap<String, HashMap<String, Field>>,
+    /// The interfaces each object type implements.
+    implements: HashMap<String, Vec<String>>,
+}
+
+/// A field of an object or interface type.
+#[derive(Debug)]
+pub struct Field {
+    pub ty: Type,
+    /// The names of its arguments.
+    pub arguments: Vec<String>,
+}
+
+impl Field {
+    pub fn takes(&self, argument: &str) -> bool {
+        self.arguments.iter().any(|name| name == argument)
+    }
 }
 
 impl Shape {
@@ -34,13 +50,24 @@ impl Shape {
         let document =
             async_graphql::parser::parse_schema(sdl).expect("the SDL async-graphql writes parses");
         let mut fields = HashMap::new();
+        let mut implements = HashMap::new();
         for definition in document.definitions {
             let TypeSystemDefinition::Type(ty) = definition else {
                 continue;
             };
             let ty = ty.node;
             let defined = match ty.kind {
-                TypeKind::Object(object) => object.fields,
+                TypeKind::Object(object) => {
+                    implements.insert(
+                        ty.name.node.to_string(),
+                        object
+                            .implements
+                            .iter()
+                            .map(|name| name.node.to_string())
+                            .collect(),
+                    );
+                    object.fields
+                }
                 TypeKind::Interface(interface) => interface.fields,
                 _ => continue,
             };
@@ -48,15 +75,34 @@ impl Shape {
                 ty.name.node.to_string(),
                 defined
                     .into_iter()
-                    .map(|field| (field.node.name.node.to_string(), field.node.ty.node))
+                    .map(|field| {
+                        let field = field.node;
+                        let arguments = field
+                            .arguments
+                            .iter()
+                            .map(|argument| argument.node.name.node.to_string())
+                            .collect();
+                        let ty = field.ty.node;
+                        (field.name.node.to_string(), Field { ty, arguments })
+                    })
                     .collect(),
             );
         }
-        Self { fields }
+        Self { fields, implements }
     }
 
-    /// The type of `field` on `parent`, if the schema says.
-    fn field(&self, parent: Option<&str>, field: &str) -> Option<&Type> {
+    /// Whether every value of type `ty` is also of type `condition`: the
+    /// same type, or an interface it implements.
+    pub fn within(&self, ty: &str, condition: &str) -> bool {
+        ty == condition
+            || self
+                .implements
+                .get(ty)
+                .is_some_and(|interfaces| interfaces.iter().any(|i| i == condition))
+    }
+
+    /// The field `field` of the type `parent`, if the schema has it.
+    pub fn field(&self, parent: Option<&str>, field: &str) -> Option<&Field> {
         self.fields.get(parent?)?.get(field)
     }
 
@@ -204,7 +250,9 @@ impl<'a> Walk<'a> {
                 let ty = if self.failed.is_empty() {
                     None
                 } else {
-                    self.shape.field(asked.on, asked.name)
+                    self.shape
+                        .field(asked.on, asked.name)
+                        .map(|field| &field.ty)
                 };
                 self.path.push(Segment::Field(asked.key.as_str()));
                 self.value(field, ty, &asked.below);
@@ -288,7 +336,7 @@ impl<'a> Walk<'a> {
 }
 
 /// The named type at the bottom of `ty`.
-fn named(ty: &Type) -> Option<&str> {
+pub fn named(ty: &Type) -> Option<&str> {
     match &ty.base {
         BaseType::Named(name) => Some(name.as_str()),
         BaseType::List(item) => named(item),

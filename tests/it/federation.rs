@@ -501,3 +501,52 @@ async fn a_partner_is_believed_only_when_its_certificate_names_its_gateway() {
         json!({ "data": { "verifyCertificate": { "valid": false, "reason": "UNKNOWN" } } })
     );
 }
+
+/// Fifty repeats of a list over every partner made fifty calls of each, and
+/// five hundred opened the partner's circuit for every caller. Lists over
+/// partners are counted before the request runs; what a partner's page asks
+/// in turn, as it runs.
+#[tokio::test]
+async fn a_request_calls_each_partner_a_bounded_number_of_times() {
+    let (tn, na) = spawn_pair_with(
+        |config| {
+            config.limits.partner_lists = 3;
+            config.limits.partner_calls = 3;
+        },
+        |_| {},
+    )
+    .await;
+    for i in 0..5 {
+        na.create_facility(&format!("Cơ sở {i}"), json!({ "suppliesTo": ["19"] }))
+            .await;
+    }
+    let repeated = format!(
+        "{{ {} }}",
+        "certificates(scope: ALL, first: 1) { edges { cursor } } ".repeat(4)
+    );
+    let answer = tn.post(&repeated, json!({})).await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "QUERY_TOO_COMPLEX"
+    );
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], "partnerLists");
+    assert_eq!(requests_from(&na, "19").await, 0, "a refused request asked");
+
+    let nested = "{ facilities(scope: PARTNERS) { edges { node { name certificates { edges { cursor } } } } } }";
+    let answer = tn.post(nested, json!({})).await;
+    let edges = answer["data"]["facilities"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 5, "{answer:#}");
+    let answered = edges
+        .iter()
+        .filter(|edge| edge["node"]["certificates"].is_object())
+        .count();
+    assert_eq!(answered, 2, "the list and two facilities' certificates");
+    let errors = answer["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    for error in errors {
+        assert_eq!(error["extensions"]["code"], "QUERY_TOO_COMPLEX");
+        assert_eq!(error["extensions"]["limit"], "partnerCalls");
+        assert_eq!(error["extensions"]["province"], "40");
+    }
+    assert_eq!(requests_from(&na, "19").await, 3);
+}

@@ -165,7 +165,9 @@ async fn malformed_queries_and_limits_have_codes() {
             .get("errors")
             .is_none()
     );
-    assert_code(&gw.post(&aliased(31), json!({})).await, "QUERY_TOO_COMPLEX");
+    let answer = gw.post(&aliased(31), json!({})).await;
+    assert_code(&answer, "QUERY_TOO_COMPLEX");
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], "aliases");
 }
 
 /// A text validated once is after that checked only for its variables: each
@@ -304,4 +306,85 @@ async fn text_that_hides_what_it_holds_is_refused_in_every_field() {
         }
     }
     assert_eq!(gw.counts().await, before);
+}
+
+/// What graphql-js's `getIntrospectionQuery()` sends, as GraphiQL, Apollo and
+/// Relay tooling and code generators do: its type references nest nine deep.
+const INTROSPECTION: &str = "
+  query IntrospectionQuery {
+    __schema {
+      queryType { name }
+      mutationType { name }
+      subscriptionType { name }
+      types { ...FullType }
+      directives { name description locations isRepeatable args { ...InputValue } }
+    }
+  }
+  fragment FullType on __Type {
+    kind name description specifiedByURL
+    fields(includeDeprecated: true) {
+      name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason
+    }
+    inputFields { ...InputValue }
+    interfaces { ...TypeRef }
+    enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+    possibleTypes { ...TypeRef }
+  }
+  fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+  fragment TypeRef on __Type {
+    kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+  }";
+
+#[tokio::test]
+async fn the_standard_introspection_query_passes_for_our_own_callers() {
+    let (gw, partner, _dir) = spawn_with_partner().await;
+    for role in [Role::Operator, Role::Dashboard] {
+        let (status, answer) = gw
+            .post_with(&gw.client_as(role), INTROSPECTION, json!({}))
+            .await;
+        assert_eq!(status, 200);
+        assert!(answer.get("errors").is_none(), "{role:?}: {answer:#}");
+        let types = answer["data"]["__schema"]["types"].as_array().unwrap();
+        assert!(types.iter().any(|t| t["name"] == "Certificate"));
+    }
+    let (_, answer) = gw
+        .post_with(
+            &gw.client(Some(&partner.leaf("40", Role::Gateway))),
+            INTROSPECTION,
+            json!({}),
+        )
+        .await;
+    assert!(!answer.to_string().contains("Certificate"), "{answer}");
+}
+
+/// Five hundred and fifty repeats of a 100-item page, 55 KB of text, once
+/// passed a count of one per field and took a gateway's memory; counted
+/// with its pages, it runs nothing and says which limit it broke.
+#[tokio::test]
+async fn a_request_over_a_limit_runs_nothing_and_names_the_limit() {
+    let gw = spawn_gateway().await;
+    let page = "facilities(first: 100) { edges { node { name certificates(first: 100) { edges { node { number } } } } } } ";
+    let repeated = format!("{{ {} }}", page.repeat(550));
+    assert!(repeated.len() > 50_000);
+    let answer = gw.post(&repeated, json!({})).await;
+    assert_code(&answer, "QUERY_TOO_COMPLEX");
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], "complexity");
+    assert!(answer.get("data").is_none(), "{answer}");
+    let deep =
+        "{ facilities { edges { node { certificates { edges { node { facility { certificates {
+        edges { node { facility { name } } } } } } } } } } } }";
+    let answer = gw.post(deep, json!({})).await;
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], "depth");
+    // A variable's page counts as its value.
+    let one = "query($n: Int) { facilities(first: $n) { edges { node { certificates(first: $n) { edges { node { number scope status } } } } } } }";
+    assert!(
+        gw.post(one, json!({ "n": 50 }))
+            .await
+            .get("errors")
+            .is_none()
+    );
+    // 1 + 100 × (edges + node + certificates (1 + 100 × 5)) = 50 301
+    let answer = gw.post(one, json!({ "n": 100 })).await;
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], "complexity");
 }
