@@ -107,10 +107,9 @@ impl App {
         &self.tls
     }
 
-    /// Runs one GraphQL request for `identity`, as the HTTP handler does, and
-    /// writes the audit record when the request is one that must leave evidence:
-    /// a partner's, a refused one, or a mutation. A partner whose request cannot
-    /// be recorded gets no data.
+    /// Runs one GraphQL request for `identity` in this process, at once and
+    /// with no deadline (the demo's examples, the tests), as the HTTP handler
+    /// does otherwise.
     pub async fn execute(
         &self,
         identity: &Identity,
@@ -118,62 +117,114 @@ impl App {
     ) -> async_graphql::Response {
         let trace = crate::federation::Trace::from_headers(None, None);
         let answer = self
-            .execute_hop(identity, request, false, trace, Turn::none())
+            .execute_hop(identity, request.into(), false, trace, Pace::Unlined)
             .await;
         serde_json::from_slice(&answer.body).expect("an answer we wrote reads back")
     }
 
-    /// As [`App::execute`], answering with the JSON body; `hop` says the request
-    /// came from another gateway, so it is answered from our own records only;
-    /// `turn` is the one it runs on, given back once the answer's data is
-    /// written out: the wait for the audit flush holds bytes, not values.
+    /// Runs one GraphQL request for `identity` and writes the audit record when
+    /// the request is one that must leave evidence: a partner's, a refused one,
+    /// or a mutation. The record says what the caller got: a request that ran
+    /// out of time is audited as `timeout`, with nothing returned. A partner
+    /// whose request cannot be recorded gets no data. `hop` says the request
+    /// came from another gateway, so it is answered from our own records only.
+    /// The request's turn is given back once the answer's data is written out:
+    /// the wait for the audit flush holds bytes, not values.
     pub async fn execute_hop(
         &self,
         identity: &Identity,
-        request: impl Into<async_graphql::Request>,
+        request: async_graphql::Request,
         hop: bool,
         trace: crate::federation::Trace,
-        turn: Turn,
+        pace: Pace,
     ) -> Answer {
-        let request = request.into();
         let started = std::time::Instant::now();
+        let caller = identity.caller;
+        let _in_flight = metrics::InFlight::start(caller.label());
         // The variables (as the text, kept in `executed`) are hashed only if the
         // request is audited, which is known once it has run; the copy (at most
         // the body limit) costs less than the hashing it spares.
         let variables = request.variables.clone();
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());
-        let mut executed = graphql::execute(
-            &self.schemas,
-            identity.caller,
-            request,
-            returned.clone(),
-            hop,
-            trace,
-            turn.clone(),
-        )
-        .await;
+        let (mut executed, outcome, turn) =
+            match graphql::prepare(&self.schemas, caller, request, hop) {
+                Err(refused) => (*refused, Outcome::Refused, None),
+                Ok(prepared) => {
+                    let operation = prepared.operation();
+                    let text = prepared.text().clone();
+                    let run = async {
+                        let turn = match pace {
+                            Pace::Lined { .. } => self.turns.take(caller).await,
+                            Pace::Unlined => Turn::none(),
+                        };
+                        let executed = graphql::run(
+                            &self.schemas,
+                            prepared,
+                            returned.clone(),
+                            trace,
+                            turn.clone(),
+                        )
+                        .await;
+                        (executed, turn)
+                    };
+                    let ran = match pace {
+                        Pace::Lined { deadline } => {
+                            tokio::time::timeout_at(deadline, run).await.ok()
+                        }
+                        Pace::Unlined => Some(run.await),
+                    };
+                    match ran {
+                        Some((executed, turn)) => {
+                            let outcome = if executed.response.errors.is_empty() {
+                                Outcome::Ok
+                            } else {
+                                Outcome::Error
+                            };
+                            (executed, outcome, Some(turn))
+                        }
+                        None => {
+                            let timeout = self.limits.request_timeout;
+                            tracing::warn!(?timeout, "request timed out");
+                            let error = graphql::coded_error(
+                                &format!("the request took longer than {timeout:?}"),
+                                "TIMEOUT",
+                            );
+                            let executed = graphql::Executed {
+                                response: async_graphql::Response::from_errors(vec![error]),
+                                operation,
+                                refused: false,
+                                began: false,
+                                text,
+                            };
+                            (executed, Outcome::Timeout, None)
+                        }
+                    }
+                }
+            };
         let operation = match executed.operation {
             Some(OperationType::Query) => "query",
             Some(OperationType::Mutation) => "mutation",
             Some(OperationType::Subscription) => "subscription",
             None => "none",
         };
-        let outcome = if executed.refused {
-            Outcome::Refused
-        } else if executed.response.errors.is_empty() {
-            Outcome::Ok
-        } else {
-            Outcome::Error
-        };
-        metrics::request(identity.caller.label(), operation, outcome.code());
+        metrics::request(caller.label(), operation, outcome.code(), started.elapsed());
         let mut answer = Written::new(std::mem::take(&mut executed.response), executed.began);
         drop(turn);
-        let partner = matches!(identity.caller, Caller::Partner(_));
+        let partner = matches!(caller, Caller::Partner(_));
         let mutation = executed.operation == Some(OperationType::Mutation);
         if !(partner || mutation || executed.refused) {
             return answer.finish();
         }
+        let records = if outcome == Outcome::Timeout {
+            Vec::new()
+        } else {
+            returned
+                .records()
+                .into_iter()
+                .map(|(id, version)| format!("{id}@{version}"))
+                .collect()
+        };
         let event = Event {
             at: Event::now(),
             fingerprint: identity.fingerprint.clone(),
@@ -182,35 +233,41 @@ impl App {
             province: Some(identity.principal.province.number()),
             operation_name,
             operation_type: operation.to_owned(),
-            query_hash: executed.query_hash(),
+            query_hash: executed.text.query_hash(),
             variables_hash: audit::sha256_hex(
                 serde_json::to_string(&variables)
                     .unwrap_or_default()
                     .as_bytes(),
             ),
-            records: returned
-                .records()
-                .into_iter()
-                .map(|(id, version)| format!("{id}@{version}"))
-                .collect(),
+            records,
             outcome: outcome.code().to_owned(),
             error_codes: answer.error_codes(),
             latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         };
         if let Err(error) = self.record(&event).await {
             tracing::error!(error = ?error, "the audit record could not be written");
-            let message = if partner {
-                "the request could not be recorded in the audit trail, so no data is returned"
-            } else if mutation {
-                "the change was made but could not be recorded in the audit trail; tell the administrator"
-            } else {
-                return answer.finish();
-            };
-            let error = graphql::coded_error(message, "INTERNAL");
             if partner {
-                answer = Written::new(async_graphql::Response::from_errors(vec![error]), false);
-            } else {
-                answer.errors.push(error);
+                let busy = matches!(error, crate::error::AppError::StorageBusy);
+                let error = if busy {
+                    graphql::coded_error(
+                        "the database is busy, so the request could not be recorded in the \
+                         audit trail and no data is returned; try again in a moment",
+                        "STORAGE_BUSY",
+                    )
+                } else {
+                    graphql::coded_error(
+                        "the request could not be recorded in the audit trail, so no data is returned",
+                        "INTERNAL",
+                    )
+                };
+                return Written::new(async_graphql::Response::from_errors(vec![error]), false)
+                    .finish();
+            }
+            if mutation && outcome == Outcome::Ok {
+                answer.errors.push(graphql::coded_error(
+                    "the change was made but could not be recorded in the audit trail; tell the administrator",
+                    "INTERNAL",
+                ));
             }
         }
         answer.finish()
@@ -343,7 +400,7 @@ async fn identify(State(app): State<App>, mut request: Request, next: Next) -> R
                 reason = %refusal.reason,
                 "refused a trusted certificate"
             );
-            metrics::request("unknown", "none", Outcome::Refused.code());
+            metrics::request("unknown", "none", Outcome::Refused.code(), Duration::ZERO);
             let event = Event {
                 at: Event::now(),
                 fingerprint: refusal.fingerprint.clone(),
@@ -506,36 +563,38 @@ impl App {
             trace_id = %trace.trace_id,
             caller = %identity.principal
         );
-        let timeout: Duration = self.limits.request_timeout;
-        let answer = async {
-            let turn = self.turns.take(identity.caller).await;
-            let answer = self.execute_hop(identity, request, hop, trace, turn).await;
-            (
-                media.status(answer.status),
-                [
-                    (
-                        HeaderName::from_static(crate::federation::REQUEST_ID_HEADER),
-                        request_id,
-                    ),
-                    (axum::http::header::CONTENT_TYPE, media.content_type()),
-                ],
-                answer.body,
-            )
-                .into_response()
-        };
-        match tokio::time::timeout(timeout, tracing::Instrument::instrument(answer, span)).await {
-            Ok(response) => response,
-            Err(_) => {
-                tracing::warn!(?timeout, "request timed out");
-                http::error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "TIMEOUT",
-                    None,
-                    format!("the request took longer than {timeout:?}"),
-                )
-            }
+        let deadline = tokio::time::Instant::now() + self.limits.request_timeout;
+        let answer = self.execute_hop(identity, request, hop, trace, Pace::Lined { deadline });
+        let answer = tracing::Instrument::instrument(answer, span).await;
+        let mut response = (
+            media.status(answer.status),
+            [
+                (
+                    HeaderName::from_static(crate::federation::REQUEST_ID_HEADER),
+                    request_id,
+                ),
+                (axum::http::header::CONTENT_TYPE, media.content_type()),
+            ],
+            answer.body,
+        )
+            .into_response();
+        if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, http::RETRY_AFTER);
         }
+        response
     }
+}
+
+/// How a request waits for its turn, and by when it must be answered.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// In its caller's line (`turn`), answered by `deadline` (the request
+    /// timeout, the wait for a turn included) or with `TIMEOUT`.
+    Lined { deadline: tokio::time::Instant },
+    /// At once, with no deadline: a request made in this process.
+    Unlined,
 }
 
 /// An answer written out: its JSON body, and its status under the
@@ -571,14 +630,24 @@ impl Written {
         }
     }
 
-    /// The JSON body, and its status: 200 once execution began; otherwise 403
-    /// for a refusal, 500 for our own failure, 400 for anything else.
+    /// The JSON body, and its status: 503 when the database was too busy to
+    /// serve it; 200 once execution began; otherwise 403 for a refusal, 503
+    /// for a request out of time, 500 for our own failure, 400 for anything
+    /// else.
     fn finish(&self) -> Answer {
-        let status = if self.data.is_some() {
+        let codes = self.error_codes();
+        if codes.iter().any(|code| code == "STORAGE_BUSY") {
+            metrics::storage_busy();
+        }
+        let status = if codes.iter().any(|code| code == "STORAGE_BUSY") {
+            // Nothing was written: the same request may go again.
+            StatusCode::SERVICE_UNAVAILABLE
+        } else if self.data.is_some() {
             StatusCode::OK
         } else {
-            match self.error_codes().first().map(String::as_str) {
+            match codes.first().map(String::as_str) {
                 Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+                Some("TIMEOUT") => StatusCode::SERVICE_UNAVAILABLE,
                 Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             }

@@ -26,6 +26,8 @@ crate::domain::coded_enum! {
         Error => "error",
         /// Refused before any resolver ran.
         Refused => "refused",
+        /// Not answered within the request timeout: nothing was returned.
+        Timeout => "timeout",
     }
 }
 

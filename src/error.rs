@@ -29,6 +29,10 @@ pub enum AppError {
     },
     /// The record changed since the caller read it, or its state forbids the change.
     Conflict(String),
+    /// The database stayed locked by other writers, or had no connection free,
+    /// for longer than the store waits (`store::BUSY_WAIT`); nothing was
+    /// written. Try again shortly.
+    StorageBusy,
     Internal(anyhow::Error),
 }
 
@@ -47,6 +51,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotOwner { .. } => "NOT_OWNER",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::StorageBusy => "STORAGE_BUSY",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -60,6 +65,10 @@ impl From<anyhow::Error> for AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
+        if crate::store::busy(&error) {
+            tracing::warn!(%error, "the database is busy");
+            return AppError::StorageBusy;
+        }
         AppError::Internal(anyhow::Error::new(error).context("database"))
     }
 }
@@ -84,6 +93,10 @@ impl ErrorExtensions for AppError {
                 format!("internal error (incident {incident:016x})")
             }
             AppError::InvalidInput { field, message } => format!("{field}: {message}"),
+            AppError::StorageBusy => {
+                "the database is busy with other writes; nothing was changed, try again in a moment"
+                    .to_owned()
+            }
             AppError::NotFound(message)
             | AppError::Forbidden(message)
             | AppError::NotOwner { message, .. }

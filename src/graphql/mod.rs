@@ -335,22 +335,16 @@ pub fn sdl() -> String {
 /// directives would otherwise be answered with megabytes of errors.
 pub const MOST_ERRORS: usize = 50;
 
-/// What running a request did.
-pub struct Executed {
-    pub response: Response,
-    /// The type of the operation run, if the query named one.
-    pub operation: Option<OperationType>,
-    /// The policy refused it; no resolver ran.
-    pub refused: bool,
-    /// Execution began: the answer has a `data` entry. A request that does
-    /// not parse, validate or pass the limits or the policy has none.
-    pub began: bool,
-    /// The request's text, and its parsed document if kept.
-    query: String,
+/// A request's text, and its parsed document if kept: what its audit entry
+/// hashes, taken before it runs so that a request that times out is audited
+/// all the same.
+#[derive(Clone)]
+pub struct Text {
+    query: Arc<str>,
     kept: Option<Arc<Parsed>>,
 }
 
-impl Executed {
+impl Text {
     /// The SHA-256 of the request's text, as its audit entry records it. A
     /// kept document keeps its text's hash, so the few texts partners send
     /// over and over are hashed once (11 600 instructions of a partner's
@@ -364,51 +358,106 @@ impl Executed {
     }
 }
 
-/// Runs one request of `caller` against the schema for that caller. The policy
-/// decides first; a refused request runs no resolver. Every record the answer
-/// holds is noted in `returned`.
-pub async fn execute(
+/// What running a request did.
+pub struct Executed {
+    pub response: Response,
+    /// The type of the operation run, if the query named one.
+    pub operation: Option<OperationType>,
+    /// The policy refused it; no resolver ran.
+    pub refused: bool,
+    /// Execution began: the answer has a `data` entry. A request that does
+    /// not parse, validate or pass the limits or the policy has none.
+    pub began: bool,
+    pub text: Text,
+}
+
+/// A request parsed, measured against its caller's limits and allowed by the
+/// policy: ready to run.
+pub struct Prepared {
+    request: Request,
+    caller: Caller,
+    operation: Option<OperationType>,
+    federates: bool,
+    text: Text,
+}
+
+impl Prepared {
+    /// The type of the operation it will run, if the query names one.
+    pub fn operation(&self) -> Option<OperationType> {
+        self.operation
+    }
+
+    pub fn text(&self) -> &Text {
+        &self.text
+    }
+}
+
+/// Reads `caller`'s request: its document (kept or parsed now), its
+/// operation, its cost against the caller's limits and the policy's word.
+/// A request that breaks a limit or that the policy refuses is answered here,
+/// and no resolver runs. `hop` says it came from another gateway.
+pub fn prepare(
     schemas: &Schemas,
     caller: Caller,
     mut request: Request,
-    returned: Arc<Returned>,
     hop: bool,
-    trace: crate::federation::Trace,
-    turn: crate::turn::Turn,
-) -> Executed {
+) -> Result<Prepared, Box<Executed>> {
     // Kept for the audit, which hashes it only if the request is audited:
     // known once it has run.
-    let query = request.query.clone();
-    let parsed = schemas.documents.parse(&mut request);
+    let text = Text {
+        query: Arc::from(request.query.as_str()),
+        kept: schemas.documents.parse(&mut request),
+    };
     let (operation, aliases) = operation_of(&mut request);
     let federates = matches!(caller, Caller::Internal(_)) && !hop;
+    let refused = |error: ServerError, operation: Option<OperationType>, text: Text| {
+        Box::new(Executed {
+            response: Response::from_errors(vec![error]),
+            operation,
+            refused: true,
+            began: false,
+            text,
+        })
+    };
     if let Some(breach) = breach(schemas, &mut request, caller, aliases, federates) {
         let mut error = coded_error(&breach.message, breach.code);
         error
             .extensions
             .get_or_insert_with(Default::default)
             .set("limit", breach.limit);
-        return Executed {
-            response: Response::from_errors(vec![error]),
-            operation: operation.map(|(ty, _)| ty),
-            refused: true,
-            began: false,
-            query,
-            kept: parsed,
-        };
+        return Err(refused(error, operation.map(|(ty, _)| ty), text));
     }
     if let Some((ty, root_fields)) = &operation
         && let Err(reason) = crate::policy::authorize(caller, *ty, root_fields)
     {
-        return Executed {
-            response: Response::from_errors(vec![forbidden(reason)]),
-            operation: Some(*ty),
-            refused: true,
-            began: false,
-            query,
-            kept: parsed,
-        };
+        return Err(refused(forbidden(reason), Some(*ty), text));
     }
+    Ok(Prepared {
+        request,
+        caller,
+        operation: operation.map(|(ty, _)| ty),
+        federates,
+        text,
+    })
+}
+
+/// Runs a prepared request against its caller's schema, on `turn`. Every
+/// record the answer holds is noted in `returned`.
+pub async fn run(
+    schemas: &Schemas,
+    prepared: Prepared,
+    returned: Arc<Returned>,
+    trace: crate::federation::Trace,
+    turn: crate::turn::Turn,
+) -> Executed {
+    let Prepared {
+        request,
+        caller,
+        operation,
+        federates,
+        text,
+    } = prepared;
+    let parsed = &text.kept;
     let known = parsed
         .as_ref()
         .is_some_and(|parsed| parsed.known(caller, &request));
@@ -445,7 +494,8 @@ pub async fn execute(
     };
     // A text too long to keep is parsed once more than the executor parses
     // it, to settle the answer by.
-    let unkept = match &parsed {
+    let mut request = request;
+    let unkept = match parsed {
         Some(_) => None,
         None => request.parsed_query().ok().cloned(),
     };
@@ -465,7 +515,7 @@ pub async fn execute(
         .await;
     let began = !matches!(response.data, Value::Null)
         || response.errors.iter().any(|error| !error.path.is_empty());
-    if let Some(parsed) = &parsed
+    if let Some(parsed) = parsed
         && !known
         && began
     {
@@ -495,11 +545,10 @@ pub async fn execute(
     }
     Executed {
         response,
-        operation: operation.map(|(ty, _)| ty),
+        operation,
         refused: false,
         began,
-        query,
-        kept: parsed,
+        text,
     }
 }
 
@@ -958,28 +1007,24 @@ mod tests {
     #[test]
     fn a_kept_text_is_hashed_once() {
         let documents = Documents::new();
-        let executed = |query: &str| {
+        let text = |query: &str| {
             let mut request = Request::new(query);
-            super::Executed {
-                response: async_graphql::Response::default(),
-                operation: None,
-                refused: false,
-                began: true,
+            super::Text {
                 kept: documents.parse(&mut request),
-                query: query.to_owned(),
+                query: std::sync::Arc::from(query),
             }
         };
         let lookup = "query ($n: String!) { certificate(number: $n) { number } }";
-        let first = executed(lookup);
+        let first = text(lookup);
         let kept = first.kept.clone().expect("the lookup is kept");
         assert_eq!(kept.query_hash.get(), None, "hashed before it was asked");
         let hash = crate::audit::sha256_hex(lookup.as_bytes());
         assert_eq!(first.query_hash(), hash);
         assert_eq!(kept.query_hash.get(), Some(&hash), "the hash was not kept");
-        assert_eq!(executed(lookup).query_hash(), hash);
+        assert_eq!(text(lookup).query_hash(), hash);
 
         let broken = "{ province {";
-        let not_kept = executed(broken);
+        let not_kept = text(broken);
         assert!(not_kept.kept.is_none());
         assert_eq!(
             not_kept.query_hash(),

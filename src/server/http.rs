@@ -30,6 +30,9 @@ pub enum Media {
 }
 
 const JSON: &str = "application/json";
+
+/// When to try again after a 503 or a 429, in seconds.
+pub const RETRY_AFTER: HeaderValue = HeaderValue::from_static("1");
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 impl Media {
@@ -91,11 +94,17 @@ impl Media {
 
     /// The status of an answer whose status under the specification is
     /// `status`: that, for `application/graphql-response+json`; 200 for
-    /// `application/json`, whose clients read the errors.
+    /// `application/json`, whose clients read the errors — but for 429 and
+    /// 503, which say "not now" to any client, proxy or retrying gateway.
     pub fn status(self, status: StatusCode) -> StatusCode {
         match self {
-            Self::Json => StatusCode::OK,
-            Self::GraphqlResponse => status,
+            Self::Json
+                if status != StatusCode::TOO_MANY_REQUESTS
+                    && status != StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                StatusCode::OK
+            }
+            _ => status,
         }
     }
 }

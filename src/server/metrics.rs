@@ -2,9 +2,15 @@
 //!
 //! - `caunoi_requests_total{caller, operation, outcome}`: `caller` is `partner`,
 //!   `dashboard`, `operator`, `sync` or `unknown`; `operation` is `query`,
-//!   `mutation`, `subscription` or `none`; `outcome` is `ok`, `error` or `refused`.
+//!   `mutation`, `subscription` or `none`; `outcome` is `ok`, `error`,
+//!   `refused` or `timeout`.
+//! - `caunoi_request_duration_seconds{caller, outcome}`: a histogram of the
+//!   time from a request's arrival to its answer.
+//! - `caunoi_requests_in_flight{caller}`: requests between arrival and answer.
 //! - `caunoi_tls_handshakes_total{result}`: `ok` or `failed`.
 //! - `caunoi_audit_writes_total{result}`: `ok` or `failed`.
+//! - `caunoi_storage_busy_total`: answers the database was too busy to give
+//!   (`STORAGE_BUSY`: locked by other writers past `store::BUSY_WAIT`).
 //! - `caunoi_sync_passes_total{province, result}`, `caunoi_sync_rows_applied_total{province}`
 //!   and `caunoi_sync_last_success_timestamp_seconds{province}`: the replica's sync,
 //!   one series per configured partner.
@@ -24,7 +30,17 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the recorder on first use and returns its handle.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "caunoi_request_duration_seconds".to_owned(),
+                ),
+                &[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            )
+            .expect("the buckets are not empty")
+            .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder was installed first; /metrics stays empty");
@@ -33,8 +49,13 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Counts one request.
-pub fn request(caller: &'static str, operation: &'static str, outcome: &'static str) {
+/// Counts one request, and how long it took to answer.
+pub fn request(
+    caller: &'static str,
+    operation: &'static str,
+    outcome: &'static str,
+    took: std::time::Duration,
+) {
     metrics::counter!(
         "caunoi_requests_total",
         "caller" => caller,
@@ -42,6 +63,33 @@ pub fn request(caller: &'static str, operation: &'static str, outcome: &'static 
         "outcome" => outcome
     )
     .increment(1);
+    metrics::histogram!(
+        "caunoi_request_duration_seconds",
+        "caller" => caller,
+        "outcome" => outcome
+    )
+    .record(took.as_secs_f64());
+}
+
+/// One request at work, counted in `caunoi_requests_in_flight` until dropped.
+pub struct InFlight(&'static str);
+
+impl InFlight {
+    pub fn start(caller: &'static str) -> Self {
+        metrics::gauge!("caunoi_requests_in_flight", "caller" => caller).increment(1.0);
+        Self(caller)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("caunoi_requests_in_flight", "caller" => self.0).decrement(1.0);
+    }
+}
+
+/// Counts one answer that the database was too busy to give.
+pub fn storage_busy() {
+    metrics::counter!("caunoi_storage_busy_total").increment(1);
 }
 
 /// Counts one audit write.

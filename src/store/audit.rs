@@ -30,7 +30,8 @@ pub(super) struct Queue {
     writer: tokio::sync::Mutex<Option<Head>>,
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<i64, String>>;
+/// An append's id, or why it failed: the database was busy, or another cause.
+type Reply = tokio::sync::oneshot::Sender<Result<i64, Option<String>>>;
 
 impl Store {
     /// Appends `event` to the chain and returns its id, once it is committed.
@@ -67,7 +68,8 @@ impl Store {
                     for (i, reply) in replies.into_iter().enumerate() {
                         let _ = reply.send(match &written {
                             Ok((first, _)) => Ok(first + i as i64),
-                            Err(error) => Err(format!("{error:?}")),
+                            Err(AppError::StorageBusy) => Err(None),
+                            Err(error) => Err(Some(format!("{error:?}"))),
                         });
                     }
                     written.ok().map(|(_, head)| head)
@@ -78,7 +80,10 @@ impl Store {
         written
             .await
             .map_err(|_| anyhow::anyhow!("the audit writer went away"))?
-            .map_err(|error| AppError::Internal(anyhow::anyhow!("audit append: {error}")))
+            .map_err(|error| match error {
+                None => AppError::StorageBusy,
+                Some(error) => AppError::Internal(anyhow::anyhow!("audit append: {error}")),
+            })
     }
 
     /// Appends `events` in order and returns the id of the first and the new

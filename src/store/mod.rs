@@ -167,15 +167,52 @@ impl ConnectionTrait for Db {
     }
 }
 
+/// Longest a statement waits for a lock another writer holds (SQLite's write
+/// lock, a PostgreSQL row lock) or for a connection, before it gives up with
+/// `STORAGE_BUSY`. Waiting out the whole request timeout told the caller only
+/// `TIMEOUT`, ten seconds later, and held a turn all along.
+pub const BUSY_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `error` is the database being too busy to serve us within
+/// [`BUSY_WAIT`]: SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED` (and their
+/// extended codes), PostgreSQL's `lock_not_available`, or no connection free.
+pub fn busy(error: &DbErr) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+    match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(error))
+        | DbErr::Exec(RuntimeErr::SqlxError(error))
+        | DbErr::Query(RuntimeErr::SqlxError(error)) => match error.as_database_error() {
+            Some(database) => {
+                let code = database.code().unwrap_or_default();
+                if database
+                    .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                    .is_some()
+                {
+                    // SQLite's extended codes keep the primary one in their
+                    // low byte: BUSY is 5, LOCKED 6.
+                    code.parse::<u32>()
+                        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+                } else {
+                    code == "55P03"
+                }
+            }
+            None => matches!(**error, sea_orm::sqlx::Error::PoolTimedOut),
+        },
+        _ => false,
+    }
+}
+
 /// How every SQLite connection of ours is opened: write-ahead log, a wait of up
-/// to 10 s for the write lock, foreign keys enforced, statements not logged.
+/// to [`BUSY_WAIT`] for the write lock, foreign keys enforced, statements not
+/// logged.
 fn sqlite_options(
     options: sea_orm::sqlx::sqlite::SqliteConnectOptions,
 ) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
     use sea_orm::sqlx::ConnectOptions as _;
     options
         .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(BUSY_WAIT)
         .foreign_keys(true)
         .disable_statement_logging()
 }
@@ -205,7 +242,7 @@ impl Store {
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(BUSY_WAIT);
         // sqlx pings a connection on every check-out unless told otherwise: for
         // SQLite, a round trip to the connection's worker thread before every
         // query, although an in-process database cannot hang up. A PostgreSQL
@@ -223,9 +260,13 @@ impl Store {
                     pool.after_connect(|connection, _| Box::pin(plan_once(connection)))
                 });
         } else {
+            let lock_timeout = format!("{}ms", BUSY_WAIT.as_millis());
             options
                 .test_before_acquire_if_idle_for(Duration::from_secs(30))
-                .max_connections(16);
+                .max_connections(16)
+                .map_sqlx_postgres_opts(move |options| {
+                    options.options([("lock_timeout", lock_timeout.as_str())])
+                });
         }
         let pool = Database::connect(options)
             .await

@@ -387,3 +387,57 @@ async fn a_partner_that_does_not_answer_holds_none_of_our_turns() {
     assert!(!waiting.is_finished(), "the federated request ended first");
     waiting.abort();
 }
+
+/// A mutation that runs out of time (here waiting on a partner that never
+/// answers to confirm its facility) is answered 503 `TIMEOUT`, counted, and
+/// audited as a timeout with nothing returned; before, it left no audit entry
+/// and no metric.
+#[tokio::test]
+async fn a_request_out_of_time_is_audited_and_counted_as_a_timeout() {
+    let (endpoint, ca, _dir) = fake_partner(Fault::NeverAnswers, false).await;
+    let gw = gateway_with_partner_tuned(endpoint, ca, |config| {
+        config.limits.request_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let response = gw
+        .http
+        .post(gw.url())
+        .json(&json!({
+            "query": "mutation($i: RecordInspectionInput!) { recordInspection(input: $i) { id } }",
+            "variables": { "i": { "facilityId": "Facility:40:1", "stage": "TRADING",
+                                  "inspectedOn": crate::helpers::day(-1), "result": "PASS" } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "TIMEOUT");
+    assert!(answer.get("data").is_none(), "{answer}");
+    let inspections = gw
+        .data(
+            "{ inspections(scope: LOCAL) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(inspections["inspections"]["edges"], json!([]));
+    let log = gw
+        .data(
+            "{ auditLog(filter: { outcome: TIMEOUT }) { edges { node { operationType records errorCodes } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        log["auditLog"]["edges"],
+        json!([{ "node": { "operationType": "mutation", "records": [], "errorCodes": ["TIMEOUT"] } }])
+    );
+    let metrics = caunoi::server::metrics::handle().render();
+    for line in [
+        r#"caunoi_requests_total{caller="operator",operation="mutation",outcome="timeout"}"#,
+        r#"caunoi_request_duration_seconds_bucket{caller="operator",outcome="timeout",le="0.5"}"#,
+        r#"caunoi_requests_in_flight{caller="operator"}"#,
+    ] {
+        assert!(metrics.contains(line), "/metrics lacks {line}");
+    }
+}

@@ -4,6 +4,9 @@ use caunoi::domain::{CertificateKind, FacilityKind, GlobalId, ProvinceCode, toda
 use caunoi::error::AppError;
 use caunoi::store::{Audience, CertificateData, FacilityData, Store};
 
+use caunoi::domain::Role;
+use serde_json::{Value, json};
+
 use crate::helpers::fresh_store;
 
 fn facility(name: &str) -> FacilityData {
@@ -202,4 +205,82 @@ async fn lookups_and_lists_use_indexes() {
             "{sql}\nuses no index {index}:\n{plan}"
         );
     }
+}
+
+/// Holds the database's write lock from another connection until dropped:
+/// SQLite's, with an immediate transaction; PostgreSQL's heads of the audit
+/// chain and the change feed, which every write moves.
+async fn lock_writes(url: &str) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let db = Database::connect(url).await.unwrap();
+    if url.starts_with("sqlite:") {
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        db.begin_with_options(options).await.unwrap()
+    } else {
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("LOCK TABLE audit_head, change_head IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        txn
+    }
+}
+
+/// With another writer holding the database, a write and a partner's read
+/// (whose audit entry is a write) give up after a short wait with 503
+/// `STORAGE_BUSY` and `Retry-After`, rather than waiting out the request
+/// timeout to say `TIMEOUT`; nothing is written, and nothing is audited as
+/// answered.
+#[tokio::test]
+async fn a_locked_database_is_storage_busy_not_a_timeout() {
+    let (gw, partner, _dir) = crate::helpers::spawn_with_partner().await;
+    gw.create_facility("Hợp tác xã chè Tân Cương", json!({}))
+        .await;
+    let before = gw.counts().await;
+    let lock = lock_writes(&gw.database_url).await;
+    let partner_client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
+    for (client, query) in [
+        (&partner_client, "{ facilities { edges { node { id } } } }"),
+        (
+            &gw.http,
+            r#"mutation { createFacility(input: { name: "Cơ sở mới", kind: TRADER, commune: "Vinh" }) { id } }"#,
+        ),
+    ] {
+        let response = client
+            .post(gw.url())
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503, "{query}");
+        assert_eq!(response.headers()["retry-after"], "1");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "STORAGE_BUSY",
+            "{answer}"
+        );
+        assert!(!answer.to_string().contains("Facility:19"), "{answer}");
+    }
+    drop(lock);
+    assert_eq!(gw.counts().await, before);
+    let log = gw
+        .data(
+            "{ auditLog { edges { node { role outcome records } } } }",
+            json!({}),
+        )
+        .await;
+    let partner_entries: Vec<&Value> = log["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|edge| edge["node"]["role"] == "gateway")
+        .collect();
+    assert!(partner_entries.is_empty(), "{partner_entries:?}");
+    let metrics = caunoi::server::metrics::handle().render();
+    assert!(
+        metrics.contains("caunoi_storage_busy_total"),
+        "/metrics lacks caunoi_storage_busy_total"
+    );
 }
