@@ -326,7 +326,7 @@ impl App {
     /// pass is recorded in the sync state (and logged); the next retries from the
     /// same cursor.
     async fn sync_every(self, province: ProvinceCode, every: Duration) {
-        let holder = format!("caunoi-serve-{}", std::process::id());
+        let holder = crate::sync::worker("caunoi-serve");
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -59,7 +59,9 @@ enum Command {
     Audit(AuditCommand),
     /// Pull partners' change feeds into the read-only replica, once.
     Sync {
-        /// Run one pass and exit (for an external scheduler).
+        /// Run one pass and exit (for an external scheduler). Exits 75 when
+        /// another worker held a partner's sync, so nothing was done; 1 on a
+        /// failure.
         #[arg(long)]
         once: bool,
         /// Only this partner (default: every partner with an endpoint).
@@ -207,14 +209,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 .map(ProvinceCode::parse)
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--partner: {e}"))?;
-            let holder = format!("caunoi-sync-{}", std::process::id());
-            let mut failed = false;
+            let holder = crate::sync::worker("caunoi-sync");
+            let (mut failed, mut skipped) = (false, false);
             for province in partners.iter().map(|p| p.province) {
                 if wanted.is_some_and(|w| w != province) {
                     continue;
                 }
                 match crate::sync::sync_once(&store, &partners, province, &holder).await {
-                    Ok(report) => println!("{report}"),
+                    Ok(report) => {
+                        skipped |= report.skipped;
+                        println!("{report}");
+                    }
                     Err(error) => {
                         failed = true;
                         eprintln!("caunoi: sync: {error}");
@@ -223,6 +228,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             if failed {
                 return Ok(ExitCode::FAILURE);
+            }
+            if skipped {
+                return Ok(ExitCode::from(crate::sync::SKIPPED_EXIT));
             }
         }
         Command::Demo { check, .. } => {

@@ -79,7 +79,61 @@ fn store_error(error: crate::error::AppError) -> SyncError {
     SyncError::Store(format!("{error:?}"))
 }
 
-/// One pass over `province`'s feed, as worker `holder`.
+/// The exit status of `caunoi sync --once` when another worker held a
+/// partner's lease, so the pass did nothing: `EX_TEMPFAIL` of sysexits.h,
+/// "try again later", apart from a failure (1), so that a scheduler notices.
+pub const SKIPPED_EXIT: u8 = 75;
+
+/// Names a sync worker in the lease it holds: `<kind>@<host>/<pid>/<start>`,
+/// the process's start in clock ticks since boot, so that a process later
+/// given the same number is not taken for it.
+pub fn worker(kind: &str) -> String {
+    let pid = std::process::id();
+    format!(
+        "{kind}@{}/{pid}/{}",
+        host_name().unwrap_or_default(),
+        started(pid).unwrap_or_default()
+    )
+}
+
+/// Whether the worker named `holder` was a process of this host that is gone:
+/// its lease need not be waited out. A holder of another host, or one not
+/// named by [`worker`], is never judged gone.
+pub fn gone(holder: &str) -> bool {
+    let Some((_, place)) = holder.split_once('@') else {
+        return false;
+    };
+    let mut parts = place.rsplitn(3, '/');
+    let (Some(start), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if host.is_empty() || Some(host) != host_name().as_deref() {
+        return false;
+    }
+    started(pid).is_none_or(|now| now != start)
+}
+
+/// This machine's name, as the kernel has it.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    Some(name.trim().to_owned()).filter(|name| !name.is_empty())
+}
+
+/// When process `pid` started, in clock ticks since boot, if it is running:
+/// the 22nd field of `/proc/<pid>/stat`, counted after the command's closing
+/// parenthesis (the command may hold spaces).
+fn started(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    after.split_whitespace().nth(19).map(str::to_owned)
+}
+
+/// One pass over `province`'s feed, as worker `holder`. A lease held by a
+/// worker of this host whose process is gone (killed mid-pass) is taken over
+/// at once rather than waited out.
 #[tracing::instrument(skip(store, partners))]
 pub async fn sync_once(
     store: &Store,
@@ -98,8 +152,14 @@ pub async fn sync_once(
         .map_err(|e| SyncError::Partner(province, e))?;
     let lease = chrono::Duration::from_std(partner.sync_lease())
         .map_err(|e| SyncError::Store(format!("federation.sync_lease: {e}")))?;
+    let held_by = store
+        .sync_state(province)
+        .await
+        .map_err(store_error)?
+        .holder
+        .filter(|holder| gone(holder));
     if !store
-        .take_sync_lease(province, holder, Utc::now() + lease)
+        .take_sync_lease(province, holder, Utc::now() + lease, held_by.as_deref())
         .await
         .map_err(store_error)?
     {
@@ -358,4 +418,31 @@ fn sync_page(changed: Changed, nodes: Vec<Option<(Record, &serde_json::Value)>>)
         }
     }
     page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gone, worker};
+
+    #[test]
+    fn only_a_worker_of_this_host_whose_process_is_gone_is_gone() {
+        let me = worker("caunoi-sync");
+        assert!(!gone(&me), "{me}");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let (kind_host, _) = me.split_once('/').unwrap();
+        assert!(gone(&format!("{kind_host}/{pid}/1")));
+        // Our own number, with another start: a process that had it before.
+        let mine = std::process::id();
+        assert!(gone(&format!("{kind_host}/{mine}/0")));
+        for never in [
+            "caunoi-sync@another-host/1/1".to_owned(),
+            format!("{kind_host}/not-a-pid/1"),
+            "worker-b".to_owned(),
+            "caunoi-sync@/1/1".to_owned(),
+        ] {
+            assert!(!gone(&never), "{never}");
+        }
+    }
 }

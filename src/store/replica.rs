@@ -42,6 +42,8 @@ pub struct SyncState {
     pub last_success: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub rows_applied: i64,
+    /// The worker holding (or last holding) the lease.
+    pub holder: Option<String>,
 }
 
 /// One page to apply.
@@ -69,16 +71,19 @@ impl Store {
             last_success: row.last_success,
             last_error: row.last_error,
             rows_applied: row.rows_applied,
+            holder: row.holder,
         }))
     }
 
     /// Takes (or renews) the lease on `province`'s sync for `holder` until
-    /// `until`; false if another worker holds it.
+    /// `until`; false if another worker holds it — unless that worker is
+    /// `gone`, known to have died, whose lease is taken over.
     pub async fn take_sync_lease(
         &self,
         province: ProvinceCode,
         holder: &str,
         until: DateTime<Utc>,
+        gone: Option<&str>,
     ) -> Result<bool, AppError> {
         let txn = self.write().await?;
         txn.execute(
@@ -105,7 +110,8 @@ impl Store {
                 sea_orm::Condition::any()
                     .add(sync_state::Column::LeaseUntil.is_null())
                     .add(sync_state::Column::LeaseUntil.lt(now))
-                    .add(sync_state::Column::Holder.eq(holder)),
+                    .add(sync_state::Column::Holder.eq(holder))
+                    .add_option(gone.map(|gone| sync_state::Column::Holder.eq(gone))),
             )
             .exec(&txn)
             .await?

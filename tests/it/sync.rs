@@ -113,7 +113,8 @@ async fn of_two_workers_at_once_one_runs_and_the_other_steps_aside() {
             .take_sync_lease(
                 nghe_an(),
                 "worker-b",
-                chrono::Utc::now() + chrono::Duration::minutes(1)
+                chrono::Utc::now() + chrono::Duration::minutes(1),
+                None,
             )
             .await
             .unwrap()
@@ -189,7 +190,8 @@ async fn a_replayed_or_stale_page_changes_nothing() {
             .take_sync_lease(
                 partner,
                 "w",
-                chrono::Utc::now() + chrono::Duration::minutes(1)
+                chrono::Utc::now() + chrono::Duration::minutes(1),
+                None,
             )
             .await
             .unwrap()
@@ -461,6 +463,76 @@ async fn lists_answer_from_the_replica_as_the_owner_would_when_it_is_down() {
     assert_eq!(codes, ["PARTNER_CIRCUIT_OPEN"]);
 }
 
+/// A configuration file for `caunoi sync` as Thái Nguyên, syncing from `na`,
+/// with `federation` settings added.
+fn sync_config(tn: &TestGateway, na: &TestGateway, federation: &str) -> std::path::PathBuf {
+    let state = tn.pki_dir().parent().unwrap().to_path_buf();
+    let config = state.join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = {state:?}\ndatabase_url = {url:?}\n[province]\ncode = \"19\"\n\
+             [federation]\n{federation}\
+             [[partners]]\nprovince = \"40\"\nca = {ca:?}\nendpoint = {endpoint:?}\n",
+            url = tn.database_url,
+            ca = na.pki_dir().join(caunoi::pki::CA_CERT),
+            endpoint = na.url(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// A skipped pass is not a success to a scheduler: another worker's lease
+/// makes `caunoi sync --once` exit 75. A lease whose holder was a process of
+/// this host that is gone (killed mid-pass) is taken over at once instead of
+/// blocking every pass for the lease's two minutes.
+#[tokio::test]
+async fn a_skipped_pass_exits_75_and_a_dead_workers_lease_is_taken_over() {
+    let (tn, na) = spawn_pair().await;
+    na.create_facility("Hợp tác xã cam Vinh", json!({ "suppliesTo": ["19"] }))
+        .await;
+    let config = sync_config(&tn, &na, "");
+    let store = tn.app.store();
+    let until = chrono::Utc::now() + chrono::Duration::minutes(2);
+    let elsewhere = "caunoi-sync@another-host/1/1";
+    assert!(
+        store
+            .take_sync_lease(nghe_an(), elsewhere, until, None)
+            .await
+            .unwrap()
+    );
+    let output = sync_process(&config).wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(75));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("skipped"));
+    assert_eq!(replica(&tn).await, []);
+    store
+        .release_sync_lease(nghe_an(), elsewhere)
+        .await
+        .unwrap();
+
+    // A worker of this host, killed mid-pass: its process is gone.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let dead = format!("caunoi-sync@{}/{pid}/1", host.trim());
+    assert!(
+        store
+            .take_sync_lease(nghe_an(), &dead, until, None)
+            .await
+            .unwrap()
+    );
+    let output = sync_process(&config).wait_with_output().await.unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(replica(&tn).await.len(), 1);
+}
+
 /// `caunoi sync --once --partner 40` as its own process, configured as `tn`.
 fn sync_process(config: &std::path::Path) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_caunoi"))
@@ -494,22 +566,9 @@ async fn a_sync_killed_at_random_points_loses_nothing_and_applies_nothing_twice(
     let shared = walk(&tn, "facilities", &json!({}), 1, "LIVE").await.0[0]
         .0
         .clone();
-    let state = tn.pki_dir().parent().unwrap().to_path_buf();
-    let config = state.join("sync.toml");
     // Pages of 50: the first sync spans many pages, so deaths fall between
     // pages and inside them, as they would in a long sync of pages of 1000.
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = {state:?}\ndatabase_url = {url:?}\n[province]\ncode = \"19\"\n\
-             [federation]\nsync_lease = \"50ms\"\nsync_page = 50\n\
-             [[partners]]\nprovince = \"40\"\nca = {ca:?}\nendpoint = {endpoint:?}\n",
-            url = tn.database_url,
-            ca = na.pki_dir().join(caunoi::pki::CA_CERT),
-            endpoint = na.url(),
-        ),
-    )
-    .unwrap();
+    let config = sync_config(&tn, &na, "sync_lease = \"50ms\"\nsync_page = 50\n");
 
     let position = || async {
         tn.app
@@ -679,7 +738,7 @@ async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
     let until = chrono::Utc::now() + chrono::Duration::minutes(1);
     assert!(
         store
-            .take_sync_lease(nghe_an(), "planter", until)
+            .take_sync_lease(nghe_an(), "planter", until, None)
             .await
             .unwrap()
     );
