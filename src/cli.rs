@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `migrate`, `seed`, `schema`.
+//! The command line: `serve`, `demo`, `migrate`, `seed`, `schema`, `pki`,
+//! `audit`, `sync`, `healthcheck`, `config check`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,12 @@ enum Command {
     /// Check or export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Exit 0 only when this province's gateway is ready (its ops listener's
+    /// `/readyz` answers 200): for container and systemd health checks.
+    Healthcheck,
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Pull partners' change feeds into the read-only replica, once.
     Sync {
         /// Run one pass and exit (for an external scheduler). Exits 75 when
@@ -68,6 +75,14 @@ enum Command {
         #[arg(long)]
         partner: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print every problem of FILE on its own (over the defaults, without
+    /// the environment), each with the key and the reason; exit 1 if there is
+    /// any.
+    Check { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +139,17 @@ pub fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
         print!("{}", crate::graphql::sdl());
         return ExitCode::SUCCESS;
     }
+    if let Command::Config(ConfigCommand::Check { file }) = &cli.command {
+        let problems = Config::check(file);
+        for problem in &problems {
+            println!("{}: {problem}", file.display());
+        }
+        if problems.is_empty() {
+            println!("{}: ok", file.display());
+            return ExitCode::SUCCESS;
+        }
+        return ExitCode::FAILURE;
+    }
     let config = match cli.config() {
         Ok(config) => config,
         Err(error) => {
@@ -161,7 +187,16 @@ impl Cli {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Schema => unreachable!("handled before the runtime starts"),
+        Command::Schema | Command::Config(_) => {
+            unreachable!("handled before the runtime starts")
+        }
+        Command::Healthcheck => {
+            let (ready, said) = healthcheck(&config).await;
+            println!("{said}");
+            if !ready {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Pki(command) => pki(command, &config)?,
         Command::Audit(AuditCommand::Head) => {
             println!(
@@ -243,6 +278,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the ops listener's `/readyz` (on loopback when it listens on every
+/// address): whether the gateway is ready, and what it said.
+async fn healthcheck(config: &Config) -> (bool, String) {
+    let mut address = config.ops_listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{address}/readyz");
+    let asked = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .no_proxy()
+        .build()
+        .map_err(|e| e.to_string());
+    let answer = match asked {
+        Ok(client) => client.get(&url).send().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(response) => {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            (
+                status == reqwest::StatusCode::OK,
+                format!("{url}: {status} {}", body.trim()),
+            )
+        }
+        Err(error) => (false, format!("{url}: no answer: {error}")),
+    }
 }
 
 /// The configured database, migrated; no certificates needed.

@@ -43,6 +43,81 @@ pub struct Config {
     pub log: Log,
 }
 
+/// The problems of a configuration that does not read, section by section;
+/// `whole` is the error of reading it all at once.
+fn sections(figment: &Figment, whole: figment::Error) -> Vec<Problem> {
+    use figment::Provider;
+    let problem = |error: &figment::Error| Problem {
+        key: error.path.join("."),
+        reason: error.kind.to_string(),
+    };
+    // A file that does not parse has one problem, wherever it is read.
+    let Ok(data) = figment.data() else {
+        return vec![problem(&whole)];
+    };
+    fn read<T: serde::de::DeserializeOwned>(figment: &Figment, key: &str) -> Vec<Problem> {
+        match figment.extract_inner::<T>(key) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|error| {
+                    // figment names the section last; it goes first.
+                    let mut path = error.path.clone();
+                    path.retain(|step| step != key);
+                    path.insert(0, key.to_owned());
+                    Problem {
+                        key: path.join("."),
+                        reason: error.kind.to_string(),
+                    }
+                })
+                .collect(),
+        }
+    }
+    let mut problems = Vec::new();
+    problems.extend(read::<ProvinceConfig>(figment, "province"));
+    problems.extend(read::<BTreeMap<String, String>>(figment, "province_names"));
+    problems.extend(read::<PathBuf>(figment, "state_dir"));
+    problems.extend(read::<Option<String>>(figment, "database_url"));
+    problems.extend(read::<SocketAddr>(figment, "listen"));
+    problems.extend(read::<SocketAddr>(figment, "ops_listen"));
+    problems.extend(read::<Tls>(figment, "tls"));
+    problems.extend(read::<Vec<Partner>>(figment, "partners"));
+    problems.extend(read::<Federation>(figment, "federation"));
+    problems.extend(read::<Limits>(figment, "limits"));
+    problems.extend(read::<Log>(figment, "log"));
+    let known = serde_json::to_value(Config::default()).unwrap_or_default();
+    for key in data.values().flat_map(|dict| dict.keys()) {
+        if known.get(key).is_none() {
+            problems.push(Problem {
+                key: key.clone(),
+                reason: "unknown key".to_owned(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        problems.push(problem(&whole));
+    }
+    problems
+}
+
+/// A problem with one key of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key, as it is written in the file: `limits.depth`, `partners[0].ca`.
+    pub key: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "{}: {}", self.key, self.reason)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tls {
@@ -295,49 +370,132 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks what the types cannot.
+    /// Checks what the types cannot; the first problem, if any.
     pub fn validate(&self) -> anyhow::Result<()> {
-        self.province_code()?;
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some(problem) => Err(anyhow::anyhow!("{problem}")),
+        }
+    }
+
+    /// Every problem the types cannot catch, each naming its key.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: String, reason: String| {
+            if !ok {
+                problems.push(Problem { key, reason });
+            }
+        };
+        let own = ProvinceCode::parse(&self.province.code);
+        if let Err(e) = &own {
+            check(false, "province.code".to_owned(), e.to_string());
+        }
         for code in self.province_names.keys() {
-            ProvinceCode::parse(code).map_err(|e| anyhow::anyhow!("province_names.{code}: {e}"))?;
+            if let Err(e) = ProvinceCode::parse(code) {
+                check(false, format!("province_names.{code}"), e.to_string());
+            }
         }
         let mut partners = std::collections::BTreeSet::new();
-        for partner in &self.partners {
-            let code = partner.province_code()?;
-            anyhow::ensure!(
-                code != self.province_code()?,
-                "partners: {code} is this gateway's own province"
+        for (i, partner) in self.partners.iter().enumerate() {
+            let key = |field: &str| format!("partners[{i}].{field}");
+            let code = match ProvinceCode::parse(&partner.province) {
+                Ok(code) => code,
+                Err(e) => {
+                    check(false, key("province"), e.to_string());
+                    continue;
+                }
+            };
+            check(
+                own.as_ref().ok() != Some(&code),
+                key("province"),
+                format!("{code} is this gateway's own province"),
             );
-            anyhow::ensure!(partners.insert(code), "partners: {code} is listed twice");
-            anyhow::ensure!(
+            check(
+                partners.insert(code),
+                key("province"),
+                format!("{code} is listed twice"),
+            );
+            check(
                 partner.sync_every.is_none() || partner.endpoint.is_some(),
-                "partners: {code}: sync_every needs an endpoint to sync from"
+                key("sync_every"),
+                "needs an endpoint to sync from".to_owned(),
             );
-            partner.endpoint_url()?;
+            if partner.endpoint_url().is_err() {
+                check(
+                    false,
+                    key("endpoint"),
+                    "must be an https://… URL with a host".to_owned(),
+                );
+            }
         }
-        anyhow::ensure!(
+        let at_least = |value: usize, least: usize| (value >= least, format!("at least {least}"));
+        for (key, (ok, reason)) in [
+            ("limits.body_bytes", at_least(self.limits.body_bytes, 1024)),
+            ("limits.depth", at_least(self.limits.depth, 2)),
+            (
+                "limits.concurrent_requests",
+                at_least(self.limits.concurrent_requests, 1),
+            ),
+            ("limits.complexity", at_least(self.limits.complexity, 10)),
+            (
+                "limits.partner_complexity",
+                at_least(self.limits.partner_complexity, 10),
+            ),
+            (
+                "limits.partner_calls",
+                at_least(self.limits.partner_calls, 1),
+            ),
+        ] {
+            check(ok, key.to_owned(), reason);
+        }
+        check(
             self.tls.handshake_timeout >= Duration::from_millis(100),
-            "tls.handshake_timeout: at least 100ms"
+            "tls.handshake_timeout".to_owned(),
+            "at least 100ms".to_owned(),
         );
-        anyhow::ensure!(
-            self.limits.body_bytes >= 1024,
-            "limits.body_bytes: at least 1024"
-        );
-        anyhow::ensure!(self.limits.depth >= 2, "limits.depth: at least 2");
-        anyhow::ensure!(
+        check(
             (1..=crate::store::MAX_FEED_PAGE).contains(&self.federation.sync_page),
-            "federation.sync_page: 1 to {}",
-            crate::store::MAX_FEED_PAGE
+            "federation.sync_page".to_owned(),
+            format!("1 to {}", crate::store::MAX_FEED_PAGE),
         );
-        anyhow::ensure!(
-            self.limits.concurrent_requests >= 1,
-            "limits.concurrent_requests: at least 1"
-        );
-        anyhow::ensure!(
-            self.limits.complexity >= 10,
-            "limits.complexity: at least 10"
-        );
-        Ok(())
+        problems
+    }
+
+    /// Every problem of the configuration file `file` on its own (over the
+    /// defaults, without the environment), each naming its key: what does
+    /// not parse or is of the wrong type, unknown keys, bad values, and
+    /// files it names that cannot be read.
+    pub fn check(file: &Path) -> Vec<Problem> {
+        if !file.exists() {
+            return vec![Problem {
+                key: String::new(),
+                reason: "the file does not exist".to_owned(),
+            }];
+        }
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::file_exact(file));
+        let config: Config = match figment.extract() {
+            Ok(config) => config,
+            // Reading the whole stops at its first error: each section is
+            // read on its own, so that every section's first error is told.
+            Err(error) => return sections(&figment, error),
+        };
+        let mut problems = config.problems();
+        let mut readable = |key: String, path: &Path| {
+            if let Err(e) = std::fs::File::open(path) {
+                problems.push(Problem {
+                    key,
+                    reason: format!("cannot read {}: {e}", path.display()),
+                });
+            }
+        };
+        for (i, partner) in config.partners.iter().enumerate() {
+            readable(format!("partners[{i}].ca"), &partner.ca);
+        }
+        for (i, crl) in config.tls.crls.iter().enumerate() {
+            readable(format!("tls.crls[{i}]"), crl);
+        }
+        problems
     }
 
     pub fn province_code(&self) -> anyhow::Result<ProvinceCode> {
@@ -456,7 +614,10 @@ mod tests {
             ..Config::default()
         };
         let error = nowhere.validate().unwrap_err().to_string();
-        assert!(error.contains("sync_every needs an endpoint"), "{error}");
+        assert!(
+            error.contains("partners[0].sync_every: needs an endpoint"),
+            "{error}"
+        );
         for endpoint in [
             "http://127.0.0.1:8443/graphql",
             "https://",
@@ -471,7 +632,7 @@ mod tests {
             };
             let error = odd.validate().unwrap_err().to_string();
             assert!(
-                error.contains("partners: 40: the endpoint must be an https://… URL"),
+                error.contains("partners[0].endpoint: must be an https://… URL"),
                 "{endpoint}: {error}"
             );
         }

@@ -137,3 +137,83 @@ fn sync_without_once_points_to_the_scheduler() {
         String::from_utf8_lossy(&once.stderr)
     );
 }
+
+/// `caunoi config check FILE` tells every problem of the file with its key,
+/// not only the first, and exits 1; a good file is ok.
+#[test]
+fn config_check_names_every_problem_with_its_key() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("caunoi.toml");
+    std::fs::write(
+        &file,
+        "[province]\ncode = \"4O\"\n\
+         [limits]\ndepth = \"deep\"\n\
+         [tls]\nhandshake_timout = \"10s\"\n\
+         [[partners]]\nprovince = \"40\"\nca = \"/nowhere/ca.pem\"\nendpoint = \"http://x\"\n\
+         [federation]\nsync_page = 5000\n",
+    )
+    .unwrap();
+    let output = caunoi(&["config", "check", file.to_str().unwrap()], state.path());
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stdout);
+    for key in ["limits.depth", "tls", "handshake_timout"] {
+        assert!(said.contains(key), "{key} not named in:\n{said}");
+    }
+    for line in said.lines() {
+        assert!(line.starts_with(file.to_str().unwrap()), "{line}");
+    }
+    // Once the sections read, what the types cannot catch, all of it.
+    std::fs::write(
+        &file,
+        "[province]\ncode = \"4O\"\n\
+         [[partners]]\nprovince = \"40\"\nca = \"/nowhere/ca.pem\"\nendpoint = \"http://x\"\n\
+         [federation]\nsync_page = 5000\n",
+    )
+    .unwrap();
+    let output = caunoi(&["config", "check", file.to_str().unwrap()], state.path());
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stdout);
+    for key in [
+        "province.code",
+        "partners[0].endpoint",
+        "partners[0].ca",
+        "federation.sync_page",
+    ] {
+        assert!(
+            said.contains(&format!(": {key}: ")),
+            "{key} not named in:\n{said}"
+        );
+    }
+    std::fs::write(&file, "[province]\ncode = \"40\"\nname = \"Nghệ An\"\n").unwrap();
+    let output = caunoi(&["config", "check", file.to_str().unwrap()], state.path());
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with(": ok\n"));
+}
+
+/// `caunoi healthcheck` exits 0 only when the gateway's `/readyz` says ready.
+#[tokio::test]
+async fn healthcheck_exits_zero_only_when_the_gateway_is_ready() {
+    let gw = crate::helpers::spawn_gateway().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ready = listener.local_addr().unwrap();
+    tokio::spawn(gw.app.clone().run_ops(listener, std::future::pending()));
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = nobody.local_addr().unwrap();
+    drop(nobody);
+    for (address, healthy) in [(ready, true), (closed, false)] {
+        let state = tempfile::tempdir().unwrap();
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_caunoi"))
+            .args(["--state-dir", state.path().to_str().unwrap(), "healthcheck"])
+            .env("CAUNOI_OPS_LISTEN", address.to_string())
+            .env_remove("DATABASE_URL")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(
+            output.status.success(),
+            healthy,
+            "{address}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
