@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use axum::{
     Extension, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, Request, State, rejection::BytesRejection},
+    extract::{Request, State},
     http::{HeaderName, StatusCode},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -43,7 +42,7 @@ pub struct App {
     tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
     turns: Arc<Turns>,
-    handshake_timeout: Duration,
+    connections: crate::server::connections::Settings,
     /// Partners whose feeds `run` syncs, and how often.
     sync_schedule: Arc<Vec<(ProvinceCode, Duration)>>,
     /// Counts scheduled sync passes, for whoever waits on one.
@@ -82,7 +81,7 @@ impl App {
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
             turns: Arc::new(Turns::new(config.limits.concurrent_requests)),
-            handshake_timeout: config.tls.handshake_timeout,
+            connections: crate::server::connections::Settings::from_config(config),
             sync_schedule: Arc::new(sync_schedule),
             sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
@@ -284,7 +283,6 @@ impl App {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
-            .layer(DefaultBodyLimit::max(self.limits.body_bytes))
             .layer(middleware::from_fn_with_state(self.clone(), identify))
             .with_state(self.clone())
     }
@@ -312,7 +310,7 @@ impl App {
             .collect();
         let served = serve_tls(
             &self.tls,
-            self.handshake_timeout,
+            &self.connections,
             listener,
             self.router(),
             shutdown,
@@ -353,12 +351,13 @@ impl App {
 }
 
 /// Serves `router` over mutual TLS with `tls` on `listener` — TCP_NODELAY, a
-/// handshake deadline, handshakes counted — until `shutdown` completes, then
-/// lets requests in flight finish. The benchmark's reference server uses it too,
-/// so that both measure the same listener.
+/// handshake deadline, handshakes counted, the connection limits of
+/// `connections` — until `shutdown` completes, then lets requests in flight
+/// finish. The benchmark's reference server uses it too, so that both measure
+/// the same listener.
 pub async fn serve_tls(
     tls: &Tls,
-    handshake_timeout: Duration,
+    connections: &crate::server::connections::Settings,
     listener: std::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -369,16 +368,24 @@ pub async fn serve_tls(
         shutdown.await;
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
-    let acceptor = CountHandshakes(
-        axum_server::tls_rustls::RustlsAcceptor::new(tls.rustls())
-            .handshake_timeout(handshake_timeout)
-            .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+    let acceptor = crate::server::connections::Guarded::new(
+        CountHandshakes(
+            axum_server::tls_rustls::RustlsAcceptor::new(tls.rustls())
+                .handshake_timeout(connections.handshake_timeout)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+        ),
+        connections,
     );
-    axum_server::from_tcp(listener)?
+    let mut server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle)
-        .serve(router.into_make_service())
-        .await?;
+        .first_request_timeout(connections.read_timeout);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(connections.read_timeout);
+    server.serve(router.into_make_service()).await?;
     Ok(())
 }
 
@@ -498,41 +505,56 @@ fn graphiql(identity: &Identity) -> Response {
     .into_response()
 }
 
-/// `POST /graphql`: one request, as JSON.
+/// `POST /graphql`: one request, as JSON. Its body must arrive within the
+/// read timeout and fit the caller's body limit; a partner's lower limit is
+/// kept as it is read, not after.
 async fn graphql_post(
     State(app): State<App>,
     Extension(identity): Extension<Identity>,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let Some(media) = Media::negotiate(&headers) else {
         return http::not_acceptable();
     };
     if let Some(refused) = http::unless_json(&headers) {
         return refused;
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+    let (limit, whose) = match identity.caller {
+        Caller::Partner(_) => (app.limits.partner_body_bytes, "a partner's request body"),
+        Caller::Internal(_) => (app.limits.body_bytes, "the request body"),
+    };
+    let read = http_body_util::Limited::new(body, limit);
+    let body = match tokio::time::timeout(
+        app.limits.read_timeout,
+        http_body_util::BodyExt::collect(read),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
             return http::invalid_body(
                 StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{whose} may not exceed {limit} bytes"),
+            );
+        }
+        Ok(Err(error)) => {
+            return http::invalid_body(
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {error}"),
+            );
+        }
+        Err(_) => {
+            return http::invalid_body(
+                StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "the request body is larger than {} bytes",
-                    app.limits.body_bytes
+                    "the request body did not arrive within {:?}",
+                    app.limits.read_timeout
                 ),
             );
         }
-        Err(rejection) => return http::invalid_body(rejection.status(), rejection.body_text()),
     };
-    if matches!(identity.caller, Caller::Partner(_)) && body.len() > app.limits.partner_body_bytes {
-        return http::invalid_body(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "a partner's request body may not exceed {} bytes",
-                app.limits.partner_body_bytes
-            ),
-        );
-    }
     let request = match parse_request(&body) {
         Ok(request) => request,
         Err(message) => return http::invalid_body(StatusCode::BAD_REQUEST, message),

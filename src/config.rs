@@ -275,6 +275,18 @@ pub struct Limits {
     /// Longest a request may run, its wait for a turn included.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request's headers, and then as
+    /// long for its body; also how long a connection may wait for its first
+    /// request, and an HTTP/1.1 connection for its next.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// A connection that reads and writes nothing for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most connections open at once on the exchange listener.
+    pub connections: usize,
+    /// Most connections one client certificate may hold open.
+    pub connections_per_certificate: usize,
     /// Most requests at work at once, for our own callers and, separately, for
     /// partners; others wait their turn in arrival order. A request waiting on a
     /// partner's answer gives its turn back meanwhile.
@@ -332,6 +344,10 @@ impl Default for Limits {
             partner_lists: query.partner_lists,
             partner_calls: query.partner_calls,
             request_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            connections: 4096,
+            connections_per_certificate: 128,
             concurrent_requests: std::thread::available_parallelism()
                 .map_or(8, |cores| 4 * cores.get()),
         }
@@ -445,14 +461,25 @@ impl Config {
                 "limits.partner_calls",
                 at_least(self.limits.partner_calls, 1),
             ),
+            ("limits.connections", at_least(self.limits.connections, 1)),
+            (
+                "limits.connections_per_certificate",
+                at_least(self.limits.connections_per_certificate, 1),
+            ),
         ] {
             check(ok, key.to_owned(), reason);
         }
-        check(
-            self.tls.handshake_timeout >= Duration::from_millis(100),
-            "tls.handshake_timeout".to_owned(),
-            "at least 100ms".to_owned(),
-        );
+        for (key, duration) in [
+            ("tls.handshake_timeout", self.tls.handshake_timeout),
+            ("limits.read_timeout", self.limits.read_timeout),
+            ("limits.idle_timeout", self.limits.idle_timeout),
+        ] {
+            check(
+                duration >= Duration::from_millis(100),
+                key.to_owned(),
+                "at least 100ms".to_owned(),
+            );
+        }
         check(
             (1..=crate::store::MAX_FEED_PAGE).contains(&self.federation.sync_page),
             "federation.sync_page".to_owned(),

@@ -236,7 +236,7 @@ async fn reference(province: &Province) -> anyhow::Result<String> {
     tokio::spawn(async move {
         let served = caunoi::app::serve_tls(
             &tls,
-            config.tls.handshake_timeout,
+            &caunoi::server::connections::Settings::from_config(&config),
             listener,
             router,
             std::future::pending(),

@@ -363,7 +363,9 @@ fn client(
         .no_proxy()
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
+        // Idle connections go before a partner closes them (its `limits.idle_timeout`,
+        // 60 s by default), so none is reused as it closes.
+        .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
         .tls_info(true)
         .build()?)

@@ -8,6 +8,7 @@
 //! reloaded without a restart ([`Tls::reload`]): new handshakes use the new
 //! material, connections already open keep theirs.
 
+pub mod connections;
 pub mod http;
 pub mod identity;
 pub mod metrics;

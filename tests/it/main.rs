@@ -9,6 +9,7 @@ mod helpers;
 mod audit;
 mod certificates;
 mod cli;
+mod connections;
 mod demo;
 mod facilities;
 mod federation;
