@@ -42,6 +42,7 @@ pub struct App {
     tls: Arc<Tls>,
     limits: Arc<crate::config::Limits>,
     turns: Arc<Turns>,
+    rates: Arc<crate::rate::Rates>,
     connections: crate::server::connections::Settings,
     /// Partners whose feeds `run` syncs, and how often.
     sync_schedule: Arc<Vec<(ProvinceCode, Duration)>>,
@@ -80,7 +81,14 @@ impl App {
             store,
             tls: Arc::new(Tls::load(config)?),
             limits: Arc::new(config.limits.clone()),
-            turns: Arc::new(Turns::new(config.limits.concurrent_requests)),
+            turns: Arc::new(Turns::new(
+                config.limits.concurrent_requests,
+                config.limits.queued_requests,
+            )),
+            rates: Arc::new(crate::rate::Rates::new(
+                config.limits.rate_per_certificate,
+                config.limits.partner_rate,
+            )),
             connections: crate::server::connections::Settings::from_config(config),
             sync_schedule: Arc::new(sync_schedule),
             sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -152,9 +160,10 @@ impl App {
                 Ok(prepared) => {
                     let operation = prepared.operation();
                     let text = prepared.text().clone();
+                    let cheap = prepared.cheap();
                     let run = async {
                         let turn = match pace {
-                            Pace::Lined { .. } => self.turns.take(caller).await,
+                            Pace::Lined { .. } => self.turns.take(caller, cheap).await?,
                             Pace::Unlined => Turn::none(),
                         };
                         let executed = graphql::run(
@@ -165,7 +174,7 @@ impl App {
                             turn.clone(),
                         )
                         .await;
-                        (executed, turn)
+                        Ok((executed, turn))
                     };
                     let ran = match pace {
                         Pace::Lined { deadline } => {
@@ -174,7 +183,25 @@ impl App {
                         Pace::Unlined => Some(run.await),
                     };
                     match ran {
-                        Some((executed, turn)) => {
+                        Some(Err(crate::turn::Shed)) => {
+                            tracing::warn!("request shed: every turn at work, the line full");
+                            metrics::request(
+                                caller.label(),
+                                operation_label(operation),
+                                "shed",
+                                started.elapsed(),
+                            );
+                            return Written::new(
+                                async_graphql::Response::from_errors(vec![graphql::coded_error(
+                                    "the gateway is overloaded: every turn is at work and the \
+                                     line is full; try again in a moment",
+                                    "OVERLOADED",
+                                )]),
+                                false,
+                            )
+                            .finish();
+                        }
+                        Some(Ok((executed, turn))) => {
                             let outcome = if executed.response.errors.is_empty() {
                                 Outcome::Ok
                             } else {
@@ -201,12 +228,7 @@ impl App {
                     }
                 }
             };
-        let operation = match executed.operation {
-            Some(OperationType::Query) => "query",
-            Some(OperationType::Mutation) => "mutation",
-            Some(OperationType::Subscription) => "subscription",
-            None => "none",
-        };
+        let operation = operation_label(executed.operation);
         metrics::request(caller.label(), operation, outcome.code(), started.elapsed());
         let mut answer = Written::new(std::mem::take(&mut executed.response), executed.began);
         drop(turn);
@@ -431,7 +453,13 @@ async fn identify(State(app): State<App>, mut request: Request, next: Next) -> R
     }
 }
 
+/// Ready when the store answers and no request was shed in the last second:
+/// an overloaded gateway says so, so that a balancer sends its load elsewhere.
+/// A partner's outage never makes it unready.
 async fn readyz(State(app): State<App>) -> Response {
+    if app.turns.shed_within(Duration::from_secs(1)) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "overloaded\n").into_response();
+    }
     match app.store.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(error) => {
@@ -463,6 +491,9 @@ async fn graphql_get(
     let Some(query) = &params.query else {
         return graphiql(&identity);
     };
+    if let Some(refused) = app.admit(&identity) {
+        return refused;
+    }
     let Some(media) = Media::negotiate(&headers) else {
         return http::not_acceptable();
     };
@@ -513,6 +544,9 @@ async fn graphql_post(
     Extension(identity): Extension<Identity>,
     request: Request,
 ) -> Response {
+    if let Some(refused) = app.admit(&identity) {
+        return refused;
+    }
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let Some(media) = Media::negotiate(&headers) else {
@@ -563,6 +597,29 @@ async fn graphql_post(
 }
 
 impl App {
+    /// The 429 answer to a caller over its rate, before its body is read.
+    fn admit(&self, identity: &Identity) -> Option<Response> {
+        let wait = self.rates.admit(identity).err()?;
+        metrics::request(
+            identity.caller.label(),
+            "none",
+            "rate_limited",
+            Duration::ZERO,
+        );
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = http::error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            None,
+            format!("too many requests from this caller; try again in {seconds} s"),
+        );
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(seconds.max(1)),
+        );
+        Some(response)
+    }
+
     /// Runs `request` for `identity` within the request timeout, its wait for
     /// a turn included, and writes the answer as `media`.
     async fn answer(
@@ -606,6 +663,16 @@ impl App {
                 .insert(axum::http::header::RETRY_AFTER, http::RETRY_AFTER);
         }
         response
+    }
+}
+
+/// An operation's type, as metrics and the audit trail name it.
+fn operation_label(operation: Option<OperationType>) -> &'static str {
+    match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "none",
     }
 }
 
@@ -669,7 +736,7 @@ impl Written {
         } else {
             match codes.first().map(String::as_str) {
                 Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-                Some("TIMEOUT") => StatusCode::SERVICE_UNAVAILABLE,
+                Some("TIMEOUT" | "OVERLOADED") => StatusCode::SERVICE_UNAVAILABLE,
                 Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             }

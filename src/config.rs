@@ -283,6 +283,14 @@ pub struct Limits {
     /// A connection that reads and writes nothing for this long is closed.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// Most requests waiting for a turn in each line (ours, partners'); one
+    /// more is refused at once with 503 `OVERLOADED`.
+    pub queued_requests: usize,
+    /// Requests per second each of our client certificates may make (twice
+    /// that in a burst); more are refused with 429 `RATE_LIMITED`. 0: no limit.
+    pub rate_per_certificate: u32,
+    /// Requests per second each partner province may make; 0: no limit.
+    pub partner_rate: u32,
     /// Most connections open at once on the exchange listener.
     pub connections: usize,
     /// Most connections one client certificate may hold open.
@@ -346,6 +354,9 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            queued_requests: 64,
+            rate_per_certificate: 1000,
+            partner_rate: 3000,
             connections: 4096,
             connections_per_certificate: 128,
             concurrent_requests: std::thread::available_parallelism()
@@ -462,6 +473,10 @@ impl Config {
                 at_least(self.limits.partner_calls, 1),
             ),
             ("limits.connections", at_least(self.limits.connections, 1)),
+            (
+                "limits.queued_requests",
+                at_least(self.limits.queued_requests, 1),
+            ),
             (
                 "limits.connections_per_certificate",
                 at_least(self.limits.connections_per_certificate, 1),

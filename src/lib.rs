@@ -13,6 +13,7 @@ pub mod federation;
 pub mod graphql;
 pub mod pki;
 pub mod policy;
+pub mod rate;
 pub mod seed;
 pub mod server;
 pub mod store;

@@ -13,45 +13,124 @@
 //! the tree of values still held, partners' finished answers piled up (peak RSS
 //! +40 % in the benchmark's 20 000-certificate runs).
 //!
+//! At most `limits.queued_requests` wait in a line; one more is shed at once
+//! (503 `OVERLOADED`, and `/readyz` says overloaded for a second), rather than
+//! waiting out its timeout: at 1 000 concurrent heavy requests half waited 10 s
+//! for `TIMEOUT`. A quarter as many turns again are kept for cheap requests
+//! ([`CHEAP`]), so that a lookup is answered while pages fill the line.
+//!
 //! Our own callers and partners wait in separate lines, so that a partner's
 //! requests never queue behind our dashboards' load, nor theirs behind a
 //! partner's. (Before turns were given back for waits, the lines also kept two
 //! gateways asking each other at once from holding every turn and stalling.)
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::server::identity::Caller;
 
-/// The two lines of a gateway.
+/// A request that costs at most this many fields (`graphql::cost`) is cheap:
+/// a lookup by number or ID costs 20 to 40, a page of 100 thousands.
+pub const CHEAP: u64 = 100;
+
+/// The two lines of a gateway, each with its turns, a reserve of turns for
+/// cheap requests, and a bound on how many may wait.
 pub struct Turns {
-    own: Arc<Semaphore>,
-    partners: Arc<Semaphore>,
+    own: Line,
+    partners: Line,
+    queue: usize,
+    /// When a request was last shed, in milliseconds since the Unix epoch.
+    last_shed: AtomicU64,
 }
 
+struct Line {
+    turns: Arc<Semaphore>,
+    /// Turns only cheap requests take, when every other is at work: a lookup
+    /// is not kept waiting behind pages.
+    reserve: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
+
+/// No turn now, and too many waiting for one: the request is refused at once
+/// (503 `OVERLOADED`), rather than waiting out its timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shed;
+
 impl Turns {
-    /// Lines of `each` turns.
-    pub fn new(each: usize) -> Self {
+    /// Lines of `each` turns (and a quarter as many again for cheap
+    /// requests), where at most `queue` requests wait.
+    pub fn new(each: usize, queue: usize) -> Self {
+        let line = || Line {
+            turns: Arc::new(Semaphore::new(each)),
+            reserve: Arc::new(Semaphore::new(each.div_ceil(4))),
+            waiting: AtomicUsize::new(0),
+        };
         Self {
-            own: Arc::new(Semaphore::new(each)),
-            partners: Arc::new(Semaphore::new(each)),
+            own: line(),
+            partners: line(),
+            queue,
+            last_shed: AtomicU64::new(0),
         }
     }
 
-    /// Waits for a turn in `caller`'s line.
-    pub async fn take(&self, caller: Caller) -> Turn {
+    /// A turn in `caller`'s line: one free, or for a `cheap` request one of
+    /// the reserve, or else one waited for, unless the line's queue is full.
+    pub async fn take(&self, caller: Caller, cheap: bool) -> Result<Turn, Shed> {
         let line = match caller {
             Caller::Partner(_) => &self.partners,
             Caller::Internal(_) => &self.own,
         };
+        if let Ok(permit) = line.turns.clone().try_acquire_owned() {
+            return Ok(Turn::held(&line.turns, permit));
+        }
+        if cheap && let Ok(permit) = line.reserve.clone().try_acquire_owned() {
+            return Ok(Turn::held(&line.reserve, permit));
+        }
+        if line.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+            line.waiting.fetch_sub(1, Ordering::AcqRel);
+            let now = chrono::Utc::now().timestamp_millis();
+            self.last_shed
+                .store(u64::try_from(now).unwrap_or_default(), Ordering::Relaxed);
+            return Err(Shed);
+        }
+        // Counted out even if the wait is given up (the request timed out).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let waiting = Waiting(&line.waiting);
         let permit = line
+            .turns
             .clone()
             .acquire_owned()
             .await
             .expect("the lines are never closed");
-        Turn(Some(Arc::new(Held {
+        drop(waiting);
+        Ok(Turn::held(&line.turns, permit))
+    }
+
+    /// Whether a request was shed within the last `within`: the gateway is
+    /// overloaded, as `/readyz` says.
+    pub fn shed_within(&self, within: std::time::Duration) -> bool {
+        let last = self.last_shed.load(Ordering::Relaxed);
+        let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+        last != 0 && now.saturating_sub(last) < within.as_millis() as u64
+    }
+}
+
+/// A request's turn; cloned into the request's data. [`Turn::none`] is the turn
+/// of a request run outside any line (tests, the CLI).
+#[derive(Clone)]
+pub struct Turn(Option<Arc<Held>>);
+
+impl Turn {
+    fn held(line: &Arc<Semaphore>, permit: OwnedSemaphorePermit) -> Self {
+        Self(Some(Arc::new(Held {
             line: line.clone(),
             state: Mutex::new(State {
                 permit: Some(permit),
@@ -60,11 +139,6 @@ impl Turns {
         })))
     }
 }
-
-/// A request's turn; cloned into the request's data. [`Turn::none`] is the turn
-/// of a request run outside any line (tests, the CLI).
-#[derive(Clone)]
-pub struct Turn(Option<Arc<Held>>);
 
 struct Held {
     line: Arc<Semaphore>,
@@ -147,29 +221,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_gives_its_turn_back_while_it_waits_on_a_partner() {
-        let turns = Turns::new(1);
-        let turn = turns.take(DASHBOARD).await;
-        assert!(turns.own.try_acquire().is_err());
-        let free_during_the_wait = turn.away(async { turns.own.try_acquire().is_ok() }).await;
+        let turns = Turns::new(1, 8);
+        let turn = turns.take(DASHBOARD, false).await.unwrap();
+        assert!(turns.own.turns.try_acquire().is_err());
+        let free_during_the_wait = turn
+            .away(async { turns.own.turns.try_acquire().is_ok() })
+            .await;
         assert!(free_during_the_wait, "the turn was held during the wait");
         assert!(
-            turns.own.try_acquire().is_err(),
+            turns.own.turns.try_acquire().is_err(),
             "the turn was not taken again"
         );
         drop(turn);
-        assert_eq!(turns.own.available_permits(), 1);
-        assert_eq!(turns.partners.available_permits(), 1);
+        assert_eq!(turns.own.turns.available_permits(), 1);
+        assert_eq!(turns.partners.turns.available_permits(), 1);
     }
 
     #[tokio::test]
     async fn overlapping_waits_of_one_request_take_one_turn_back_after_the_last() {
-        let turns = Turns::new(2);
-        let turn = turns.take(DASHBOARD).await;
+        let turns = Turns::new(2, 8);
+        let turn = turns.take(DASHBOARD, false).await.unwrap();
         let (second_ended, first_may_end) = tokio::sync::oneshot::channel();
         let ((), free_after_the_second) =
             tokio::join!(turn.away(async { first_may_end.await.unwrap() }), async {
                 turn.away(async {}).await;
-                let free = turns.own.available_permits();
+                let free = turns.own.turns.available_permits();
                 second_ended.send(()).unwrap();
                 free
             },);
@@ -177,15 +253,15 @@ mod tests {
             free_after_the_second, 2,
             "the turn came back while a wait went on"
         );
-        assert_eq!(turns.own.available_permits(), 1);
+        assert_eq!(turns.own.turns.available_permits(), 1);
         drop(turn);
-        assert_eq!(turns.own.available_permits(), 2);
+        assert_eq!(turns.own.turns.available_permits(), 2);
     }
 
     #[tokio::test]
     async fn a_wait_dropped_half_way_does_not_keep_the_turn_out() {
-        let turns = Turns::new(1);
-        let turn = turns.take(DASHBOARD).await;
+        let turns = Turns::new(1, 8);
+        let turn = turns.take(DASHBOARD, false).await.unwrap();
         let given_up = tokio::time::timeout(
             std::time::Duration::ZERO,
             turn.away(std::future::pending::<()>()),
@@ -193,6 +269,39 @@ mod tests {
         .await;
         assert!(given_up.is_err());
         turn.away(async {}).await;
-        assert_eq!(turns.own.available_permits(), 0, "the turn stayed out");
+        assert_eq!(
+            turns.own.turns.available_permits(),
+            0,
+            "the turn stayed out"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_line_sheds_at_once_and_a_cheap_request_takes_the_reserve() {
+        let turns = std::sync::Arc::new(Turns::new(1, 1));
+        let busy = turns.take(DASHBOARD, false).await.unwrap();
+        // One may wait; the next is refused at once.
+        let waiter = tokio::spawn({
+            let turns = turns.clone();
+            async move { turns.take(DASHBOARD, false).await.map(drop) }
+        });
+        while turns.own.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!turns.shed_within(std::time::Duration::from_secs(60)));
+        assert_eq!(turns.take(DASHBOARD, false).await.err(), Some(super::Shed));
+        assert!(turns.shed_within(std::time::Duration::from_secs(60)));
+        // A cheap request is not kept behind them: it takes the reserve.
+        let cheap = turns.take(DASHBOARD, true).await.unwrap();
+        assert_eq!(turns.own.reserve.available_permits(), 0);
+        // The partners' line is its own.
+        let partner = Caller::Partner(crate::domain::ProvinceCode::parse("40").unwrap());
+        drop(turns.take(partner, false).await.unwrap());
+        drop((busy, cheap));
+        assert_eq!(waiter.await.unwrap(), Ok(()));
+        assert_eq!(
+            turns.own.waiting.load(std::sync::atomic::Ordering::Acquire),
+            0
+        );
     }
 }

@@ -58,11 +58,14 @@ impl Province {
     }
 
     /// A configuration serving the store `name`, with `partner` as its partner.
+    /// Without rate limits: the benchmark measures capacity, its dashboards
+    /// sending thousands of requests a second with one certificate.
     pub fn config(&self, name: &str, partner: Option<&Province>) -> String {
         let mut toml = format!(
             "state_dir = {dir:?}\ndatabase_url = {db:?}\nlisten = \"127.0.0.1:{port}\"\n\
              ops_listen = \"127.0.0.1:{ops}\"\n[province]\ncode = \"{code}\"\n\
-             [log]\nfilter = \"warn\"\n",
+             [log]\nfilter = \"warn\"\n\
+             [limits]\nrate_per_certificate = 0\npartner_rate = 0\n",
             dir = self.dir,
             db = self.database_url(name),
             port = self.port,

@@ -378,10 +378,19 @@ pub struct Prepared {
     caller: Caller,
     operation: Option<OperationType>,
     federates: bool,
+    /// The fields it may resolve, if it runs.
+    fields: Option<u64>,
     text: Text,
 }
 
 impl Prepared {
+    /// Whether it is a query cheap enough for the turns kept for cheap
+    /// requests. A write is never cheap: it may wait on the database's lock.
+    pub fn cheap(&self) -> bool {
+        self.operation == Some(OperationType::Query)
+            && self.fields.is_some_and(|fields| fields <= crate::turn::CHEAP)
+    }
+
     /// The type of the operation it will run, if the query names one.
     pub fn operation(&self) -> Option<OperationType> {
         self.operation
@@ -419,14 +428,17 @@ pub fn prepare(
             text,
         })
     };
-    if let Some(breach) = breach(schemas, &mut request, caller, aliases, federates) {
-        let mut error = coded_error(&breach.message, breach.code);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("limit", breach.limit);
-        return Err(refused(error, operation.map(|(ty, _)| ty), text));
-    }
+    let fields = match measure(schemas, &mut request, caller, aliases, federates) {
+        Ok(fields) => fields,
+        Err(breach) => {
+            let mut error = coded_error(&breach.message, breach.code);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("limit", breach.limit);
+            return Err(refused(error, operation.map(|(ty, _)| ty), text));
+        }
+    };
     if let Some((ty, root_fields)) = &operation
         && let Err(reason) = crate::policy::authorize(caller, *ty, root_fields)
     {
@@ -437,6 +449,7 @@ pub fn prepare(
         caller,
         operation: operation.map(|(ty, _)| ty),
         federates,
+        fields,
         text,
     })
 }
@@ -456,6 +469,7 @@ pub async fn run(
         operation,
         federates,
         text,
+        ..
     } = prepared;
     let parsed = &text.kept;
     let known = parsed
@@ -552,18 +566,20 @@ pub async fn run(
     }
 }
 
-/// The first limit `request` breaks for `caller`, if any: aliases, then what
-/// `cost` measures.
-fn breach(
+/// What `request` would cost `caller` (the fields it may resolve; `None` for
+/// a text that does not parse or names no operation it holds, which runs no
+/// resolver), or the first limit it breaks: aliases, then what `cost`
+/// measures.
+fn measure(
     schemas: &Schemas,
     request: &mut Request,
     caller: Caller,
     aliases: usize,
     federates: bool,
-) -> Option<cost::Breach> {
+) -> Result<Option<u64>, cost::Breach> {
     let limits = schemas.limits;
     if aliases > limits.aliases {
-        return Some(cost::Breach {
+        return Err(cost::Breach {
             code: "QUERY_TOO_COMPLEX",
             limit: "aliases",
             message: format!(
@@ -574,11 +590,14 @@ fn breach(
     }
     let name = request.operation_name.clone();
     let variables = request.variables.clone();
-    // A text that does not parse, or names no operation it holds, runs no
-    // resolver: the schema says why.
-    let document = request.parsed_query().ok()?;
-    let selected = operation(document, name.as_deref())?;
-    cost::measure(
+    // The schema says why a text does not run.
+    let Ok(document) = request.parsed_query() else {
+        return Ok(None);
+    };
+    let Some(selected) = operation(document, name.as_deref()) else {
+        return Ok(None);
+    };
+    let cost = cost::measure(
         &schemas.shape,
         document,
         &selected.node,
@@ -586,8 +605,11 @@ fn breach(
         &variables,
         matches!(caller, Caller::Internal(_)),
         federates,
-    )
-    .breach(&limits.of(caller))
+    );
+    match cost.breach(&limits.of(caller)) {
+        Some(breach) => Err(breach),
+        None => Ok(Some(cost.fields)),
+    }
 }
 
 /// The name of an operation type's root type.

@@ -3,7 +3,8 @@
 //! - `caunoi_requests_total{caller, operation, outcome}`: `caller` is `partner`,
 //!   `dashboard`, `operator`, `sync` or `unknown`; `operation` is `query`,
 //!   `mutation`, `subscription` or `none`; `outcome` is `ok`, `error`,
-//!   `refused` or `timeout`.
+//!   `refused`, `timeout`, `shed` (the line full, 503 `OVERLOADED`) or
+//!   `rate_limited` (429).
 //! - `caunoi_request_duration_seconds{caller, outcome}`: a histogram of the
 //!   time from a request's arrival to its answer.
 //! - `caunoi_requests_in_flight{caller}`: requests between arrival and answer.

@@ -493,3 +493,24 @@ pub async fn gateway_with_partner_tuned(
     })
     .await
 }
+
+/// Holds the database's write lock from another connection until dropped:
+/// SQLite's, with an immediate transaction; PostgreSQL's heads of the audit
+/// chain and the change feed, which every write moves.
+pub async fn lock_writes(url: &str) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let db = Database::connect(url).await.unwrap();
+    if url.starts_with("sqlite:") {
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        db.begin_with_options(options).await.unwrap()
+    } else {
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("LOCK TABLE audit_head, change_head IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        txn
+    }
+}

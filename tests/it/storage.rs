@@ -207,27 +207,6 @@ async fn lookups_and_lists_use_indexes() {
     }
 }
 
-/// Holds the database's write lock from another connection until dropped:
-/// SQLite's, with an immediate transaction; PostgreSQL's heads of the audit
-/// chain and the change feed, which every write moves.
-async fn lock_writes(url: &str) -> sea_orm::DatabaseTransaction {
-    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
-    let db = Database::connect(url).await.unwrap();
-    if url.starts_with("sqlite:") {
-        let options = sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        db.begin_with_options(options).await.unwrap()
-    } else {
-        let txn = db.begin().await.unwrap();
-        txn.execute_unprepared("LOCK TABLE audit_head, change_head IN EXCLUSIVE MODE")
-            .await
-            .unwrap();
-        txn
-    }
-}
-
 /// With another writer holding the database, a write and a partner's read
 /// (whose audit entry is a write) give up after a short wait with 503
 /// `STORAGE_BUSY` and `Retry-After`, rather than waiting out the request
@@ -239,7 +218,7 @@ async fn a_locked_database_is_storage_busy_not_a_timeout() {
     gw.create_facility("Hợp tác xã chè Tân Cương", json!({}))
         .await;
     let before = gw.counts().await;
-    let lock = lock_writes(&gw.database_url).await;
+    let lock = crate::helpers::lock_writes(&gw.database_url).await;
     let partner_client = gw.client(Some(&partner.leaf("40", Role::Gateway)));
     for (client, query) in [
         (&partner_client, "{ facilities { edges { node { id } } } }"),
