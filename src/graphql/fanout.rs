@@ -378,3 +378,26 @@ fn merge<C: Connection>(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Position;
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+    proptest::proptest! {
+        /// A list's cursor, however made, is read or refused, never a panic;
+        /// one it wrote reads back the same.
+        #[test]
+        fn any_cursor_is_read_or_refused_never_a_panic(
+            text in "\\PC{0,60}",
+            json in "\\PC{0,60}",
+            after in proptest::collection::btree_map("[0-9]{2}", "\\PC{0,20}", 0..4),
+            done in proptest::collection::btree_set("[0-9]{2}", 0..4),
+        ) {
+            let _ = Position::decode(&text);
+            let _ = Position::decode(&URL_SAFE_NO_PAD.encode(format!("v2:{json}")));
+            let position = Position { after, done };
+            proptest::prop_assert_eq!(Position::decode(&position.encode()).ok(), Some(position));
+        }
+    }
+}

@@ -388,7 +388,9 @@ impl Prepared {
     /// requests. A write is never cheap: it may wait on the database's lock.
     pub fn cheap(&self) -> bool {
         self.operation == Some(OperationType::Query)
-            && self.fields.is_some_and(|fields| fields <= crate::turn::CHEAP)
+            && self
+                .fields
+                .is_some_and(|fields| fields <= crate::turn::CHEAP)
     }
 
     /// The type of the operation it will run, if the query names one.

@@ -137,6 +137,19 @@ mod tests {
         assert!(decode("!!").is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_cursor_is_read_or_refused_never_a_panic(
+            text in "\\PC{0,40}",
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            id in 0i64..,
+        ) {
+            let _ = decode(&text);
+            let _ = decode(&URL_SAFE_NO_PAD.encode(&bytes));
+            proptest::prop_assert_eq!(decode(&encode(id)).unwrap(), id);
+        }
+    }
+
     #[test]
     fn page_sizes_are_bounded() {
         assert_eq!(request(None, None).unwrap().first, DEFAULT_PAGE);

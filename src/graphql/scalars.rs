@@ -53,3 +53,41 @@ impl ScalarType for ProvinceCode {
         Value::String(self.0.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Date, ProvinceCode};
+    use async_graphql::{ScalarType, Value};
+    use proptest::prelude::*;
+
+    /// Any value a client may send for a scalar: strings, numbers, lists.
+    fn values() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            "\\PC{0,20}".prop_map(Value::String),
+            "[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2}".prop_map(Value::String),
+            "[0-9]{1,3}".prop_map(Value::String),
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::Boolean),
+            Just(Value::Null),
+            proptest::collection::vec("[0-9]{2}".prop_map(Value::String), 0..3)
+                .prop_map(Value::List),
+        ]
+    }
+
+    proptest! {
+        /// Validation (`is_valid`) and parsing agree on every value, never
+        /// panicking: the fast path that trusts a validated text's variables
+        /// relies on it.
+        #[test]
+        fn validation_and_parsing_agree(value in values()) {
+            prop_assert_eq!(Date::is_valid(&value), Date::parse(value.clone()).is_ok());
+            prop_assert_eq!(ProvinceCode::is_valid(&value), ProvinceCode::parse(value.clone()).is_ok());
+            if let Ok(date) = Date::parse(value.clone()) {
+                prop_assert_eq!(Date::parse(date.to_value()).ok(), Some(date));
+            }
+            if let Ok(code) = ProvinceCode::parse(value) {
+                prop_assert_eq!(ProvinceCode::parse(code.to_value()).ok(), Some(code));
+            }
+        }
+    }
+}

@@ -306,3 +306,28 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FeedPosition;
+    use base64::Engine;
+
+    proptest::proptest! {
+        /// A feed cursor, however made, is read or refused, never a panic;
+        /// one the feed wrote reads back the same.
+        #[test]
+        fn any_feed_cursor_is_read_or_refused_never_a_panic(
+            text in "\\PC{0,60}",
+            inside in "\\PC{0,60}",
+            epoch in "[a-f0-9]{1,32}",
+            seq in proptest::prelude::any::<i64>(),
+            idx in proptest::prelude::any::<i32>(),
+        ) {
+            let _ = FeedPosition::from_cursor(&text);
+            let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let _ = FeedPosition::from_cursor(&engine.encode(format!("f1:{inside}")));
+            let position = FeedPosition { epoch, seq, idx };
+            proptest::prop_assert_eq!(FeedPosition::from_cursor(&position.cursor()), Some(position));
+        }
+    }
+}

@@ -21,6 +21,7 @@ mod pagination;
 mod partner_faults;
 mod policy;
 mod products;
+mod properties;
 mod schema;
 mod sharing;
 mod storage;
