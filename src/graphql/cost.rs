@@ -116,7 +116,9 @@ impl Cost {
     }
 }
 
-/// What `operation` of `document` would cost with `variables`. `internal`
+/// What `operation` of `document` would cost with `variables`, and whether
+/// the cost depends on the variables (a page, the `ids` or a `scope` given by
+/// one): a cost that does not is the text's, whatever the request. `internal`
 /// says the caller is one of ours (introspection is free); `federates`, that
 /// its lists over `scope` ask partners.
 pub fn measure(
@@ -127,7 +129,7 @@ pub fn measure(
     variables: &Variables,
     internal: bool,
     federates: bool,
-) -> Cost {
+) -> (Cost, bool) {
     let defaults = operation
         .variable_definitions
         .iter()
@@ -148,8 +150,10 @@ pub fn measure(
         federates,
         kept: HashMap::new(),
         open: HashSet::new(),
+        varies: false,
     };
-    measure.set(&operation.selection_set.node, Some(root))
+    let cost = measure.set(&operation.selection_set.node, Some(root));
+    (cost, measure.varies)
 }
 
 struct Measure<'a> {
@@ -165,6 +169,8 @@ struct Measure<'a> {
     /// Fragments being measured, so that a cycle (which validation refuses)
     /// ends.
     open: HashSet<&'a Name>,
+    /// An argument the cost reads came from a variable.
+    varies: bool,
 }
 
 impl<'a> Measure<'a> {
@@ -287,22 +293,31 @@ impl<'a> Measure<'a> {
     }
 
     /// The value of `field`'s argument `name`, its variables read.
-    fn argument(&self, field: &async_graphql::parser::types::Field, name: &str) -> Option<Value> {
+    fn argument(
+        &mut self,
+        field: &async_graphql::parser::types::Field,
+        name: &str,
+    ) -> Option<Value> {
         let (_, value) = field
             .arguments
             .iter()
             .find(|(argument, _)| argument.node == name)?;
-        value
+        let (variables, defaults) = (self.variables, &self.defaults);
+        let mut read = false;
+        let value = value
             .node
             .clone()
             .into_const_with(|variable| {
-                self.variables
+                read = true;
+                variables
                     .get(&variable)
-                    .or_else(|| self.defaults.get(&variable))
+                    .or_else(|| defaults.get(&variable))
                     .cloned()
                     .ok_or(())
             })
-            .ok()
+            .ok();
+        self.varies |= read;
+        value
     }
 }
 
@@ -323,6 +338,7 @@ mod tests {
             internal,
             internal,
         )
+        .0
     }
 
     #[test]
@@ -377,6 +393,39 @@ mod tests {
             cost(branches, serde_json::json!({}), true).fields,
             1 + 1 + 2
         );
+    }
+
+    #[test]
+    fn a_cost_that_reads_a_variable_says_so() {
+        let shape = Shape::of(&crate::graphql::sdl());
+        let varies = |query: &str| {
+            let document = async_graphql::parser::parse_query(query).unwrap();
+            let (_, operation) = document.operations.iter().next().unwrap();
+            let variables = Variables::from_json(serde_json::json!({}));
+            measure(
+                &shape,
+                &document,
+                &operation.node,
+                "Query",
+                &variables,
+                true,
+                true,
+            )
+            .1
+        };
+        assert!(!varies(
+            "query($n: String!) { certificate(number: $n) { number } }"
+        ));
+        assert!(!varies(
+            "{ certificates(first: 5, scope: LOCAL) { edges { cursor } } }"
+        ));
+        assert!(varies(
+            "query($f: Int) { certificates(first: $f) { edges { cursor } } }"
+        ));
+        assert!(varies(
+            "query($s: Scope) { certificates(scope: $s) { edges { cursor } } }"
+        ));
+        assert!(varies("query($i: [ID!]!) { nodes(ids: $i) { id } }"));
     }
 
     #[test]

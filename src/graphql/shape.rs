@@ -134,8 +134,12 @@ impl Shape {
             failed,
             path: Vec::new(),
         };
-        let asked = walk.asked(&[set], Some(root));
-        walk.object(data, &asked);
+        if walk.failed.is_empty() {
+            walk.order(data, &[set]);
+        } else {
+            let asked = walk.asked(&[set], Some(root));
+            walk.object(data, &asked);
+        }
     }
 }
 
@@ -173,10 +177,101 @@ struct Asked<'a> {
     /// The type the field was selected on: the enclosing type, or a fragment's
     /// type condition.
     on: Option<&'a str>,
+    /// Empty for a leaf, so that a leaf costs no allocation.
     below: Vec<&'a SelectionSet>,
 }
 
 impl<'a> Walk<'a> {
+    /// Puts every object of `value` (asked for by `sets`) in the order asked,
+    /// when nothing failed: no type is looked up, no list of what was asked
+    /// is built unless an object is out of order, and a child's selections
+    /// are gathered only for objects and lists.
+    fn order(&mut self, value: &mut Value, sets: &[&'a SelectionSet]) {
+        match value {
+            Value::Object(map) => {
+                if !self.in_order(map, sets) {
+                    let asked = self.asked(sets, None);
+                    self.object(value, &asked);
+                    return;
+                }
+                for (key, child) in map.iter_mut() {
+                    if matches!(child, Value::Object(_) | Value::List(_)) {
+                        let below = self.below(sets, key);
+                        self.order(child, &below);
+                    }
+                }
+            }
+            Value::List(items) => {
+                for item in items {
+                    self.order(item, sets);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `map`'s keys come in the order `sets` ask for them.
+    fn in_order(
+        &self,
+        map: &async_graphql::indexmap::IndexMap<Name, Value>,
+        sets: &[&'a SelectionSet],
+    ) -> bool {
+        let mut keys = map.keys().peekable();
+        for set in sets {
+            self.follow(set, &mut |key| {
+                if keys.peek() == Some(&key) {
+                    keys.next();
+                }
+            });
+        }
+        keys.peek().is_none()
+    }
+
+    /// The selections `sets` make below the response key `key`.
+    fn below(&self, sets: &[&'a SelectionSet], key: &Name) -> Vec<&'a SelectionSet> {
+        let mut below = Vec::new();
+        for set in sets {
+            self.fields(set, 0, &mut |field| {
+                if field.response_key().node == *key && !field.selection_set.node.items.is_empty() {
+                    below.push(&field.selection_set.node);
+                }
+            });
+        }
+        below
+    }
+
+    /// Calls `each` with the response key of every field `set` selects, in
+    /// order, fragments in place.
+    fn follow(&self, set: &'a SelectionSet, each: &mut impl FnMut(&'a Name)) {
+        self.fields(set, 0, &mut |field| each(&field.response_key().node));
+    }
+
+    /// Calls `each` with every field `set` selects, in order, fragments in
+    /// place (to a depth that only a cycle, which validation refuses, passes).
+    fn fields(
+        &self,
+        set: &'a SelectionSet,
+        depth: usize,
+        each: &mut impl FnMut(&'a async_graphql::parser::types::Field),
+    ) {
+        if depth > 32 {
+            return;
+        }
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => each(&field.node),
+                Selection::InlineFragment(fragment) => {
+                    self.fields(&fragment.node.selection_set.node, depth + 1, each);
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = self.fragments.get(&spread.node.fragment_name.node) {
+                        self.fields(&fragment.node.selection_set.node, depth + 1, each);
+                    }
+                }
+            }
+        }
+    }
+
     /// Settles `value`, of type `ty` (if known), asked for by `sets`.
     fn value(&mut self, value: &mut Value, ty: Option<&'a Type>, sets: &[&'a SelectionSet]) {
         match value {
@@ -219,11 +314,10 @@ impl<'a> Walk<'a> {
         let Value::Object(map) = value else {
             return;
         };
-        let in_order = self.failed.is_empty()
-            && map
-                .keys()
-                .zip(asked.iter().filter(|a| map.contains_key(a.key)))
-                .all(|(key, asked)| key == asked.key);
+        // In order: its keys are a subsequence of those asked.
+        let mut rest = asked.iter();
+        let in_order =
+            self.failed.is_empty() && map.keys().all(|key| rest.any(|asked| asked.key == key));
         let mut settled = if in_order {
             std::mem::take(map)
         } else {
@@ -277,10 +371,10 @@ impl<'a> Walk<'a> {
 
     /// The response keys `sets` ask for on an object of type `on`, in order.
     fn asked(&self, sets: &[&'a SelectionSet], on: Option<&'a str>) -> Vec<Asked<'a>> {
-        let mut asked = Vec::new();
-        let mut seen = HashSet::new();
+        let mut asked = Vec::with_capacity(sets.iter().map(|set| set.items.len()).sum());
+        let mut spread = Vec::new();
         for set in sets {
-            self.collect(set, on, &mut asked, &mut seen);
+            self.collect(set, on, &mut asked, &mut spread);
         }
         asked
     }
@@ -290,7 +384,7 @@ impl<'a> Walk<'a> {
         set: &'a SelectionSet,
         on: Option<&'a str>,
         asked: &mut Vec<Asked<'a>>,
-        spread: &mut HashSet<&'a Name>,
+        spread: &mut Vec<&'a Name>,
     ) {
         for selection in &set.items {
             match &selection.node {
@@ -298,13 +392,14 @@ impl<'a> Walk<'a> {
                     let field = &field.node;
                     let key = &field.response_key().node;
                     let below = &field.selection_set.node;
+                    let below = (!below.items.is_empty()).then_some(below);
                     match asked.iter_mut().find(|a: &&mut Asked<'a>| a.key == key) {
-                        Some(known) => known.below.push(below),
+                        Some(known) => known.below.extend(below),
                         None => asked.push(Asked {
                             key,
                             name: &field.name.node,
                             on,
-                            below: vec![below],
+                            below: below.into_iter().collect(),
                         }),
                     }
                 }
@@ -321,9 +416,10 @@ impl<'a> Walk<'a> {
                     // A fragment spread twice at one level adds nothing the
                     // second time (and a cycle, which validation refuses,
                     // ends here).
-                    if !spread.insert(name) {
+                    if spread.contains(&name) {
                         continue;
                     }
+                    spread.push(name);
                     if let Some(fragment) = self.fragments.get(name) {
                         let fragment = &fragment.node;
                         let on = Some(fragment.type_condition.node.on.node.as_str());
