@@ -1,6 +1,7 @@
-//! The memory allocator: mimalloc (v3) for every binary built on this crate —
-//! the gateway, the benchmark's gateways, the tests — and, once [`configure`]
-//! has run, for SQLite as well.
+//! The memory allocator: mimalloc (v3), which each binary declares as its
+//! global allocator (`src/main.rs`, the benchmark's `main.rs`; a library
+//! chooses no allocator for the programs that link it), and, once
+//! [`configure`] has run, SQLite's as well.
 //!
 //! A gateway's work is many short-lived allocations: each GraphQL field boxes a
 //! future of up to 1.3 KB, each answer builds a tree of values, each SQLite
@@ -23,9 +24,6 @@
 use libmimalloc_sys as mi;
 use libsqlite3_sys as ffi;
 use std::ffi::{c_int, c_void};
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Hands SQLite's allocations to mimalloc and switches its memory statistics
 /// off. SQLite calls the C library's `malloc` itself, past Rust's global

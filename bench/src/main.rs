@@ -75,6 +75,11 @@ struct Args {
     json: PathBuf,
 }
 
+/// The gateways the harness runs are this binary, so it declares the
+/// gateway's allocator (see `caunoi::allocator`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     caunoi::allocator::configure();
     let _ = rustls::crypto::ring::default_provider().install_default();
