@@ -21,14 +21,15 @@ use axum_server::tls::TlsInfo;
 
 use async_graphql::parser::types::OperationType;
 
-use crate::audit::{self, Event, Outcome};
 use crate::config::Config;
+use crate::domain::Caller;
 use crate::domain::ProvinceCode;
+use crate::domain::audit::{self, Event, Outcome};
 use crate::graphql::Returned;
 use crate::graphql::{self, Schemas};
 use crate::server::Tls;
 use crate::server::http::{self, Media};
-use crate::server::identity::{Caller, Identity};
+use crate::server::identity::Identity;
 use crate::server::metrics::{self, CountHandshakes};
 use crate::store::Store;
 use crate::turn::{Turn, Turns};

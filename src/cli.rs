@@ -211,7 +211,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify { expect }) => {
             let expect = expect
                 .as_deref()
-                .map(crate::audit::Head::parse)
+                .map(crate::domain::audit::Head::parse)
                 .transpose()?;
             let verdict =
                 crate::audit::verify(&open_store(&config).await?, expect.as_ref()).await?;

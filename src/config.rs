@@ -18,7 +18,6 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ProvinceCode;
-use crate::graphql::{ProvinceNames, QueryLimits};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -301,6 +300,45 @@ pub struct Limits {
     /// Bounds the memory that answers being built take. Default: 4 per CPU core.
     pub concurrent_requests: usize,
 }
+
+/// Query limits applied before any resolver runs (`graphql::cost` measures
+/// them).
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub depth: usize,
+    /// Most fields a request of ours may resolve, each times the page size
+    /// of every list above it.
+    pub complexity: usize,
+    /// The same, for a partner.
+    pub partner_complexity: usize,
+    /// Most aliased fields in one document.
+    pub aliases: usize,
+    /// Most lists over every partner (`scope` other than `LOCAL`) in one
+    /// request, counted before it runs.
+    pub partner_lists: usize,
+    /// Most calls of each partner in one request, counted as it runs: its
+    /// lists, and what a partner's page asks in turn (each of its facilities'
+    /// certificates is a call of its own).
+    pub partner_calls: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            depth: 10,
+            complexity: 50_000,
+            // A sync's page of a thousand records costs 18 000.
+            partner_complexity: 25_000,
+            aliases: 30,
+            partner_lists: 10,
+            partner_calls: 100,
+        }
+    }
+}
+
+/// The names of the provinces this gateway knows, from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ProvinceNames(pub BTreeMap<ProvinceCode, String>);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -63,16 +63,6 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
-impl From<sea_orm::DbErr> for AppError {
-    fn from(error: sea_orm::DbErr) -> Self {
-        if crate::store::busy(&error) {
-            tracing::warn!(%error, "the database is busy");
-            return AppError::StorageBusy;
-        }
-        AppError::Internal(anyhow::Error::new(error).context("database"))
-    }
-}
-
 /// Names the field that an [`Invalid`] value came from.
 pub trait FieldContext<T> {
     fn field(self, field: &str) -> Result<T, AppError>;

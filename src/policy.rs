@@ -9,8 +9,8 @@
 
 use async_graphql::parser::types::OperationType;
 
+use crate::domain::Caller;
 use crate::domain::Role;
-use crate::server::identity::Caller;
 
 /// Root fields only operators may ask for.
 const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::server::identity::{Caller, Identity};
+use crate::domain::Caller;
+use crate::server::identity::Identity;
 
 /// Buckets kept before full ones, which are as good as none, are dropped.
 const BUCKETS: usize = 10_000;

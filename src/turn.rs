@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::server::identity::Caller;
+use crate::domain::Caller;
 
 /// A request that costs at most this many fields (`graphql::cost`) is cheap:
 /// a lookup by number or ID costs 20 to 40, a page of 100 thousands.
@@ -214,8 +214,8 @@ impl Drop for Away<'_> {
 #[cfg(test)]
 mod tests {
     use super::Turns;
+    use crate::domain::Caller;
     use crate::domain::Role;
-    use crate::server::identity::Caller;
 
     const DASHBOARD: Caller = Caller::Internal(Role::Dashboard);
 

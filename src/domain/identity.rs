@@ -19,6 +19,25 @@ coded_enum! {
     }
 }
 
+/// The caller of a request, as policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A partner province's gateway.
+    Partner(ProvinceCode),
+    /// One of our own dashboards, operators or sync jobs.
+    Internal(Role),
+}
+
+impl Caller {
+    /// The caller's kind, as metrics label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Caller::Partner(_) => "partner",
+            Caller::Internal(role) => role.code(),
+        }
+    }
+}
+
 /// The identity a certificate claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Principal {

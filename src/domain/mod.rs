@@ -7,6 +7,7 @@
 //! lower-case text and shown to GraphQL in upper case, both defined once by
 //! [`coded_enum!`].
 
+pub mod audit;
 mod certificate;
 mod facility;
 mod id;
@@ -22,7 +23,7 @@ pub use certificate::{
 };
 pub use facility::{BusinessRegistrationNumber, FacilityKind, IdNumber, PhoneNumber};
 pub use id::{GlobalId, RecordKind};
-pub use identity::{Principal, Role};
+pub use identity::{Caller, Principal, Role};
 pub use inspection::{ChainStage, InspectionResult};
 pub use product::{OcopRating, ProductCategory, Stars};
 pub use province::ProvinceCode;

@@ -3,12 +3,14 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 
 use super::{pagination, scalars, store};
-use crate::audit::{Entry, Outcome};
 use crate::domain::Role;
+use crate::domain::audit::{Entry, Outcome};
 use crate::store::AuditFilter;
 
 /// One audited request: a link of the hash chain.
 pub struct AuditEntry(pub Entry);
+
+super::pagination::connection_types!(AuditEntry, AuditEntryEdge, AuditEntryConnection);
 
 #[Object]
 impl AuditEntry {
@@ -99,7 +101,7 @@ impl AuditQuery {
         filter: Option<AuditFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::AuditEntryConnection> {
+    ) -> Result<AuditEntryConnection> {
         let filter = filter.unwrap_or_default();
         let filter = AuditFilter {
             outcome: filter.outcome.map(|o| o.code().to_owned()),

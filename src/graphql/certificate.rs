@@ -9,7 +9,7 @@ use super::{
     fanout::{self, LocalPage, Scope, Sources},
     forward, heavy, local,
     node::Node,
-    opt_check, pagination,
+    opt_check,
     remote::{
         Consistency, ask, ask_owner, federates, lookup, noted, read_replica, remote, stand_in,
     },
@@ -37,6 +37,8 @@ const MAX_SCOPE: usize = 50;
 /// A food-safety certificate: eligibility certificate, safe-food-production
 /// commitment, or exemption by a recognised standard.
 pub struct Certificate(pub CertificateRecord, pub super::Provenance);
+
+super::pagination::connection_types!(Certificate, CertificateEdge, CertificateConnection);
 
 #[Object]
 impl Certificate {
@@ -350,7 +352,7 @@ impl CertificateQuery {
         filter: Option<CertificateFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::CertificateConnection> {
+    ) -> Result<CertificateConnection> {
         let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let (facility, none_here) = facility_filter(ctx, filter.facility_id.as_ref())?;

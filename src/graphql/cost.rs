@@ -454,7 +454,10 @@ mod tests {
     #[test]
     fn what_we_ask_of_partners_fits_their_limits() {
         use crate::federation::records;
-        let limits = crate::graphql::QueryLimits::default().partner();
+        let limits = crate::graphql::limits_of(
+            &crate::config::QueryLimits::default(),
+            crate::domain::Caller::Partner(crate::domain::ProvinceCode::parse("40").unwrap()),
+        );
         let ids: Vec<String> = (0..LARGEST_PAGE)
             .map(|i| format!("Certificate:40:{i}"))
             .collect();

@@ -22,6 +22,8 @@ use crate::store::{
 /// A facility (cơ sở) that produces, processes or trades food.
 pub struct Facility(pub FacilityRecord, pub super::Provenance);
 
+super::pagination::connection_types!(Facility, FacilityEdge, FacilityConnection);
+
 /// Where a facility is. Communes are data, not an enumeration: the 2025
 /// reorganisation renamed many of them.
 #[derive(SimpleObject)]
@@ -109,7 +111,7 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Option<pagination::CertificateConnection>> {
+    ) -> Result<Option<super::certificate::CertificateConnection>> {
         heavy(self.certificate_page(ctx, first, after)).await
     }
     /// This facility's products.
@@ -118,7 +120,7 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Option<pagination::ProductConnection>> {
+    ) -> Result<Option<super::product::ProductConnection>> {
         heavy(self.product_page(ctx, first, after)).await
     }
     /// Inspections of this facility recorded by this province.
@@ -127,7 +129,7 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::InspectionConnection> {
+    ) -> Result<super::inspection::InspectionConnection> {
         heavy(self.inspection_page(ctx, first, after)).await
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
@@ -167,7 +169,7 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Option<pagination::CertificateConnection>> {
+    ) -> Result<Option<super::certificate::CertificateConnection>> {
         if !self.is_ours(ctx) {
             let province = self.0.id.province;
             let query = records::facility_certificates_query();
@@ -203,7 +205,7 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Option<pagination::ProductConnection>> {
+    ) -> Result<Option<super::product::ProductConnection>> {
         if !self.is_ours(ctx) {
             let province = self.0.id.province;
             let query = records::facility_products_query();
@@ -235,7 +237,7 @@ impl Facility {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::InspectionConnection> {
+    ) -> Result<super::inspection::InspectionConnection> {
         let filter = InspectionFilter {
             facility: Some(self.0.id),
             audience: audience(ctx),
@@ -318,7 +320,7 @@ impl FacilityQuery {
         filter: Option<FacilityFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::FacilityConnection> {
+    ) -> Result<FacilityConnection> {
         let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let filter = FacilityFilter {

@@ -6,7 +6,7 @@ use super::{
     Facility, InternalOnly, Province, audience,
     facility::facility_ref,
     fanout::{self, Scope, Sources},
-    forward, heavy, local, opt_check, pagination,
+    forward, heavy, local, opt_check,
     remote::Consistency,
     scalars, store,
 };
@@ -18,6 +18,8 @@ use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
 /// An inspection of one stage of a facility's production chain, owned by the
 /// inspecting province.
 pub struct Inspection(pub InspectionRecord, pub super::Provenance);
+
+super::pagination::connection_types!(Inspection, InspectionEdge, InspectionConnection);
 
 #[Object]
 impl Inspection {
@@ -107,7 +109,7 @@ impl InspectionQuery {
         filter: Option<InspectionFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::InspectionConnection> {
+    ) -> Result<InspectionConnection> {
         let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let filter = InspectionFilter {

@@ -28,7 +28,7 @@ pub use facility::Facility;
 pub use fanout::Scope;
 pub use inspection::Inspection;
 pub use product::Product;
-pub use province::{Province, ProvinceNames};
+pub use province::Province;
 
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema, ServerError, Value,
@@ -36,9 +36,10 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition, OperationType},
 };
 
+use crate::config::QueryLimits;
+use crate::domain::Caller;
 use crate::domain::{GlobalId, Invalid, RecordKind};
 use crate::error::{AppError, FieldContext};
-use crate::server::identity::Caller;
 use crate::store::{Audience, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,61 +67,19 @@ pub struct Mutation(
 pub type CauNoiSchema = Schema<Query, Mutation, EmptySubscription>;
 pub type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>;
 
-/// Query limits applied before any resolver runs (see `cost`).
-#[derive(Debug, Clone, Copy)]
-pub struct QueryLimits {
-    pub depth: usize,
-    /// Most fields a request of ours may resolve, each times the page size
-    /// of every list above it.
-    pub complexity: usize,
-    /// The same, for a partner.
-    pub partner_complexity: usize,
-    /// Most aliased fields in one document.
-    pub aliases: usize,
-    /// Most lists over every partner (`scope` other than `LOCAL`) in one
-    /// request, counted before it runs.
-    pub partner_lists: usize,
-    /// Most calls of each partner in one request, counted as it runs: its
-    /// lists, and what a partner's page asks in turn (each of its facilities'
-    /// certificates is a call of its own).
-    pub partner_calls: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            depth: 10,
-            complexity: 50_000,
-            // A sync's page of a thousand records costs 18 000.
-            partner_complexity: 25_000,
-            aliases: 30,
-            partner_lists: 10,
-            partner_calls: 100,
-        }
-    }
-}
-
-impl QueryLimits {
-    fn of(&self, caller: Caller) -> cost::Limits {
-        match caller {
-            Caller::Partner(_) => self.partner(),
-            Caller::Internal(_) => self.internal(),
-        }
-    }
-
-    fn internal(&self) -> cost::Limits {
-        cost::Limits {
-            depth: self.depth,
-            fields: self.complexity as u64,
-            partner_lists: self.partner_lists as u64,
-        }
-    }
-
-    fn partner(&self) -> cost::Limits {
-        cost::Limits {
-            fields: self.partner_complexity as u64,
-            ..self.internal()
-        }
+/// What `caller` may spend, as `cost` measures it.
+fn limits_of(limits: &QueryLimits, caller: Caller) -> cost::Limits {
+    let internal = cost::Limits {
+        depth: limits.depth,
+        fields: limits.complexity as u64,
+        partner_lists: limits.partner_lists as u64,
+    };
+    match caller {
+        Caller::Partner(_) => cost::Limits {
+            fields: limits.partner_complexity as u64,
+            ..internal
+        },
+        Caller::Internal(_) => internal,
     }
 }
 
@@ -361,7 +320,7 @@ impl Text {
     /// over and over are hashed once (11 600 instructions of a partner's
     /// lookup).
     pub fn query_hash(&self) -> String {
-        let hash = || crate::audit::sha256_hex(self.query.as_bytes());
+        let hash = || crate::domain::audit::sha256_hex(self.query.as_bytes());
         match &self.kept {
             Some(parsed) => parsed.query_hash.get_or_init(hash).clone(),
             None => hash(),
@@ -642,7 +601,7 @@ fn measure(
             cost
         }
     };
-    match cost.breach(&limits.of(caller)) {
+    match cost.breach(&limits_of(&limits, caller)) {
         Some(breach) => Err(breach),
         None => Ok(Some(cost.fields)),
     }
@@ -1076,7 +1035,7 @@ mod tests {
         let first = text(lookup);
         let kept = first.kept.clone().expect("the lookup is kept");
         assert_eq!(kept.query_hash.get(), None, "hashed before it was asked");
-        let hash = crate::audit::sha256_hex(lookup.as_bytes());
+        let hash = crate::domain::audit::sha256_hex(lookup.as_bytes());
         assert_eq!(first.query_hash(), hash);
         assert_eq!(kept.query_hash.get(), Some(&hash), "the hash was not kept");
         assert_eq!(text(lookup).query_hash(), hash);
@@ -1086,7 +1045,7 @@ mod tests {
         assert!(not_kept.kept.is_none());
         assert_eq!(
             not_kept.query_hash(),
-            crate::audit::sha256_hex(broken.as_bytes())
+            crate::domain::audit::sha256_hex(broken.as_bytes())
         );
     }
 

@@ -7,7 +7,6 @@
 use async_graphql::SimpleObject;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use super::{Certificate, Facility, Inspection, Product, audit::AuditEntry};
 use crate::error::AppError;
 use crate::store::{MAX_PAGE, Page, PageRequest};
 
@@ -28,26 +27,29 @@ pub trait Connection: Sized {
     fn assemble(edges: Vec<(String, Self::Node)>, page_info: PageInfo) -> Self;
 }
 
-/// Defines the edge and connection types of one kind of node.
+/// Defines the edge and connection types of one kind of node, beside it.
 macro_rules! connection_types {
     ($node:ident, $edge:ident, $connection:ident) => {
         /// One item of a page and its cursor.
-        #[derive(SimpleObject)]
+        #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
             pub cursor: String,
             pub node: $node,
         }
 
         /// A page of a list.
-        #[derive(SimpleObject)]
+        #[derive(async_graphql::SimpleObject)]
         pub struct $connection {
             pub edges: Vec<$edge>,
-            pub page_info: PageInfo,
+            pub page_info: super::pagination::PageInfo,
         }
 
-        impl Connection for $connection {
+        impl super::pagination::Connection for $connection {
             type Node = $node;
-            fn assemble(edges: Vec<(String, $node)>, page_info: PageInfo) -> Self {
+            fn assemble(
+                edges: Vec<(String, $node)>,
+                page_info: super::pagination::PageInfo,
+            ) -> Self {
                 Self {
                     edges: edges
                         .into_iter()
@@ -60,11 +62,7 @@ macro_rules! connection_types {
     };
 }
 
-connection_types!(Facility, FacilityEdge, FacilityConnection);
-connection_types!(Certificate, CertificateEdge, CertificateConnection);
-connection_types!(Product, ProductEdge, ProductConnection);
-connection_types!(Inspection, InspectionEdge, InspectionConnection);
-connection_types!(AuditEntry, AuditEntryEdge, AuditEntryConnection);
+pub(super) use connection_types;
 
 /// Reads `first` and `after` into a store request.
 pub fn request(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, AppError> {

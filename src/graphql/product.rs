@@ -8,7 +8,7 @@ use super::{
     facility::facility_ref,
     facility_filter,
     fanout::{self, LocalPage, Scope, Sources},
-    forward, heavy, local, opt_check, pagination,
+    forward, heavy, local, opt_check,
     remote::Consistency,
     scalars, store, writable_id,
 };
@@ -21,6 +21,8 @@ use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
 
 /// A food product of a facility of this province.
 pub struct Product(pub ProductRecord, pub super::Provenance);
+
+super::pagination::connection_types!(Product, ProductEdge, ProductConnection);
 
 #[Object]
 impl Product {
@@ -176,7 +178,7 @@ impl ProductQuery {
         filter: Option<ProductFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<pagination::ProductConnection> {
+    ) -> Result<ProductConnection> {
         let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let (facility, none_here) = facility_filter(ctx, filter.facility_id.as_ref())?;

@@ -1,15 +1,10 @@
 //! Provinces as the API shows them: code and name.
 
-use std::collections::BTreeMap;
-
 use async_graphql::{Context, Object};
 
 use super::scalars;
+use crate::config::ProvinceNames;
 use crate::domain::ProvinceCode;
-
-/// The names of the provinces this gateway knows, from configuration.
-#[derive(Debug, Clone, Default)]
-pub struct ProvinceNames(pub BTreeMap<ProvinceCode, String>);
 
 /// A province, by its administrative code.
 #[derive(Debug, Clone, Copy)]

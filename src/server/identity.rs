@@ -19,16 +19,7 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use crate::domain::{Principal, ProvinceCode, Role};
-
-/// The caller of a request, as policy sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    /// A partner province's gateway.
-    Partner(ProvinceCode),
-    /// One of our own dashboards, operators or sync jobs.
-    Internal(Role),
-}
+use crate::domain::{Caller, Principal, ProvinceCode, Role};
 
 /// A verified caller and the certificate that proves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,26 +39,6 @@ impl Identity {
             principal: Principal::new(province, role),
             fingerprint: "local".to_owned(),
             subject: "in-process".to_owned(),
-        }
-    }
-}
-
-impl From<Caller> for crate::store::Audience {
-    /// What the store may show this caller: a partner, what is shared with it.
-    fn from(caller: Caller) -> Self {
-        match caller {
-            Caller::Partner(province) => crate::store::Audience::Partner(province),
-            Caller::Internal(_) => crate::store::Audience::Internal,
-        }
-    }
-}
-
-impl Caller {
-    /// The caller's kind, as metrics label it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Caller::Partner(_) => "partner",
-            Caller::Internal(role) => role.code(),
         }
     }
 }
@@ -217,7 +188,7 @@ impl Authenticator {
 
 /// SHA-256 of a DER certificate, lower-case hex.
 pub fn fingerprint(der: &[u8]) -> String {
-    crate::audit::sha256_hex(der)
+    crate::domain::audit::sha256_hex(der)
 }
 
 /// The subject of a certificate, and the one `urn:caunoi` identity its

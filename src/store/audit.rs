@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::{Page, PageRequest, Store, page};
-use crate::audit::{Entry, Event, Head};
+use crate::domain::audit::{Entry, Event, Head};
 use crate::error::AppError;
 
 /// Which audit entries to list.

@@ -39,7 +39,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query},
 };
 
-use crate::domain::{CertificateNumber, GlobalId, ProvinceCode, RecordKind, text};
+use crate::domain::{Caller, CertificateNumber, GlobalId, ProvinceCode, RecordKind, text};
 use crate::error::AppError;
 
 /// Who reads. Our own staff see every record we own; a partner sees only what the
@@ -51,6 +51,28 @@ pub enum Audience {
     #[default]
     Internal,
     Partner(ProvinceCode),
+}
+
+impl From<Caller> for Audience {
+    /// What the store may show this caller: a partner, what is shared with it.
+    fn from(caller: Caller) -> Self {
+        match caller {
+            Caller::Partner(province) => Audience::Partner(province),
+            Caller::Internal(_) => Audience::Internal,
+        }
+    }
+}
+
+/// A database error as callers see it: a lock held too long is
+/// `STORAGE_BUSY`, anything else an internal error.
+impl From<sea_orm::DbErr> for AppError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        if busy(&error) {
+            tracing::warn!(%error, "the database is busy");
+            return AppError::StorageBusy;
+        }
+        AppError::Internal(anyhow::Error::new(error).context("database"))
+    }
 }
 
 /// Any record: one of ours, or a partner's as its owner sent it.

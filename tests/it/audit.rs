@@ -1,7 +1,8 @@
 //! The audit trail: what leaves evidence, the hash chain, and failing closed.
 
-use caunoi::audit::{Head, verify};
+use caunoi::audit::verify;
 use caunoi::domain::Role;
+use caunoi::domain::audit::Head;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use sea_orm::{ConnectionTrait, Database};
@@ -122,7 +123,7 @@ async fn partner_requests_refusals_and_mutations_leave_evidence_dashboard_reads_
         );
         assert_eq!(
             partner_entry["queryHash"],
-            caunoi::audit::sha256_hex(partner_query.as_bytes())
+            caunoi::domain::audit::sha256_hex(partner_query.as_bytes())
         );
         assert_eq!(
             partner_entry["fingerprint"],
@@ -132,7 +133,7 @@ async fn partner_requests_refusals_and_mutations_leave_evidence_dashboard_reads_
     // A refused request is hashed as it came, though it never ran.
     assert_eq!(
         entries[3]["queryHash"],
-        caunoi::audit::sha256_hex(refused_mutation.as_bytes())
+        caunoi::domain::audit::sha256_hex(refused_mutation.as_bytes())
     );
     assert_eq!(entries[3]["errorCodes"], json!(["FORBIDDEN"]));
     assert_eq!(entries[4]["errorCodes"], json!(["FORBIDDEN"]));
@@ -282,17 +283,17 @@ async fn only_operators_read_the_audit_log() {
 }
 
 /// An event as a gateway would record it, told apart by `n`.
-fn event(n: i64) -> caunoi::audit::Event {
-    caunoi::audit::Event {
-        at: caunoi::audit::Event::now(),
+fn event(n: i64) -> caunoi::domain::audit::Event {
+    caunoi::domain::audit::Event {
+        at: caunoi::domain::audit::Event::now(),
         fingerprint: format!("{n:064x}"),
         subject: format!("CN=gateway {n}"),
         role: Some("gateway".to_owned()),
         province: Some(40),
         operation_name: None,
         operation_type: "query".to_owned(),
-        query_hash: caunoi::audit::sha256_hex(b"{ facilities { edges { node { id } } } }"),
-        variables_hash: caunoi::audit::sha256_hex(b"{}"),
+        query_hash: caunoi::domain::audit::sha256_hex(b"{ facilities { edges { node { id } } } }"),
+        variables_hash: caunoi::domain::audit::sha256_hex(b"{}"),
         records: vec![format!("Facility:19:{n}@1")],
         outcome: "ok".to_owned(),
         error_codes: Vec::new(),

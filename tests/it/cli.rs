@@ -113,7 +113,7 @@ fn audit_verify_and_head_speak_for_the_chain() {
     let head = caunoi(&["audit", "head"], state.path());
     assert!(head.status.success());
     let head = String::from_utf8(head.stdout).unwrap();
-    assert_eq!(head.trim(), format!("0:{}", caunoi::audit::GENESIS));
+    assert_eq!(head.trim(), format!("0:{}", caunoi::domain::audit::GENESIS));
     let verify = caunoi(&["audit", "verify", "--expect", head.trim()], state.path());
     assert!(verify.status.success());
     assert!(String::from_utf8_lossy(&verify.stdout).contains("intact: 0 entries"));

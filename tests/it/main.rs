@@ -16,6 +16,7 @@ mod federation;
 mod feed;
 mod http;
 mod inspections;
+mod modules;
 mod overload;
 mod pagination;
 mod partner_faults;

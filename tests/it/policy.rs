@@ -1,9 +1,9 @@
 //! The access policy against every root field of the schema, for every caller.
 
 use async_graphql::parser::types::{OperationType, TypeKind, TypeSystemDefinition};
+use caunoi::domain::Caller;
 use caunoi::domain::{ProvinceCode, Role};
 use caunoi::policy::authorize;
-use caunoi::server::identity::Caller;
 
 /// Every field of the schema's `Query` and `Mutation` types.
 fn root_fields() -> Vec<(OperationType, String)> {
