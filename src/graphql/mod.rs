@@ -41,7 +41,6 @@ use crate::domain::Caller;
 use crate::domain::{GlobalId, Invalid, RecordKind};
 use crate::error::{AppError, FieldContext};
 use crate::store::{Audience, Store};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(MergedObject, Default)]
@@ -93,8 +92,8 @@ pub fn schema() -> SchemaBuilder {
 /// mean" suggestions and a lower complexity limit.
 #[derive(Clone)]
 pub struct Schemas {
-    internal: Validating,
-    partner: Validating,
+    internal: CauNoiSchema,
+    partner: CauNoiSchema,
     pub limits: QueryLimits,
     documents: Arc<Documents>,
     shape: Arc<shape::Shape>,
@@ -103,53 +102,21 @@ pub struct Schemas {
 impl Schemas {
     /// Both schemas, each given the same data by `attach`.
     pub fn build(limits: QueryLimits, attach: impl Fn(SchemaBuilder) -> SchemaBuilder) -> Self {
-        let partner = || schema().disable_introspection().disable_suggestions();
-        let internal = Validating::build(schema, &attach);
+        let internal = attach(schema()).finish();
         Self {
-            shape: Arc::new(shape::Shape::of(&internal.full.sdl())),
+            shape: Arc::new(shape::Shape::of(&internal.sdl())),
             internal,
-            partner: Validating::build(partner, &attach),
+            partner: attach(schema().disable_introspection().disable_suggestions()).finish(),
             limits,
             documents: Arc::new(Documents::new()),
         }
     }
 
-    fn of(&self, caller: Caller) -> &Validating {
+    fn of(&self, caller: Caller) -> &CauNoiSchema {
         match caller {
             Caller::Partner(_) => &self.partner,
             Caller::Internal(_) => &self.internal,
         }
-    }
-}
-
-/// One caller's schema, built twice. `full` runs every validation rule.
-/// `known` runs only what async-graphql's fast mode keeps (fragment cycles,
-/// depth, complexity), for a text `full` has passed before whose variables
-/// [`variables_certainly_valid`] vouches for. Of all the rules only one reads
-/// the variables (that argument values fit their types), so a text that passed
-/// once passes again but for its variables. Validation was the largest part of
-/// a partner's lookup (24 % of its instructions).
-#[derive(Clone)]
-struct Validating {
-    full: CauNoiSchema,
-    known: CauNoiSchema,
-}
-
-impl Validating {
-    fn build(
-        schema: impl Fn() -> SchemaBuilder,
-        attach: impl Fn(SchemaBuilder) -> SchemaBuilder,
-    ) -> Self {
-        Self {
-            full: attach(schema()).finish(),
-            known: attach(schema().validation_mode(async_graphql::ValidationMode::Fast)).finish(),
-        }
-    }
-
-    /// `known` for a request [`Parsed::known`] says needs only its variables
-    /// checked, `full` for any other.
-    fn pick(&self, known: bool) -> &CauNoiSchema {
-        if known { &self.known } else { &self.full }
     }
 }
 
@@ -160,12 +127,11 @@ impl Validating {
 /// are kept, which bounds the cache to a few megabytes.
 struct Documents(Mutex<lru::LruCache<String, Arc<Parsed>>>);
 
-/// A kept document, whether each caller's full validation has passed it, and
-/// its text's SHA-256 once a request with it has been audited.
+/// A kept document, and its text's SHA-256 once a request with it has been
+/// audited. Every request is validated in full: a kept text saves parsing,
+/// never a rule.
 struct Parsed {
     document: ExecutableDocument,
-    passed_internal: AtomicBool,
-    passed_partner: AtomicBool,
     query_hash: std::sync::OnceLock<String>,
     /// What the text costs each kind of request (`Parsed::cost_slot`), when
     /// that does not depend on its variables: measuring is a walk of the
@@ -178,25 +144,6 @@ impl Parsed {
     /// not.
     fn cost_slot(&self, internal: bool, federates: bool) -> &std::sync::OnceLock<cost::Cost> {
         &self.costs[usize::from(internal) * 2 + usize::from(federates)]
-    }
-
-    fn passed(&self, caller: Caller) -> &AtomicBool {
-        match caller {
-            Caller::Partner(_) => &self.passed_partner,
-            Caller::Internal(_) => &self.passed_internal,
-        }
-    }
-
-    /// Whether `request`, whose text this is, needs only its variables
-    /// checked: `caller`'s full validation has passed the text, and each
-    /// variable is certainly valid.
-    fn known(&self, caller: Caller, request: &Request) -> bool {
-        self.passed(caller).load(Ordering::Relaxed)
-            && variables_certainly_valid(
-                &self.document,
-                request.operation_name.as_deref(),
-                &request.variables,
-            )
     }
 }
 
@@ -227,8 +174,6 @@ impl Documents {
         }
         let parsed = Arc::new(Parsed {
             document: request.parsed_query().ok()?.clone(),
-            passed_internal: AtomicBool::new(false),
-            passed_partner: AtomicBool::new(false),
             query_hash: std::sync::OnceLock::new(),
             costs: Default::default(),
         });
@@ -237,61 +182,6 @@ impl Documents {
             .expect("the document cache is never poisoned")
             .put(request.query.clone(), parsed.clone());
         Some(parsed)
-    }
-}
-
-/// Whether async-graphql's validation certainly passes every variable
-/// `variables` gives the operation named `name`, judged by the type each
-/// variable's definition declares. A value valid for its declared type is valid
-/// wherever a validated text uses it, since a variable may only stand where its
-/// type fits. `false` only sends the request through full validation, so what is
-/// not plainly valid says `false`: enums and input objects, integers below zero,
-/// and null for a variable with a default (which stands where null may not).
-fn variables_certainly_valid(
-    document: &ExecutableDocument,
-    name: Option<&str>,
-    variables: &async_graphql::Variables,
-) -> bool {
-    let Some(operation) = operation(document, name) else {
-        return false;
-    };
-    operation
-        .node
-        .variable_definitions
-        .iter()
-        .all(|definition| {
-            let definition = &definition.node;
-            match variables.get(definition.name.node.as_str()) {
-                // async-graphql checks no variable that is not given.
-                None => true,
-                Some(Value::Null) if definition.default_value.is_some() => false,
-                Some(value) => fits(&definition.var_type.node, value),
-            }
-        })
-}
-
-/// Whether `value` is valid for `ty`, as async-graphql's validation judges an
-/// argument's value, for the scalars whose checks are known here.
-fn fits(ty: &async_graphql::parser::types::Type, value: &Value) -> bool {
-    use async_graphql::ScalarType;
-    use async_graphql::parser::types::BaseType;
-    match (&ty.base, value) {
-        (_, Value::Null) => ty.nullable,
-        (BaseType::List(item), Value::List(items)) => items.iter().all(|value| fits(item, value)),
-        // One value where a list is expected stands for a list of one.
-        (BaseType::List(item), value) => fits(item, value),
-        (BaseType::Named(name), value) => match name.as_str() {
-            "String" => String::is_valid(value),
-            "ID" => async_graphql::ID::is_valid(value),
-            // Signed and unsigned integers are both `Int`, each with a check
-            // of its own, and the registry holds one of them: pass what both do.
-            "Int" => matches!(value, Value::Number(n) if n.is_i64() && n.is_u64()),
-            "Float" => f64::is_valid(value),
-            "Boolean" => bool::is_valid(value),
-            "Date" => scalars::Date::is_valid(value),
-            "ProvinceCode" => scalars::ProvinceCode::is_valid(value),
-            _ => false,
-        },
     }
 }
 
@@ -451,10 +341,7 @@ pub async fn run(
         ..
     } = prepared;
     let parsed = &text.kept;
-    let known = parsed
-        .as_ref()
-        .is_some_and(|parsed| parsed.known(caller, &request));
-    let schema = schemas.of(caller).pick(known);
+    let schema = schemas.of(caller);
     let audience = Audience::from(caller);
     let store = schema
         .data::<Store>()
@@ -508,12 +395,6 @@ pub async fn run(
         .await;
     let began = !matches!(response.data, Value::Null)
         || response.errors.iter().any(|error| !error.path.is_empty());
-    if let Some(parsed) = parsed
-        && !known
-        && began
-    {
-        parsed.passed(caller).store(true, Ordering::Relaxed);
-    }
     let document = parsed.as_ref().map(|p| &p.document).or(unkept.as_ref());
     if began
         && let Some(document) = document
@@ -949,14 +830,8 @@ fn opt_check<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        Caller, Certificate, Documents, Facility, Inspection, Product, Request,
-        variables_certainly_valid,
-    };
-    use crate::domain::ProvinceCode;
+    use super::{Certificate, Documents, Facility, Inspection, Product, Request};
     use async_graphql::{ContainerType, Context};
-    use serde_json::json;
-    use std::sync::atomic::Ordering;
 
     /// The size of the future `T::resolve_field` returns: the state each of
     /// a `T`'s fields holds while it resolves.
@@ -1047,86 +922,5 @@ mod tests {
             not_kept.query_hash(),
             crate::domain::audit::sha256_hex(broken.as_bytes())
         );
-    }
-
-    /// Whether the variables `variables` are certainly valid for `query`.
-    fn certain(query: &str, variables: serde_json::Value) -> bool {
-        let request = Request::new(query).variables(async_graphql::Variables::from_json(variables));
-        let document = async_graphql::parser::parse_query(query).expect("the query parses");
-        variables_certainly_valid(
-            &document,
-            request.operation_name.as_deref(),
-            &request.variables,
-        )
-    }
-
-    #[test]
-    fn only_plainly_valid_variables_are_certain() {
-        let lookup = "query ($number: String!, $on: Date, $first: Int, $ids: [ID!], $pass: Boolean = true) \
-                      { verifyCertificate(number: $number, on: $on) { valid } }";
-        for good in [
-            json!({ "number": "19-ATTP-2024-000001" }),
-            json!({ "number": "x", "on": "2026-12-01", "first": 100, "pass": false }),
-            json!({ "number": "x", "on": null, "first": null, "ids": null }),
-            json!({ "number": "x", "ids": ["Certificate:40:1", 7] }),
-            // One ID where a list of them is declared is a list of one.
-            json!({ "number": "x", "ids": "Certificate:40:1" }),
-            // A variable the operation does not declare is not checked.
-            json!({ "number": "x", "other": { "deep": [1, 2] } }),
-        ] {
-            assert!(certain(lookup, good.clone()), "{good}");
-        }
-        for bad in [
-            json!({ "number": 5 }),
-            json!({ "number": null }),
-            json!({ "number": ["x"] }),
-            json!({ "number": "x", "on": "yesterday" }),
-            json!({ "number": "x", "first": "100" }),
-            json!({ "number": "x", "first": 1.5 }),
-            // Negative integers fit i32 but not u32, both of which are `Int`.
-            json!({ "number": "x", "first": -1 }),
-            json!({ "number": "x", "ids": [null] }),
-            json!({ "number": "x", "ids": [true] }),
-            json!({ "number": "x", "ids": [["Certificate:40:1"]] }),
-            // A defaulted variable stands where null may not be.
-            json!({ "number": "x", "pass": null }),
-        ] {
-            assert!(!certain(lookup, bad.clone()), "{bad}");
-        }
-        // Enums and input objects are left to full validation.
-        assert!(!certain(
-            "query ($scope: Scope) { certificates(scope: $scope) { edges { cursor } } }",
-            json!({ "scope": "ALL" })
-        ));
-        // So is a request naming no operation of several.
-        assert!(!certain(
-            "query A { province { code } } query B { province { code } }",
-            json!({})
-        ));
-    }
-
-    #[test]
-    fn a_text_is_known_to_each_caller_apart() {
-        let documents = Documents::new();
-        let query = "query ($n: String!) { certificate(number: $n) { number } }";
-        let request = |n: serde_json::Value| {
-            Request::new(query).variables(async_graphql::Variables::from_json(json!({ "n": n })))
-        };
-        let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
-        let internal = Caller::Internal(crate::domain::Role::Dashboard);
-        let mut first = request(json!("19-ATTP-2024-000001"));
-        let parsed = documents.parse(&mut first).expect("kept");
-        assert!(!parsed.known(partner, &first), "not validated yet");
-        parsed.passed(partner).store(true, Ordering::Relaxed);
-
-        let mut again = request(json!("19-ATTP-2024-000002"));
-        let kept = documents.parse(&mut again).expect("kept");
-        assert!(kept.known(partner, &again));
-        assert!(
-            !kept.known(internal, &again),
-            "the dashboards' schema has not passed it"
-        );
-        let mut wrong = request(json!(19));
-        assert!(!documents.parse(&mut wrong).unwrap().known(partner, &wrong));
     }
 }
