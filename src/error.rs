@@ -44,6 +44,23 @@ impl AppError {
         }
     }
 
+    /// The same error again, for an error shared by several waiters (a
+    /// batched read): an internal cause is carried over as its text.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            AppError::InvalidInput { field, message } => AppError::invalid(field, message),
+            AppError::NotFound(message) => AppError::NotFound(message.clone()),
+            AppError::Forbidden(message) => AppError::Forbidden(message.clone()),
+            AppError::NotOwner { province, message } => AppError::NotOwner {
+                province: *province,
+                message: message.clone(),
+            },
+            AppError::Conflict(message) => AppError::Conflict(message.clone()),
+            AppError::StorageBusy => AppError::StorageBusy,
+            AppError::Internal(cause) => AppError::Internal(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AppError::InvalidInput { .. } => "INVALID_INPUT",

@@ -1,6 +1,7 @@
 //! Cầu Nối ("the bridge"): a GraphQL data-exchange gateway between provincial
 //! food-safety agencies. See ARCHITECTURE.md for the map.
 
+pub mod access;
 pub mod allocator;
 pub mod app;
 pub mod audit;

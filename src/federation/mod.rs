@@ -7,6 +7,7 @@
 //! federates a request that came from a gateway. A partner's own error text never
 //! reaches our callers: failures become [`PartnerError`]s with stable codes.
 
+pub mod calls;
 pub mod records;
 
 use std::collections::BTreeMap;

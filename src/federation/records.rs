@@ -12,11 +12,11 @@ use super::PartnerError;
 use crate::domain::{
     BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
     GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
-    Standard, Stars, StoredStatus,
+    Standard, Stars, StatusChange, StoredStatus,
 };
 use crate::store::{
     CertificateData, CertificateRecord, FacilityData, FacilityRecord, InspectionData,
-    InspectionRecord, ProductData, ProductRecord, Record,
+    InspectionRecord, ProductData, ProductRecord, Record, StatusChangeRecord,
 };
 
 pub const FACILITY: &str = "fragment FacilityFields on Facility { id version name kind \
@@ -363,6 +363,18 @@ fn optional_coded<T>(
         Value::Null => Ok(None),
         other => coded(other, from_code).map(Some),
     }
+}
+
+/// One step of a partner certificate's status history, as its owner wrote it.
+pub fn status_change(change: &Value) -> Result<StatusChangeRecord, PartnerError> {
+    Ok(StatusChangeRecord {
+        change: StatusChange {
+            status: coded(&change["status"], StoredStatus::from_code)?,
+            effective_on: date(&change["effectiveOn"])?,
+        },
+        reason: change["reason"].as_str().map(str::to_owned),
+        recorded_at: time(&change["recordedAt"])?,
+    })
 }
 
 /// A page of a facility's certificates.

@@ -2,30 +2,17 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
+use super::answer::{access, find, listed, local, told, wrap};
 use super::{
-    Facility, Provenance, Province, audience, check,
-    facility::facility_ref,
-    facility_filter,
-    fanout::{self, LocalPage, Scope, Sources},
-    forward, heavy, local,
-    node::Node,
-    opt_check,
-    remote::{
-        Consistency, ask, ask_owner, federates, lookup, noted, read_replica, remote, stand_in,
-    },
-    returned,
-    scalars::Date,
-    store, writable_id,
+    Facility, audience, check, facility_filter, forward, heavy, opt_check, scalars::Date, store,
+    writable_id,
 };
+use crate::access::{Consistency, Listing, Scope, Verification};
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
-    RecordKind, Standard, StatusChange, StoredStatus, date_in_vietnam, default_expiry, text, today,
-    validity_on,
+    RecordKind, Standard, StoredStatus, default_expiry, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::federation::PartnerError;
-use crate::federation::records::{self, Reader};
-use crate::store::Record;
 use crate::store::{
     CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
     StatusChangeRecord,
@@ -34,29 +21,12 @@ use crate::store::{
 /// Most product groups one certificate lists.
 const MAX_SCOPE: usize = 50;
 
-/// A food-safety certificate: eligibility certificate, safe-food-production
-/// commitment, or exemption by a recognised standard.
-pub struct Certificate(pub CertificateRecord, pub super::Provenance);
-
-super::pagination::connection_types!(Certificate, CertificateEdge, CertificateConnection);
-
-#[Object]
-impl Certificate {
-    pub async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// The owner province, which issued it.
-    async fn province(&self) -> Province {
-        Province(self.0.id.province)
-    }
-    /// Where this answer came from.
-    async fn provenance(&self) -> super::Provenance {
-        self.1
-    }
-    /// Grows by one on each write; send it back to change the certificate.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
+super::answer::record_object! {
+    /// A food-safety certificate: eligibility certificate, safe-food-production
+    /// commitment, or exemption by a recognised standard.
+    object Certificate(CertificateRecord), CertificateEdge, CertificateConnection;
+    province: " The owner province, which issued it.";
+    version: " Grows by one on each write; send it back to change the certificate.";
     /// The certificate number, e.g. `19-ATTP-2024-000042`; it names the owner.
     async fn number(&self) -> String {
         self.0.number.to_string()
@@ -74,7 +44,7 @@ impl Certificate {
     }
     /// The certified facility.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        heavy(facility_ref(ctx, self.0.data.facility)).await
+        heavy(find::<Facility>(ctx, self.0.data.facility)).await
     }
     /// Product groups covered.
     async fn scope(&self) -> &[String] {
@@ -107,16 +77,29 @@ impl Certificate {
         let Some(id) = self.0.replaces else {
             return Ok(None);
         };
-        heavy(certificate_at(ctx, id)).await
+        heavy(find::<Certificate>(ctx, id)).await
     }
     /// The certificate that renewed this one.
     async fn replaced_by(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
-        heavy(self.replacement(ctx)).await
+        heavy(async {
+            let found = access(ctx).replacement(&self.0).await?;
+            Ok(told(ctx, found).map(|found| wrap(ctx, found)))
+        })
+        .await
     }
     /// Every status change, oldest first, starting with the issue; null when the
     /// owner of a partner's certificate cannot be asked.
     async fn history(&self, ctx: &Context<'_>) -> Result<Option<Vec<CertificateStatusChange>>> {
-        heavy(self.status_history(ctx)).await
+        heavy(async {
+            let history = access(ctx).history(&self.0).await?;
+            Ok(told(ctx, history).map(|history| {
+                history
+                    .into_iter()
+                    .map(CertificateStatusChange::from)
+                    .collect()
+            }))
+        })
+        .await
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.created_at
@@ -124,90 +107,6 @@ impl Certificate {
     async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.updated_at
     }
-}
-
-impl Certificate {
-    fn is_ours(&self, ctx: &Context<'_>) -> bool {
-        self.0.id.province == store(ctx).province()
-    }
-
-    /// The work of `replaced_by`.
-    async fn replacement(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
-        if self.is_ours(ctx) {
-            return Ok(store(ctx)
-                .certificate_replacing(self.0.id.local, audience(ctx))
-                .await?
-                .map(|r| local::<Certificate>(ctx, r)));
-        }
-        let Some((data, _)) = self.ask_owner(ctx).await? else {
-            return Ok(None);
-        };
-        let Some(id) = data["certificate"]["replacedBy"]["id"].as_str() else {
-            return Ok(None);
-        };
-        let parsed = GlobalId::parse_kind(id, RecordKind::Certificate)
-            .map_err(|e| PartnerError::BadResponse(e.0));
-        let Some(id) = noted(ctx, self.0.id.province, parsed) else {
-            return Ok(None);
-        };
-        certificate_at(ctx, id).await
-    }
-
-    /// The work of `history`.
-    async fn status_history(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Result<Option<Vec<CertificateStatusChange>>> {
-        if self.is_ours(ctx) {
-            let history = store(ctx).certificate_history(self.0.id.local).await?;
-            return Ok(Some(
-                history
-                    .into_iter()
-                    .map(CertificateStatusChange::from)
-                    .collect(),
-            ));
-        }
-        let Some((data, _)) = self.ask_owner(ctx).await? else {
-            return Ok(None);
-        };
-        let changes = data["certificate"]["history"]
-            .as_array()
-            .ok_or_else(|| PartnerError::BadResponse("no history".to_owned()))
-            .and_then(|changes| changes.iter().map(history_entry).collect());
-        Ok(noted(ctx, self.0.id.province, changes))
-    }
-
-    /// Asks a partner certificate's owner for its history and successor.
-    async fn ask_owner(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Result<Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>> {
-        ask(
-            ctx,
-            self.0.id.province,
-            records::HISTORY,
-            serde_json::json!({ "number": self.0.number.to_string() }),
-        )
-        .await
-    }
-}
-
-/// The certificate `id` names, ours or a partner's.
-async fn certificate_at(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Certificate>> {
-    Ok(match lookup(ctx, id).await? {
-        Some(Node::Certificate(certificate)) => Some(certificate),
-        _ => None,
-    })
-}
-
-/// One step of a partner certificate's history, as its owner wrote it.
-fn history_entry(change: &serde_json::Value) -> Result<CertificateStatusChange, PartnerError> {
-    Ok(CertificateStatusChange {
-        status: records::coded(&change["status"], StoredStatus::from_code)?,
-        effective_on: Date(records::date(&change["effectiveOn"])?),
-        reason: change["reason"].as_str().map(str::to_owned),
-        recorded_at: records::time(&change["recordedAt"])?,
-    })
 }
 
 /// One step of a certificate's status history.
@@ -305,42 +204,10 @@ impl CertificateQuery {
         consistency: Option<Consistency>,
     ) -> Result<Option<Certificate>> {
         let number = CertificateNumber::parse(&number).field("number")?;
-        let store = store(ctx);
-        if number.province == store.province() {
-            return Ok(store
-                .certificate_by_number(&number, audience(ctx))
-                .await?
-                .map(|r| local::<Certificate>(ctx, r)));
-        }
-        if !federates(ctx) {
-            return Err(not_ours(number).into());
-        }
-        let province = number.province;
-        let answer = ask_owner(
-            ctx,
-            province,
-            &records::certificate_query(),
-            serde_json::json!({ "number": number.to_string() }),
-        )
-        .await?
-        .and_then(|(data, at)| match &data["certificate"] {
-            serde_json::Value::Null => Ok(None),
-            found => Ok(Some((Reader { owner: province }.certificate(found)?, at))),
-        });
-        Ok(match answer {
-            Ok(found) => found.map(|(record, at)| remote::<Certificate>(ctx, record, at)),
-            Err(error) => stand_in(
-                ctx,
-                province,
-                &error,
-                consistency.unwrap_or_default(),
-                replica_certificate(ctx, number),
-            )
-            .await?
-            .map(|(record, synced_at)| {
-                returned(ctx, Certificate(record, Provenance::replica(synced_at)))
-            }),
-        })
+        let found = access(ctx)
+            .certificate(number, consistency.unwrap_or_default())
+            .await?;
+        Ok(told(ctx, found).map(|found| wrap(ctx, found)))
     }
 
     /// Certificates, in a stable order, a page at a time.
@@ -375,21 +242,9 @@ impl CertificateQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
-        let admitted = filter.clone();
-        let store = store(ctx).clone();
-        let sources = Sources {
-            local: (!none_here).then(|| -> LocalPage<'_, _> {
-                Box::new(move |request| {
-                    Box::pin(async move { store.certificates(&filter, request).await })
-                })
-            }),
-            query: records::certificates_query(),
-            field: "certificates",
-            filter: forwarded,
-            read: Reader::certificate,
-            replica: Box::new(admitted),
-        };
-        fanout::list(ctx, scope, first, after, consistency, sources).await
+        let listing = Listing::<CertificateRecord>::new(scope, consistency, filter, forwarded)
+            .none_of_ours(none_here);
+        listed(ctx, listing, first, after).await
     }
 
     /// Whether the certificate `number` was valid on `on` (default today), and if
@@ -406,169 +261,23 @@ impl CertificateQuery {
     ) -> Result<Option<CertificateVerification>> {
         let number = CertificateNumber::parse(&number).field("number")?;
         let on = on.map_or_else(today, |d| d.0);
-        let store = store(ctx);
-        if number.province != store.province() {
-            if !federates(ctx) {
-                return Err(not_ours(number).into());
-            }
-            return verify_at_owner(ctx, number, on, consistency.unwrap_or_default()).await;
-        }
-        let Some(certificate) = store.certificate_by_number(&number, audience(ctx)).await? else {
-            return Ok(Some(CertificateVerification::unknown(number, on)));
-        };
-        let history: Vec<_> = store
-            .certificate_history(certificate.id.local)
-            .await?
-            .into_iter()
-            .map(|record| record.change)
-            .collect();
-        let verdict = validity_on(
-            certificate.data.issued_on,
-            certificate.data.expires_on,
-            &history,
-            on,
-        );
-        Ok(Some(CertificateVerification::new(
-            number,
-            on,
-            verdict,
-            local::<Certificate>(ctx, certificate),
-        )))
-    }
-}
-
-/// The answer to a request that may not federate — a partner's, or one
-/// another gateway passed on — about another province's certificate: only its
-/// owner answers for it, and we do not pass requests on.
-fn not_ours(number: CertificateNumber) -> AppError {
-    AppError::NotOwner {
-        province: number.province,
-        message: format!(
-            "number: {number} belongs to province {}; only its owner answers for it",
-            number.province
-        ),
+        let found = access(ctx)
+            .verify(number, on, consistency.unwrap_or_default())
+            .await?;
+        Ok(told(ctx, found).map(|verification| CertificateVerification::of(ctx, verification)))
     }
 }
 
 impl CertificateVerification {
-    fn new(
-        number: CertificateNumber,
-        on: chrono::NaiveDate,
-        verdict: Result<(), InvalidReason>,
-        certificate: Certificate,
-    ) -> Self {
+    fn of(ctx: &Context<'_>, verification: Verification) -> Self {
         Self {
-            number: number.to_string(),
-            on: Date(on),
-            valid: verdict.is_ok(),
-            reason: verdict.err(),
-            certificate: Some(certificate),
+            number: verification.number.to_string(),
+            on: Date(verification.on),
+            valid: verification.valid,
+            reason: verification.reason,
+            certificate: verification.certificate.map(|found| wrap(ctx, found)),
         }
     }
-
-    fn unknown(number: CertificateNumber, on: chrono::NaiveDate) -> Self {
-        Self {
-            number: number.to_string(),
-            on: Date(on),
-            valid: false,
-            reason: Some(InvalidReason::Unknown),
-            certificate: None,
-        }
-    }
-}
-
-/// Our replica's copy of a partner's certificate `number`, and when it was synced.
-async fn replica_certificate(
-    ctx: &Context<'_>,
-    number: CertificateNumber,
-) -> Result<Option<(CertificateRecord, chrono::DateTime<chrono::Utc>)>> {
-    let row = store(ctx).replica_certificate(&number).await?;
-    Ok(match read_replica(number.province, row) {
-        Some((Record::Certificate(record), synced_at)) if record.number == number => {
-            Some((record, synced_at))
-        }
-        _ => None,
-    })
-}
-
-/// Asks the owner of `number` whether it was valid on `on`; when the owner
-/// cannot answer, our replica may, for a day on or after its copy was taken:
-/// the copy's status held from then on as far as we know. An earlier day needs
-/// the history only the owner has.
-async fn verify_at_owner(
-    ctx: &Context<'_>,
-    number: CertificateNumber,
-    on: chrono::NaiveDate,
-    consistency: Consistency,
-) -> Result<Option<CertificateVerification>> {
-    let province = number.province;
-    let answer = ask_owner(
-        ctx,
-        province,
-        &records::verify_query(),
-        serde_json::json!({ "number": number.to_string(), "on": on.format("%Y-%m-%d").to_string() }),
-    )
-    .await?
-    .and_then(|(data, at)| Ok((read_verification(province, &data["verifyCertificate"])?, at)));
-    match answer {
-        Ok(((on, valid, reason, certificate), at)) => Ok(Some(CertificateVerification {
-            number: number.to_string(),
-            on: Date(on),
-            valid,
-            reason,
-            certificate: certificate.map(|record| remote::<Certificate>(ctx, record, at)),
-        })),
-        Err(error) => {
-            let copy = async {
-                Ok(replica_certificate(ctx, number)
-                    .await?
-                    .filter(|(_, synced_at)| on >= date_in_vietnam(*synced_at)))
-            };
-            Ok(stand_in(ctx, province, &error, consistency, copy)
-                .await?
-                .map(|(record, synced_at)| {
-                    let verdict = validity_on(
-                        record.data.issued_on,
-                        record.data.expires_on,
-                        &[StatusChange {
-                            status: record.status,
-                            effective_on: record.data.issued_on,
-                        }],
-                        on,
-                    );
-                    let certificate =
-                        returned(ctx, Certificate(record, Provenance::replica(synced_at)));
-                    CertificateVerification::new(number, on, verdict, certificate)
-                }))
-        }
-    }
-}
-
-type Verification = (
-    chrono::NaiveDate,
-    bool,
-    Option<InvalidReason>,
-    Option<crate::store::CertificateRecord>,
-);
-
-/// Reads a partner's `verifyCertificate` answer.
-fn read_verification(
-    province: crate::domain::ProvinceCode,
-    answer: &serde_json::Value,
-) -> Result<Verification, PartnerError> {
-    let reader = Reader { owner: province };
-    let certificate = match &answer["certificate"] {
-        serde_json::Value::Null => None,
-        found => Some(reader.certificate(found)?),
-    };
-    let reason = match &answer["reason"] {
-        serde_json::Value::Null => None,
-        reason => Some(records::coded(reason, InvalidReason::from_code)?),
-    };
-    let valid = answer["valid"]
-        .as_bool()
-        .ok_or_else(|| PartnerError::BadResponse("verifyCertificate.valid".to_owned()))?;
-    Ok((records::date(&answer["on"])?, valid, reason, certificate))
 }
 
 #[derive(Default)]

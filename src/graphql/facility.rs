@@ -2,27 +2,21 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
+use super::answer::{access, connection, find, listed, local, told};
 use super::{
-    Certificate, Inspection, InternalOnly, Product, Province, audience, check,
-    fanout::{self, Scope, Sources},
-    forward, heavy, local, opt_check, pagination,
-    remote::{Consistency, ask, noted, remote, remote_page},
-    scalars, store, writable_id,
+    InternalOnly, Province, audience, check, forward, heavy, opt_check, pagination, scalars, store,
+    writable_id,
 };
+use crate::access::{Consistency, Listing, Paged, Scope};
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
 };
 use crate::error::FieldContext;
-use crate::federation::records::{self, Reader};
+use crate::federation::calls::{FACILITY_CERTIFICATES, FACILITY_PRODUCTS};
 use crate::store::{
     Audience, CertificateFilter, FacilityData, FacilityFilter, FacilityRecord, InspectionFilter,
     ProductFilter,
 };
-
-/// A facility (cơ sở) that produces, processes or trades food.
-pub struct Facility(pub FacilityRecord, pub super::Provenance);
-
-super::pagination::connection_types!(Facility, FacilityEdge, FacilityConnection);
 
 /// Where a facility is. Communes are data, not an enumeration: the 2025
 /// reorganisation renamed many of them.
@@ -35,23 +29,11 @@ pub struct Address {
     pub detail: Option<String>,
 }
 
-#[Object]
-impl Facility {
-    pub async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// The owner province.
-    async fn province(&self) -> Province {
-        Province(self.0.id.province)
-    }
-    /// Where this answer came from.
-    async fn provenance(&self) -> super::Provenance {
-        self.1
-    }
-    /// Grows by one on each write; send it back to update.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
+super::answer::record_object! {
+    /// A facility (cơ sở) that produces, processes or trades food.
+    object Facility(FacilityRecord), FacilityEdge, FacilityConnection;
+    province: " The owner province.";
+    version: " Grows by one on each write; send it back to update.";
     async fn name(&self) -> &str {
         &self.0.data.name
     }
@@ -145,24 +127,6 @@ impl Facility {
         self.0.id.province == store(ctx).province()
     }
 
-    /// Asks a partner facility's owner for a page of one of its lists.
-    async fn ask_owner(
-        &self,
-        ctx: &Context<'_>,
-        query: &str,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>> {
-        pagination::request(first, None)?;
-        ask(
-            ctx,
-            self.0.id.province,
-            query,
-            serde_json::json!({ "facility": self.0.id.to_string(), "first": first, "after": after }),
-        )
-        .await
-    }
-
     /// The work of `certificates`.
     async fn certificate_page(
         &self,
@@ -171,19 +135,11 @@ impl Facility {
         after: Option<String>,
     ) -> Result<Option<super::certificate::CertificateConnection>> {
         if !self.is_ours(ctx) {
-            let province = self.0.id.province;
-            let query = records::facility_certificates_query();
-            let Some((data, at)) = self.ask_owner(ctx, &query, first, after).await? else {
-                return Ok(None);
-            };
-            let page = remote_page(
-                province,
-                &data["certificates"],
-                at,
-                Reader::certificate,
-                |r, at| remote::<Certificate>(ctx, r, at),
-            );
-            return Ok(noted(ctx, province, page));
+            let first = pagination::request(first, None)?.first;
+            let page = access(ctx)
+                .facility_list(self.0.id, FACILITY_CERTIFICATES, first, after)
+                .await;
+            return Ok(told(ctx, page).map(|page| connection(ctx, page)));
         }
         let filter = CertificateFilter {
             facility: Some(self.0.id),
@@ -193,11 +149,7 @@ impl Facility {
         let page = store(ctx)
             .certificates(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(Some(pagination::connection(
-            page,
-            |c| c.id.local,
-            |r| local::<Certificate>(ctx, r),
-        )))
+        Ok(Some(connection(ctx, Paged::ours(page, |c| c.id.local))))
     }
     /// The work of `products`.
     async fn product_page(
@@ -207,15 +159,11 @@ impl Facility {
         after: Option<String>,
     ) -> Result<Option<super::product::ProductConnection>> {
         if !self.is_ours(ctx) {
-            let province = self.0.id.province;
-            let query = records::facility_products_query();
-            let Some((data, at)) = self.ask_owner(ctx, &query, first, after).await? else {
-                return Ok(None);
-            };
-            let page = remote_page(province, &data["products"], at, Reader::product, |r, at| {
-                remote::<Product>(ctx, r, at)
-            });
-            return Ok(noted(ctx, province, page));
+            let first = pagination::request(first, None)?.first;
+            let page = access(ctx)
+                .facility_list(self.0.id, FACILITY_PRODUCTS, first, after)
+                .await;
+            return Ok(told(ctx, page).map(|page| connection(ctx, page)));
         }
         let filter = ProductFilter {
             facility: Some(self.0.id),
@@ -225,11 +173,7 @@ impl Facility {
         let page = store(ctx)
             .products(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(Some(pagination::connection(
-            page,
-            |p| p.id.local,
-            |r| local::<Product>(ctx, r),
-        )))
+        Ok(Some(connection(ctx, Paged::ours(page, |p| p.id.local))))
     }
     /// The work of `inspections`.
     async fn inspection_page(
@@ -246,11 +190,7 @@ impl Facility {
         let page = store(ctx)
             .inspections(&filter, pagination::request(first, after.as_deref())?)
             .await?;
-        Ok(pagination::connection(
-            page,
-            |i| i.id.local,
-            |r| local::<Inspection>(ctx, r),
-        ))
+        Ok(connection(ctx, Paged::ours(page, |i| i.id.local)))
     }
 }
 
@@ -304,7 +244,7 @@ pub struct FacilityQuery;
 impl FacilityQuery {
     /// A facility by ID, answered by its owner; null if none has it.
     async fn facility(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Facility>> {
-        facility_ref(
+        find(
             ctx,
             GlobalId::parse_kind(&id, RecordKind::Facility).field("id")?,
         )
@@ -333,19 +273,8 @@ impl FacilityQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
-        let admitted = filter.clone();
-        let store = store(ctx).clone();
-        let sources = Sources {
-            local: Some(Box::new(move |request| {
-                Box::pin(async move { store.facilities(&filter, request).await })
-            })),
-            query: records::facilities_query(),
-            field: "facilities",
-            filter: forwarded,
-            read: Reader::facility,
-            replica: Box::new(admitted),
-        };
-        fanout::list(ctx, scope, first, after, consistency, sources).await
+        let listing = Listing::<FacilityRecord>::new(scope, consistency, filter, forwarded);
+        listed(ctx, listing, first, after).await
     }
 }
 
@@ -496,13 +425,4 @@ fn patch<T>(
         MaybeUndefined::Value(value) => *current = opt_check(field, Some(&value), parse)?,
     }
     Ok(())
-}
-
-/// Resolves a reference to a facility: ours batched from the store, a partner's
-/// batched from its owner.
-pub async fn facility_ref(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Facility>> {
-    Ok(match super::remote::lookup(ctx, id).await? {
-        Some(super::node::Node::Facility(facility)) => Some(facility),
-        _ => None,
-    })
 }

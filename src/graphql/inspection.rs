@@ -2,50 +2,31 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
+use super::answer::{access, find, listed, local};
 use super::{
-    Facility, InternalOnly, Province, audience,
-    facility::facility_ref,
-    fanout::{self, Scope, Sources},
-    forward, heavy, local, opt_check,
-    remote::Consistency,
-    scalars, store,
+    Facility, InternalOnly, Province, audience, forward, heavy, opt_check, scalars, store,
 };
+use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::error::{AppError, FieldContext};
-use crate::federation::records::{self, Reader};
 use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
 
-/// An inspection of one stage of a facility's production chain, owned by the
-/// inspecting province.
-pub struct Inspection(pub InspectionRecord, pub super::Provenance);
-
-super::pagination::connection_types!(Inspection, InspectionEdge, InspectionConnection);
-
-#[Object]
-impl Inspection {
-    pub async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+super::answer::record_object! {
+    /// An inspection of one stage of a facility's production chain, owned by the
+    /// inspecting province.
+    object Inspection(InspectionRecord), InspectionEdge, InspectionConnection;
+    province: " The owner: the province whose inspectors inspected.";
+    {
+        /// The province whose inspectors inspected (the owner).
+        async fn inspecting_province(&self) -> Province {
+            Province(self.0.id.province)
+        }
     }
-    /// The owner: the province whose inspectors inspected.
-    async fn province(&self) -> Province {
-        Province(self.0.id.province)
-    }
-    /// The province whose inspectors inspected (the owner).
-    async fn inspecting_province(&self) -> Province {
-        Province(self.0.id.province)
-    }
-    /// Where this answer came from.
-    async fn provenance(&self) -> super::Provenance {
-        self.1
-    }
-    /// Grows by one on each write.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
+    version: " Grows by one on each write.";
     /// The inspected facility; null when it belongs to a province this gateway
     /// cannot reach.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        heavy(facility_ref(ctx, self.0.data.facility)).await
+        heavy(find::<Facility>(ctx, self.0.data.facility)).await
     }
     /// The inspected facility's ID, which names its owner province.
     async fn facility_id(&self) -> ID {
@@ -123,19 +104,8 @@ impl InspectionQuery {
             result: filter.result,
             audience: audience(ctx),
         };
-        let admitted = filter.clone();
-        let store = store(ctx).clone();
-        let sources = Sources {
-            local: Some(Box::new(move |request| {
-                Box::pin(async move { store.inspections(&filter, request).await })
-            })),
-            query: records::inspections_query(),
-            field: "inspections",
-            filter: forwarded,
-            read: Reader::inspection,
-            replica: Box::new(admitted),
-        };
-        fanout::list(ctx, scope, first, after, consistency, sources).await
+        let listing = Listing::<InspectionRecord>::new(scope, consistency, filter, forwarded);
+        listed(ctx, listing, first, after).await
     }
 }
 
@@ -166,7 +136,11 @@ impl InspectionMutation {
             .field("input.facilityId")?;
         if facility.province != store(ctx).province() && input.stage == ChainStage::Trading {
             // A partner's facility: its owner must confirm it exists and is shared.
-            if !super::remote::confirm_facility(ctx, facility).await? {
+            let shared = access(ctx)
+                .partner_shares_facility(facility)
+                .await
+                .map_err(|error| error.to_error(facility.province))?;
+            if !shared {
                 return Err(AppError::invalid(
                     "input.facilityId",
                     format!(

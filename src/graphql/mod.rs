@@ -1,41 +1,40 @@
 //! The GraphQL API: one module per domain, merged at the root.
 //!
 //! Resolvers are short: they parse arguments into domain types (naming the field
-//! of any bad value), call the store or (through `remote` and `fanout`) the
-//! federation layer, and wrap records in output types. Building
+//! of any bad value), ask the record-access layer (`crate::access`) or, to
+//! write, the store, and wrap records in output types (`answer`). Building
 //! the schema ([`schema`]) touches nothing outside memory, so `caunoi schema`
 //! needs no database. [`execute`] runs one request with its per-request data and
 //! gives every error a stable `extensions.code`.
 
+mod answer;
 mod audit;
 mod certificate;
 mod changes;
 mod cost;
 mod facility;
-mod fanout;
 mod inspection;
 mod node;
 mod pagination;
 mod product;
 mod province;
 mod provinces;
-mod remote;
 pub mod scalars;
 mod shape;
 
+pub use answer::Returned;
 pub use certificate::Certificate;
 pub use facility::Facility;
-pub use fanout::Scope;
 pub use inspection::Inspection;
 pub use product::Product;
 pub use province::Province;
 
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema, ServerError, Value,
-    dataloader::DataLoader,
     parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition, OperationType},
 };
 
+use crate::access::Access;
 use crate::config::QueryLimits;
 use crate::domain::Caller;
 use crate::domain::{GlobalId, Invalid, RecordKind};
@@ -342,36 +341,20 @@ pub async fn run(
     } = prepared;
     let parsed = &text.kept;
     let schema = schemas.of(caller);
-    let audience = Audience::from(caller);
     let store = schema
         .data::<Store>()
         .expect("the app attaches a store to the schema")
         .clone();
-    // No delay before a batch is read: the fields of a page ask for their
-    // records in one poll, before the spawned read runs, so they are batched
-    // anyway; the default millisecond only added to every page's latency.
-    let loader = DataLoader::new(remote::StoreLoader { store, audience }, tokio::spawn)
-        .delay(std::time::Duration::ZERO);
-    let partners = schema
-        .data::<crate::federation::Partners>()
-        .cloned()
-        .unwrap_or_default();
-    let budget = Arc::new(crate::federation::Budget::new(schemas.limits.partner_calls));
-    let partner_loader = DataLoader::with_cache(
-        remote::PartnerLoader {
-            partners,
-            budget: budget.clone(),
-            trace: trace.clone(),
-            turn: turn.clone(),
-        },
-        tokio::spawn,
-        async_graphql::dataloader::HashMapCache::default(),
-    )
-    .delay(std::time::Duration::ZERO)
-    .max_batch_size(remote::BATCH);
-    let reach = remote::Reach {
-        federate: federates,
+    let calls = crate::federation::calls::Calls {
+        partners: schema
+            .data::<crate::federation::Partners>()
+            .cloned()
+            .unwrap_or_default(),
+        budget: crate::federation::Budget::new(schemas.limits.partner_calls),
+        trace,
+        turn,
     };
+    let access = Access::new(store, Audience::from(caller), federates, calls);
     // A text too long to keep is parsed once more than the executor parses
     // it, to settle the answer by.
     let mut request = request;
@@ -381,17 +364,7 @@ pub async fn run(
     };
     let operation_name = request.operation_name.clone();
     let mut response = schema
-        .execute(
-            request
-                .data(loader)
-                .data(partner_loader)
-                .data(budget)
-                .data(reach)
-                .data(trace)
-                .data(turn)
-                .data(caller)
-                .data(returned),
-        )
+        .execute(request.data(access).data(caller).data(returned))
         .await;
     let began = !matches!(response.data, Value::Null)
         || response.errors.iter().any(|error| !error.path.is_empty());
@@ -700,104 +673,7 @@ fn forward<T: async_graphql::InputType>(input: &Option<T>) -> serde_json::Value 
 
 /// Who reads in this request: what the store may show.
 fn audience(ctx: &async_graphql::Context<'_>) -> Audience {
-    Audience::from(*ctx.data_unchecked::<Caller>())
-}
-
-/// The records a request returned (global ID and version), for the audit trail.
-#[derive(Debug, Default)]
-pub struct Returned(Mutex<Vec<(GlobalId, i32)>>);
-
-impl Returned {
-    /// Each record once, in the order first returned.
-    pub fn records(&self) -> Vec<(GlobalId, i32)> {
-        let mut seen = std::collections::HashSet::new();
-        self.0
-            .lock()
-            .expect("returned records lock")
-            .iter()
-            .filter(|(id, _)| seen.insert(*id))
-            .copied()
-            .collect()
-    }
-}
-
-/// Where an object came from: its owner, answering now, or our replica of a
-/// partner's records when the partner could not answer.
-#[derive(Debug, Clone, Copy, async_graphql::SimpleObject)]
-pub struct Provenance {
-    pub source: Source,
-    /// When the owner answered: now for our own records, the time of the partner's
-    /// answer for theirs, and for a replica's copy the time it was copied.
-    pub fetched_at: chrono::DateTime<chrono::Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
-pub enum Source {
-    /// The owner province answered.
-    Owner,
-    /// A read-only copy kept by the sync job answered.
-    Replica,
-}
-
-impl Provenance {
-    /// The owner answering at `at`.
-    pub fn owner(at: chrono::DateTime<chrono::Utc>) -> Self {
-        Self {
-            source: Source::Owner,
-            fetched_at: at,
-        }
-    }
-
-    /// Our replica, last synced at `at`.
-    pub fn replica(at: chrono::DateTime<chrono::Utc>) -> Self {
-        Self {
-            source: Source::Replica,
-            fetched_at: at,
-        }
-    }
-}
-
-/// An output object backed by one record.
-pub trait Output: Sized {
-    type Record;
-    fn new(record: Self::Record, provenance: Provenance) -> Self;
-    fn key(&self) -> (GlobalId, i32);
-}
-
-macro_rules! output {
-    ($object:ident, $record:ty) => {
-        impl Output for $object {
-            type Record = $record;
-            fn new(record: $record, provenance: Provenance) -> Self {
-                Self(record, provenance)
-            }
-            fn key(&self) -> (GlobalId, i32) {
-                (self.0.id, self.0.version)
-            }
-        }
-    };
-}
-
-output!(Facility, crate::store::FacilityRecord);
-output!(Certificate, crate::store::CertificateRecord);
-output!(Product, crate::store::ProductRecord);
-output!(Inspection, crate::store::InspectionRecord);
-
-/// Wraps one of our own records for the answer, noting it for the audit trail.
-fn local<T: Output>(ctx: &async_graphql::Context<'_>, record: T::Record) -> T {
-    returned(ctx, T::new(record, Provenance::owner(chrono::Utc::now())))
-}
-
-/// Notes that `item` goes back to the caller, when the request is audited.
-fn returned<T: Output>(ctx: &async_graphql::Context<'_>, item: T) -> T {
-    if let Some(returned) = ctx.data_opt::<Arc<Returned>>() {
-        returned
-            .0
-            .lock()
-            .expect("returned records lock")
-            .push(item.key());
-    }
-    item
+    answer::access(ctx).audience()
 }
 
 /// Reads the ID of a record to write, which this province must own.

@@ -2,10 +2,12 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::remote::{Consistency, lookup_many, lookup_with};
+use super::answer::{access, told, wrap};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
+use crate::access::{Consistency, Sourced};
 use crate::domain::GlobalId;
 use crate::error::FieldContext;
+use crate::store::Record;
 
 /// Any record with a global ID. The ID names the owner province.
 #[derive(Interface)]
@@ -15,6 +17,25 @@ pub enum Node {
     Certificate(Certificate),
     Product(Product),
     Inspection(Inspection),
+}
+
+impl Node {
+    /// Wraps any record, from its owner or our replica, as a node.
+    fn of(ctx: &Context<'_>, sourced: Sourced<Record>) -> Self {
+        let Sourced { record, provenance } = sourced;
+        match record {
+            Record::Facility(record) => {
+                wrap::<Facility>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::Certificate(record) => {
+                wrap::<Certificate>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::Product(record) => wrap::<Product>(ctx, Sourced { record, provenance }).into(),
+            Record::Inspection(record) => {
+                wrap::<Inspection>(ctx, Sourced { record, provenance }).into()
+            }
+        }
+    }
 }
 
 /// Most IDs `nodes` takes: as many as one page of the change feed names.
@@ -33,12 +54,11 @@ impl NodeQuery {
         id: ID,
         consistency: Option<Consistency>,
     ) -> Result<Option<Node>> {
-        lookup_with(
-            ctx,
-            GlobalId::parse(&id).field("id")?,
-            consistency.unwrap_or_default(),
-        )
-        .await
+        let id = GlobalId::parse(&id).field("id")?;
+        let found = access(ctx)
+            .find(id, consistency.unwrap_or_default())
+            .await?;
+        Ok(told(ctx, found).map(|found| Node::of(ctx, found)))
     }
 
     /// Records by global ID, each answered by its owner, in the order asked; null
@@ -62,7 +82,13 @@ impl NodeQuery {
             .enumerate()
             .map(|(i, id)| GlobalId::parse(id).field(&format!("ids.{i}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        lookup_many(ctx, &ids, consistency.unwrap_or_default()).await
+        let found = access(ctx)
+            .find_many(&ids, consistency.unwrap_or_default())
+            .await?;
+        Ok(told(ctx, found)
+            .into_iter()
+            .map(|found| found.map(|found| Node::of(ctx, found)))
+            .collect())
     }
 
     /// The province this gateway serves.

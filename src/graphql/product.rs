@@ -3,44 +3,23 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::Datelike;
 
+use super::answer::{find, listed, local};
 use super::{
-    Facility, Province, audience, check,
-    facility::facility_ref,
-    facility_filter,
-    fanout::{self, LocalPage, Scope, Sources},
-    forward, heavy, local, opt_check,
-    remote::Consistency,
-    scalars, store, writable_id,
+    Facility, audience, check, facility_filter, forward, heavy, opt_check, scalars, store,
+    writable_id,
 };
+use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::federation::records::{self, Reader};
 use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
 
-/// A food product of a facility of this province.
-pub struct Product(pub ProductRecord, pub super::Provenance);
-
-super::pagination::connection_types!(Product, ProductEdge, ProductConnection);
-
-#[Object]
-impl Product {
-    pub async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// The owner province.
-    async fn province(&self) -> Province {
-        Province(self.0.id.province)
-    }
-    /// Where this answer came from.
-    async fn provenance(&self) -> super::Provenance {
-        self.1
-    }
-    /// Grows by one on each write; send it back to update.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
+super::answer::record_object! {
+    /// A food product of a facility of this province.
+    object Product(ProductRecord), ProductEdge, ProductConnection;
+    province: " The owner province.";
+    version: " Grows by one on each write; send it back to update.";
     async fn name(&self) -> &str {
         &self.0.data.name
     }
@@ -53,7 +32,7 @@ impl Product {
     }
     /// The producing facility.
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        heavy(facility_ref(ctx, self.0.data.facility)).await
+        heavy(find::<Facility>(ctx, self.0.data.facility)).await
     }
     async fn description(&self) -> Option<&str> {
         self.0.data.description.as_deref()
@@ -163,10 +142,7 @@ impl ProductQuery {
     /// A product by ID, answered by its owner; null if none has it.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
         let id = GlobalId::parse_kind(&id, RecordKind::Product).field("id")?;
-        Ok(match super::remote::lookup(ctx, id).await? {
-            Some(super::node::Node::Product(product)) => Some(product),
-            _ => None,
-        })
+        find(ctx, id).await
     }
 
     /// Products, in a stable order, a page at a time.
@@ -199,21 +175,9 @@ impl ProductQuery {
                 .unwrap_or_default(),
             audience: audience(ctx),
         };
-        let admitted = filter.clone();
-        let store = store(ctx).clone();
-        let sources = Sources {
-            local: (!none_here).then(|| -> LocalPage<'_, _> {
-                Box::new(move |request| {
-                    Box::pin(async move { store.products(&filter, request).await })
-                })
-            }),
-            query: records::products_query(),
-            field: "products",
-            filter: forwarded,
-            read: Reader::product,
-            replica: Box::new(admitted),
-        };
-        fanout::list(ctx, scope, first, after, consistency, sources).await
+        let listing = Listing::<ProductRecord>::new(scope, consistency, filter, forwarded)
+            .none_of_ours(none_here);
+        listed(ctx, listing, first, after).await
     }
 }
 

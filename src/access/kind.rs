@@ -1,0 +1,86 @@
+//! What varies by kind of record, for the access layer: how one is told
+//! apart in a [`Record`], how our store lists it, and the list partners
+//! answer for it. Routing, batching, fan-out and the replica's stand-in are
+//! written once, over this trait.
+
+use futures_util::future::BoxFuture;
+
+use crate::domain::{GlobalId, RecordKind};
+use crate::error::AppError;
+use crate::federation::calls::{self, List};
+use crate::store::{
+    Admits, CertificateFilter, CertificateRecord, FacilityFilter, FacilityRecord, InspectionFilter,
+    InspectionRecord, Page, PageRequest, ProductFilter, ProductRecord, Record, Store,
+};
+
+/// A kind of record.
+pub trait Kind: Sized + Send + Sync + 'static {
+    const KIND: RecordKind;
+    /// What our store lists by; our copies of a partner's records pass it too.
+    type Filter: Admits<Self> + Send + Sync;
+    /// The list of this kind partners answer.
+    const LIST: List<Self>;
+
+    fn id(&self) -> GlobalId;
+
+    fn from_record(record: Record) -> Option<Self>;
+
+    /// A page of ours that passes `filter`.
+    fn page<'a>(
+        store: &'a Store,
+        filter: &'a Self::Filter,
+        request: PageRequest,
+    ) -> BoxFuture<'a, Result<Page<Self>, AppError>>;
+}
+
+macro_rules! kind {
+    ($record:ident, $kind:ident, $filter:ident, $list:ident, $page:ident) => {
+        impl Kind for $record {
+            const KIND: RecordKind = RecordKind::$kind;
+            type Filter = $filter;
+            const LIST: List<Self> = calls::$list;
+
+            fn id(&self) -> GlobalId {
+                self.id
+            }
+
+            fn from_record(record: Record) -> Option<Self> {
+                match record {
+                    Record::$kind(record) => Some(record),
+                    _ => None,
+                }
+            }
+
+            fn page<'a>(
+                store: &'a Store,
+                filter: &'a Self::Filter,
+                request: PageRequest,
+            ) -> BoxFuture<'a, Result<Page<Self>, AppError>> {
+                Box::pin(store.$page(filter, request))
+            }
+        }
+    };
+}
+
+kind!(
+    FacilityRecord,
+    Facility,
+    FacilityFilter,
+    FACILITIES,
+    facilities
+);
+kind!(
+    CertificateRecord,
+    Certificate,
+    CertificateFilter,
+    CERTIFICATES,
+    certificates
+);
+kind!(ProductRecord, Product, ProductFilter, PRODUCTS, products);
+kind!(
+    InspectionRecord,
+    Inspection,
+    InspectionFilter,
+    INSPECTIONS,
+    inspections
+);

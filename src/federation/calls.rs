@@ -1,0 +1,268 @@
+//! One request's calls of its partners, typed. Each asks the owner a question
+//! of our own schema (`records` holds the queries) and reads the answer into
+//! our records, checked, with the time it came. A call spends one of the
+//! request's calls of that partner, and gives the request's turn back while
+//! the partner answers.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use super::records::{self, Reader, RemotePage};
+use super::{Budget, PartnerError, Partners, Trace};
+use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
+use crate::store::{
+    CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, Record, StatusChangeRecord,
+};
+
+/// What a partner answered, and when.
+#[derive(Debug, Clone)]
+pub struct Answered<T> {
+    pub value: T,
+    pub at: DateTime<Utc>,
+}
+
+/// Whether a partner's certificate was valid on a day, as its owner says.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub on: NaiveDate,
+    pub valid: bool,
+    pub reason: Option<InvalidReason>,
+    pub certificate: Option<CertificateRecord>,
+}
+
+/// A partner certificate's status changes, oldest first, and its successor.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub changes: Vec<StatusChangeRecord>,
+    pub replaced_by: Option<GlobalId>,
+}
+
+/// A list a partner answers: the query, which takes `$filter`, `$first` and
+/// `$after` (or `$facility` for a facility's own list), the field that
+/// answers it, and how one of its records reads.
+#[derive(Clone, Copy)]
+pub struct List<R> {
+    pub query: fn() -> String,
+    pub field: &'static str,
+    pub read: fn(&Reader, &Value) -> Result<R, PartnerError>,
+}
+
+/// A partner's page, and the facilities it brought along with its records.
+pub struct Listed<R> {
+    pub page: RemotePage<R>,
+    pub facilities: Vec<Record>,
+}
+
+/// The request's way to its partners.
+pub struct Calls {
+    pub partners: Partners,
+    pub budget: Budget,
+    pub trace: Trace,
+    /// The request's turn, given back while a partner answers.
+    pub turn: crate::turn::Turn,
+}
+
+impl Calls {
+    /// Asks `province` `query`; its `data` and when it came.
+    async fn ask(
+        &self,
+        province: ProvinceCode,
+        query: &str,
+        variables: Value,
+    ) -> Result<Answered<Value>, PartnerError> {
+        let partner = self.partners.get(province)?;
+        self.budget.spend(province)?;
+        let value = self
+            .turn
+            .away(partner.query(query, variables, &self.trace))
+            .await?;
+        Ok(Answered {
+            value,
+            at: Utc::now(),
+        })
+    }
+
+    /// The records of `ids` (all of `province`) the partner shares with us.
+    pub async fn nodes(
+        &self,
+        province: ProvinceCode,
+        ids: &[GlobalId],
+    ) -> Result<Answered<Vec<Record>>, PartnerError> {
+        let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let answer = self
+            .ask(province, &records::nodes_query(), json!({ "ids": names }))
+            .await?;
+        let found = Reader { owner: province }
+            .nodes(ids, &answer.value)?
+            .into_iter()
+            .flatten()
+            .map(|(record, _)| record)
+            .collect();
+        Ok(Answered {
+            value: found,
+            at: answer.at,
+        })
+    }
+
+    /// The certificate `number`, if its owner shares it with us.
+    pub async fn certificate(
+        &self,
+        number: CertificateNumber,
+    ) -> Result<Answered<Option<CertificateRecord>>, PartnerError> {
+        let province = number.province;
+        let answer = self
+            .ask(
+                province,
+                &records::certificate_query(),
+                json!({ "number": number.to_string() }),
+            )
+            .await?;
+        let value = match &answer.value["certificate"] {
+            Value::Null => None,
+            found => Some(Reader { owner: province }.certificate(found)?),
+        };
+        Ok(Answered {
+            value,
+            at: answer.at,
+        })
+    }
+
+    /// Whether the certificate `number` was valid on `on`, as its owner says.
+    pub async fn verify(
+        &self,
+        number: CertificateNumber,
+        on: NaiveDate,
+    ) -> Result<Answered<Verified>, PartnerError> {
+        let province = number.province;
+        let answer = self
+            .ask(
+                province,
+                &records::verify_query(),
+                json!({ "number": number.to_string(), "on": on.format("%Y-%m-%d").to_string() }),
+            )
+            .await?;
+        let verified = &answer.value["verifyCertificate"];
+        let reader = Reader { owner: province };
+        let certificate = match &verified["certificate"] {
+            Value::Null => None,
+            found => Some(reader.certificate(found)?),
+        };
+        let reason = match &verified["reason"] {
+            Value::Null => None,
+            reason => Some(records::coded(reason, InvalidReason::from_code)?),
+        };
+        let valid = verified["valid"]
+            .as_bool()
+            .ok_or_else(|| PartnerError::BadResponse("verifyCertificate.valid".to_owned()))?;
+        Ok(Answered {
+            value: Verified {
+                on: records::date(&verified["on"])?,
+                valid,
+                reason,
+                certificate,
+            },
+            at: answer.at,
+        })
+    }
+
+    /// The status history and successor of the certificate `number`; `None`
+    /// when its owner does not share it with us.
+    pub async fn history(
+        &self,
+        number: CertificateNumber,
+    ) -> Result<Answered<Option<History>>, PartnerError> {
+        let province = number.province;
+        let answer = self
+            .ask(
+                province,
+                records::HISTORY,
+                json!({ "number": number.to_string() }),
+            )
+            .await?;
+        let certificate = &answer.value["certificate"];
+        if certificate.is_null() {
+            return Ok(Answered {
+                value: None,
+                at: answer.at,
+            });
+        }
+        let changes = certificate["history"]
+            .as_array()
+            .ok_or_else(|| PartnerError::BadResponse("no history".to_owned()))?
+            .iter()
+            .map(records::status_change)
+            .collect::<Result<_, _>>()?;
+        let replaced_by = match certificate["replacedBy"]["id"].as_str() {
+            None => None,
+            Some(id) => Some(
+                GlobalId::parse_kind(id, RecordKind::Certificate)
+                    .ok()
+                    .filter(|id| id.province == province)
+                    .ok_or_else(|| {
+                        PartnerError::BadResponse(format!("province {province} sent {id}"))
+                    })?,
+            ),
+        };
+        Ok(Answered {
+            value: Some(History {
+                changes,
+                replaced_by,
+            }),
+            at: answer.at,
+        })
+    }
+
+    /// A page of `list` on `province`, with `variables` (`filter` or
+    /// `facility`, `first`, `after`).
+    pub async fn list<R>(
+        &self,
+        province: ProvinceCode,
+        list: List<R>,
+        variables: Value,
+    ) -> Result<Answered<Listed<R>>, PartnerError> {
+        let answer = self.ask(province, &(list.query)(), variables).await?;
+        let reader = Reader { owner: province };
+        let page = &answer.value[list.field];
+        Ok(Answered {
+            value: Listed {
+                facilities: reader.facilities_in(page),
+                page: reader.page(page, list.read)?,
+            },
+            at: answer.at,
+        })
+    }
+}
+
+/// The root lists partners answer, one per kind of record.
+pub const FACILITIES: List<FacilityRecord> = List {
+    query: records::facilities_query,
+    field: "facilities",
+    read: Reader::facility,
+};
+pub const CERTIFICATES: List<CertificateRecord> = List {
+    query: records::certificates_query,
+    field: "certificates",
+    read: Reader::certificate,
+};
+pub const PRODUCTS: List<ProductRecord> = List {
+    query: records::products_query,
+    field: "products",
+    read: Reader::product,
+};
+pub const INSPECTIONS: List<InspectionRecord> = List {
+    query: records::inspections_query,
+    field: "inspections",
+    read: Reader::inspection,
+};
+
+/// A partner facility's own lists, which take `$facility`.
+pub const FACILITY_CERTIFICATES: List<CertificateRecord> = List {
+    query: records::facility_certificates_query,
+    field: "certificates",
+    read: Reader::certificate,
+};
+pub const FACILITY_PRODUCTS: List<ProductRecord> = List {
+    query: records::facility_products_query,
+    field: "products",
+    read: Reader::product,
+};
