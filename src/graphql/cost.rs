@@ -454,7 +454,7 @@ mod tests {
     #[test]
     fn what_we_ask_of_partners_fits_their_limits() {
         use crate::federation::records;
-        let limits = crate::graphql::limits_of(
+        let limits = crate::graphql::request::limits_of(
             &crate::config::QueryLimits::default(),
             crate::domain::Caller::Partner(crate::domain::ProvinceCode::parse("40").unwrap()),
         );

@@ -1,0 +1,95 @@
+//! What resolvers share: the request's store and audience, reading
+//! arguments into domain types (naming the field of a bad value), the guard
+//! of internal-only fields, and boxing a field's heavy work.
+
+use crate::domain::{Caller, GlobalId, Invalid, RecordKind};
+use crate::error::{AppError, FieldContext};
+use crate::store::{Audience, Store};
+
+pub(crate) fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a Store {
+    ctx.data_unchecked::<Store>()
+}
+
+/// Refuses internal-only fields — personal data and internal notes — to partners:
+/// the field answers null with a `FORBIDDEN` error, the rest of the answer stands.
+pub(crate) struct InternalOnly;
+
+impl async_graphql::Guard for InternalOnly {
+    async fn check(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+        if crate::policy::sees_internal_fields(*ctx.data_unchecked::<Caller>()) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "personal data and internal notes are not shared with partner provinces".to_owned(),
+            )
+            .into())
+        }
+    }
+}
+
+/// Runs the work of a record's field that awaits the store, a loader or a
+/// partner in a box of its own. async-graphql boxes the future of every field
+/// it resolves at the size of the largest field future of the object, and such
+/// work holds kilobytes (a sea-orm query, a partner call, the replica's stand-in):
+/// inline, every field of a certificate — `version` too — took a 4.7 KB box
+/// and copied its state into it. Boxed apart, the field holds a pointer, and
+/// every field's future stays under a kilobyte (test `record_fields_stay_small`).
+pub(crate) fn heavy<'a, T>(
+    work: impl std::future::Future<Output = async_graphql::Result<T>> + Send + 'a,
+) -> futures_util::future::BoxFuture<'a, async_graphql::Result<T>> {
+    Box::pin(work)
+}
+
+/// Reads a `filter.facilityId`, and whether the facility is a partner's (so
+/// that none of our records can match).
+pub(crate) fn facility_filter(
+    ctx: &async_graphql::Context<'_>,
+    id: Option<&async_graphql::ID>,
+) -> Result<(Option<GlobalId>, bool), AppError> {
+    let Some(id) = id else {
+        return Ok((None, false));
+    };
+    let id = GlobalId::parse_kind(id, RecordKind::Facility).field("filter.facilityId")?;
+    Ok((Some(id), id.province != store(ctx).province()))
+}
+
+/// An input as JSON, to pass on to a partner unchanged.
+pub(crate) fn forward<T: async_graphql::InputType>(input: &Option<T>) -> serde_json::Value {
+    input
+        .as_ref()
+        .and_then(|input| input.to_value().into_json().ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Who reads in this request: what the store may show.
+pub(crate) fn audience(ctx: &async_graphql::Context<'_>) -> Audience {
+    super::answer::access(ctx).audience()
+}
+
+/// Reads the ID of a record to write, which this province must own.
+pub(crate) fn writable_id(
+    ctx: &async_graphql::Context<'_>,
+    id: &str,
+    kind: RecordKind,
+) -> Result<GlobalId, AppError> {
+    let id = GlobalId::parse_kind(id, kind).field("id")?;
+    store(ctx).owned(id, "id")?;
+    Ok(id)
+}
+
+/// A required value, parsed; a failure names `field`.
+pub(crate) fn check<T>(field: &str, parsed: Result<T, Invalid>) -> Result<T, AppError> {
+    parsed.field(field)
+}
+
+/// An optional value: absent or blank is `None`, anything else is parsed.
+pub(crate) fn opt_check<T>(
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, Invalid>,
+) -> Result<Option<T>, AppError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => parse(value).field(field).map(Some),
+    }
+}
