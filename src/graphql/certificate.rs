@@ -2,10 +2,10 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
-use super::answer::{access, find, listed, local, told, wrap};
+use super::answer::{access, listed, local, told, wrap};
+use super::objects::{Certificate, CertificateConnection};
 use super::{
-    Facility, audience, check, facility_filter, forward, heavy, opt_check, scalars::Date, store,
-    writable_id,
+    audience, check, facility_filter, forward, opt_check, scalars::Date, store, writable_id,
 };
 use crate::access::{Consistency, Listing, Scope, Verification};
 use crate::domain::{
@@ -13,122 +13,10 @@ use crate::domain::{
     RecordKind, Standard, StoredStatus, default_expiry, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::store::{
-    CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
-    StatusChangeRecord,
-};
+use crate::store::{CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction};
 
 /// Most product groups one certificate lists.
 const MAX_SCOPE: usize = 50;
-
-super::answer::record_object! {
-    /// A food-safety certificate: eligibility certificate, safe-food-production
-    /// commitment, or exemption by a recognised standard.
-    object Certificate(CertificateRecord), CertificateEdge, CertificateConnection;
-    province: " The owner province, which issued it.";
-    version: " Grows by one on each write; send it back to change the certificate.";
-    /// The certificate number, e.g. `19-ATTP-2024-000042`; it names the owner.
-    async fn number(&self) -> String {
-        self.0.number.to_string()
-    }
-    async fn kind(&self) -> CertificateKind {
-        self.0.data.kind
-    }
-    /// The recognised standard of an exemption.
-    async fn standard(&self) -> Option<Standard> {
-        self.0.data.standard
-    }
-    /// The certified facility's ID.
-    async fn facility_id(&self) -> ID {
-        ID(self.0.data.facility.to_string())
-    }
-    /// The certified facility.
-    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        heavy(find::<Facility>(ctx, self.0.data.facility)).await
-    }
-    /// Product groups covered.
-    async fn scope(&self) -> &[String] {
-        &self.0.data.scope
-    }
-    async fn issuing_authority(&self) -> &str {
-        &self.0.data.issuing_authority
-    }
-    async fn issued_on(&self) -> Date {
-        Date(self.0.data.issued_on)
-    }
-    /// The last day it is valid; null for a commitment, which does not expire.
-    async fn expires_on(&self) -> Option<Date> {
-        self.0.data.expires_on.map(Date)
-    }
-    /// The status today; `EXPIRED` follows from the expiry date.
-    async fn status(&self) -> CertificateStatus {
-        self.0.status_on(today())
-    }
-    /// Why it was suspended or revoked.
-    async fn status_reason(&self) -> Option<&str> {
-        self.0.status_reason.as_deref()
-    }
-    /// The optional A/B/C grade (Circular 38/2018).
-    async fn grade(&self) -> Option<Grade> {
-        self.0.data.grade
-    }
-    /// The certificate this one renewed.
-    async fn replaces(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
-        let Some(id) = self.0.replaces else {
-            return Ok(None);
-        };
-        heavy(find::<Certificate>(ctx, id)).await
-    }
-    /// The certificate that renewed this one.
-    async fn replaced_by(&self, ctx: &Context<'_>) -> Result<Option<Certificate>> {
-        heavy(async {
-            let found = access(ctx).replacement(&self.0).await?;
-            Ok(told(ctx, found).map(|found| wrap(ctx, found)))
-        })
-        .await
-    }
-    /// Every status change, oldest first, starting with the issue; null when the
-    /// owner of a partner's certificate cannot be asked.
-    async fn history(&self, ctx: &Context<'_>) -> Result<Option<Vec<CertificateStatusChange>>> {
-        heavy(async {
-            let history = access(ctx).history(&self.0).await?;
-            Ok(told(ctx, history).map(|history| {
-                history
-                    .into_iter()
-                    .map(CertificateStatusChange::from)
-                    .collect()
-            }))
-        })
-        .await
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
-    }
-    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.updated_at
-    }
-}
-
-/// One step of a certificate's status history.
-#[derive(SimpleObject)]
-pub struct CertificateStatusChange {
-    /// The status from `effectiveOn` on.
-    pub status: StoredStatus,
-    pub effective_on: Date,
-    pub reason: Option<String>,
-    pub recorded_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl From<StatusChangeRecord> for CertificateStatusChange {
-    fn from(record: StatusChangeRecord) -> Self {
-        Self {
-            status: record.change.status,
-            effective_on: Date(record.change.effective_on),
-            reason: record.reason,
-            recorded_at: record.recorded_at,
-        }
-    }
-}
 
 /// Whether a certificate was valid on a date, and why not.
 #[derive(SimpleObject)]

@@ -2,58 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use super::answer::{access, find, listed, local};
-use super::{
-    Facility, InternalOnly, Province, audience, forward, heavy, opt_check, scalars, store,
-};
+use super::answer::{access, listed, local};
+use super::objects::{Inspection, InspectionConnection};
+use super::{audience, forward, opt_check, scalars, store};
 use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::error::{AppError, FieldContext};
 use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
-
-super::answer::record_object! {
-    /// An inspection of one stage of a facility's production chain, owned by the
-    /// inspecting province.
-    object Inspection(InspectionRecord), InspectionEdge, InspectionConnection;
-    province: " The owner: the province whose inspectors inspected.";
-    {
-        /// The province whose inspectors inspected (the owner).
-        async fn inspecting_province(&self) -> Province {
-            Province(self.0.id.province)
-        }
-    }
-    version: " Grows by one on each write.";
-    /// The inspected facility; null when it belongs to a province this gateway
-    /// cannot reach.
-    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        heavy(find::<Facility>(ctx, self.0.data.facility)).await
-    }
-    /// The inspected facility's ID, which names its owner province.
-    async fn facility_id(&self) -> ID {
-        ID(self.0.data.facility.to_string())
-    }
-    async fn stage(&self) -> ChainStage {
-        self.0.data.stage
-    }
-    async fn inspected_on(&self) -> scalars::Date {
-        scalars::Date(self.0.data.inspected_on)
-    }
-    async fn result(&self) -> InspectionResult {
-        self.0.data.result
-    }
-    /// What the inspectors found.
-    async fn findings(&self) -> Option<&str> {
-        self.0.data.findings.as_deref()
-    }
-    /// Internal working notes, for this province's staff only.
-    #[graphql(guard = "InternalOnly")]
-    async fn internal_notes(&self) -> Option<&str> {
-        self.0.data.internal_notes.as_deref()
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
-    }
-}
 
 /// Which inspections to list.
 #[derive(InputObject, Default)]

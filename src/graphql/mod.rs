@@ -15,6 +15,7 @@ mod cost;
 mod facility;
 mod inspection;
 mod node;
+mod objects;
 mod pagination;
 mod product;
 mod province;
@@ -25,10 +26,7 @@ pub mod scalars;
 mod shape;
 
 pub use answer::Returned;
-pub use certificate::Certificate;
-pub use facility::Facility;
-pub use inspection::Inspection;
-pub use product::Product;
+pub use objects::{Certificate, Facility, Inspection, Product};
 pub use province::Province;
 pub use request::{
     Executed, MOST_ERRORS, Prepared, Schemas, Text, coded_error, forbidden, prepare, run,

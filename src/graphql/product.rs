@@ -1,87 +1,16 @@
 //! Products and their OCOP ratings: the object, lists and the operator's writes.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::Datelike;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 
 use super::answer::{find, listed, local};
-use super::{
-    Facility, audience, check, facility_filter, forward, heavy, opt_check, scalars, store,
-    writable_id,
-};
+use super::objects::{Product, ProductConnection};
+use super::{audience, check, facility_filter, forward, opt_check, scalars, store, writable_id};
 use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
 };
 use crate::error::{AppError, FieldContext};
 use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
-
-super::answer::record_object! {
-    /// A food product of a facility of this province.
-    object Product(ProductRecord), ProductEdge, ProductConnection;
-    province: " The owner province.";
-    version: " Grows by one on each write; send it back to update.";
-    async fn name(&self) -> &str {
-        &self.0.data.name
-    }
-    async fn category(&self) -> ProductCategory {
-        self.0.data.category
-    }
-    /// The producing facility's ID.
-    async fn facility_id(&self) -> ID {
-        ID(self.0.data.facility.to_string())
-    }
-    /// The producing facility.
-    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        heavy(find::<Facility>(ctx, self.0.data.facility)).await
-    }
-    async fn description(&self) -> Option<&str> {
-        self.0.data.description.as_deref()
-    }
-    /// The OCOP rating, if the product was ever rated (check `valid`).
-    async fn ocop(&self) -> Option<Ocop> {
-        self.0.data.ocop.map(Ocop::from)
-    }
-    /// A provincial specialty (đặc sản).
-    async fn specialty(&self) -> bool {
-        self.0.data.specialty
-    }
-    /// A key product of the province (sản phẩm chủ lực).
-    async fn key_product(&self) -> bool {
-        self.0.data.key_product
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
-    }
-    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.updated_at
-    }
-}
-
-/// An OCOP rating: 3 and 4 stars are awarded by the province, 5 nationally;
-/// a rating is valid 36 months.
-#[derive(SimpleObject)]
-pub struct Ocop {
-    pub stars: i32,
-    /// The date of the rating decision.
-    pub rated_on: scalars::Date,
-    pub year: i32,
-    /// The last day the rating is valid.
-    pub expires_on: scalars::Date,
-    /// Whether the rating is valid today.
-    pub valid: bool,
-}
-
-impl From<OcopRating> for Ocop {
-    fn from(rating: OcopRating) -> Self {
-        Self {
-            stars: rating.stars.get(),
-            rated_on: scalars::Date(rating.rated_on),
-            year: rating.rated_on.year(),
-            expires_on: scalars::Date(rating.expires_on()),
-            valid: rating.is_valid_on(today()),
-        }
-    }
-}
 
 /// An OCOP rating decision.
 #[derive(InputObject)]
