@@ -16,11 +16,11 @@ use crate::domain::{
     InspectionResult, OcopRating, PhoneNumber, ProductCategory, ProvinceCode, Stars, StoredStatus,
     default_expiry, today,
 };
-use crate::error::AppError;
-use crate::store::{
-    CertificateData, FacilityData, FacilityFilter, InspectionData, PageRequest, ProductData,
-    Renewal, StatusAction, Store,
+use crate::domain::{
+    CertificateData, FacilityData, InspectionData, ProductData, Renewal, StatusAction,
 };
+use crate::error::AppError;
+use crate::store::{FacilityFilter, PageRequest, Store};
 
 /// A product a province is known for, and where it comes from.
 struct Specialty {

@@ -22,10 +22,11 @@ use std::collections::HashSet;
 use chrono::Utc;
 use serde_json::json;
 
+use crate::domain::Record;
 use crate::domain::{GlobalId, ProvinceCode};
 use crate::federation::records::{EPOCH, FEED, Reader, nodes_query};
 use crate::federation::{Partner, PartnerError, Partners, Trace};
-use crate::store::{FeedPosition, Record, ReplicaRow, Store, SyncPage};
+use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
 use futures_util::StreamExt;
 
 /// What one pass did.

@@ -6,8 +6,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use anyhow::Context;
+use caunoi::domain::{CertificateData, FacilityData};
 use caunoi::domain::{CertificateKind, FacilityKind, GlobalId, ProvinceCode, Role, today};
-use caunoi::store::{CertificateData, FacilityData, Store};
+use caunoi::store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Certificates per facility in the seeded registers.

@@ -5,12 +5,13 @@
 
 use futures_util::future::BoxFuture;
 
+use crate::domain::{CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, Record};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::AppError;
 use crate::federation::calls::{self, List};
 use crate::store::{
-    Admits, CertificateFilter, CertificateRecord, FacilityFilter, FacilityRecord, InspectionFilter,
-    InspectionRecord, Page, PageRequest, ProductFilter, ProductRecord, Record, Store,
+    Admits, CertificateFilter, FacilityFilter, InspectionFilter, Page, PageRequest, ProductFilter,
+    Store,
 };
 
 /// A kind of record.

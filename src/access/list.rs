@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Access, Consistency, Kind, Noted, Sourced};
+use crate::domain::FacilityRecord;
 use crate::domain::{ProvinceCode, RecordKind};
 use crate::error::AppError;
 use crate::federation::records::{Reader, RemotePage};
-use crate::store::{Admits, FacilityRecord, Page, PageRequest};
+use crate::store::{Admits, Page, PageRequest};
 
 /// Which provinces a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]

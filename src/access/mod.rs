@@ -28,11 +28,12 @@ use crate::domain::{
     CertificateNumber, GlobalId, InvalidReason, ProvinceCode, StatusChange, date_in_vietnam,
     validity_on,
 };
+use crate::domain::{CertificateRecord, Record, StatusChangeRecord};
 use crate::error::AppError;
 use crate::federation::PartnerError;
 use crate::federation::calls::{Calls, List};
 use crate::federation::records::Reader;
-use crate::store::{Audience, CertificateRecord, Record, StatusChangeRecord, Store};
+use crate::store::{Audience, Store};
 
 /// Where an object came from: its owner, answering now, or our replica of a
 /// partner's records when the partner could not answer.

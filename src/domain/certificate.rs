@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
-use super::{Invalid, ProvinceCode, coded_enum, text::preview};
+use super::{GlobalId, Invalid, ProvinceCode, coded_enum, text::preview};
 
 coded_enum! {
     /// What a certificate attests.
@@ -227,6 +227,69 @@ impl fmt::Display for CertificateNumber {
             self.serial
         )
     }
+}
+
+/// What an officer writes when issuing a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateData {
+    pub kind: CertificateKind,
+    /// The recognised standard of an exemption; none for other kinds.
+    pub standard: Option<Standard>,
+    pub facility: GlobalId,
+    /// Product groups covered.
+    pub scope: Vec<String>,
+    pub issuing_authority: String,
+    pub issued_on: NaiveDate,
+    /// The last valid day; `None` only for commitments.
+    pub expires_on: Option<NaiveDate>,
+    pub grade: Option<Grade>,
+}
+
+/// A stored certificate.
+#[derive(Debug, Clone)]
+pub struct CertificateRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub number: CertificateNumber,
+    pub data: CertificateData,
+    pub status: StoredStatus,
+    pub status_reason: Option<String>,
+    pub replaces: Option<GlobalId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CertificateRecord {
+    /// The status today, expiry included.
+    pub fn status_on(&self, day: NaiveDate) -> CertificateStatus {
+        CertificateStatus::derive(self.status, self.data.expires_on, day)
+    }
+}
+
+/// One entry of a certificate's status history.
+#[derive(Debug, Clone)]
+pub struct StatusChangeRecord {
+    pub change: StatusChange,
+    pub reason: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A suspension, reinstatement or revocation.
+#[derive(Debug, Clone)]
+pub struct StatusAction {
+    pub to: StoredStatus,
+    pub effective_on: NaiveDate,
+    pub reason: Option<String>,
+}
+
+/// What may change when a certificate is renewed; the rest is carried over.
+#[derive(Debug, Clone, Default)]
+pub struct Renewal {
+    pub issued_on: Option<NaiveDate>,
+    pub expires_on: Option<NaiveDate>,
+    pub scope: Option<Vec<String>>,
+    pub issuing_authority: Option<String>,
+    pub grade: Option<Grade>,
 }
 
 #[cfg(test)]

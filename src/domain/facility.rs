@@ -1,6 +1,8 @@
 //! Facilities (cơ sở) and the identifying numbers that come with them.
 
-use super::{Invalid, coded_enum, text::preview};
+use chrono::{DateTime, Utc};
+
+use super::{GlobalId, Invalid, ProvinceCode, coded_enum, text::preview};
 
 coded_enum! {
     /// What a facility does in the food chain.
@@ -103,6 +105,32 @@ impl IdNumber {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// What an operator writes about a facility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityData {
+    pub name: String,
+    pub kind: FacilityKind,
+    pub business_registration_number: Option<BusinessRegistrationNumber>,
+    pub commune: String,
+    pub district: Option<String>,
+    pub address_detail: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<PhoneNumber>,
+    pub contact_id_number: Option<IdNumber>,
+    /// Provinces its products are supplied to, sorted, without repeats.
+    pub supplies_to: Vec<ProvinceCode>,
+}
+
+/// A stored facility.
+#[derive(Debug, Clone)]
+pub struct FacilityRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub data: FacilityData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! the producing province inspects primary production, preliminary processing and
 //! processing of its facilities; the receiving province inspects trading.
 
-use super::coded_enum;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{GlobalId, coded_enum};
 
 coded_enum! {
     /// A stage of a production chain.
@@ -20,4 +22,26 @@ coded_enum! {
         Pass => "pass",
         Fail => "fail",
     }
+}
+
+/// What an inspector records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectionData {
+    pub facility: GlobalId,
+    pub stage: ChainStage,
+    pub inspected_on: NaiveDate,
+    pub result: InspectionResult,
+    pub findings: Option<String>,
+    /// Internal working notes: never shown outside the province.
+    pub internal_notes: Option<String>,
+}
+
+/// A stored inspection. Its owner is the inspecting province.
+#[derive(Debug, Clone)]
+pub struct InspectionRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub data: InspectionData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }

@@ -15,18 +15,23 @@ mod identity;
 mod inspection;
 mod product;
 mod province;
+mod record;
 pub mod text;
 
 pub use certificate::{
-    CertificateKind, CertificateNumber, CertificateStatus, Grade, InvalidReason, Standard,
-    StatusChange, StoredStatus, default_expiry, validity_on,
+    CertificateData, CertificateKind, CertificateNumber, CertificateRecord, CertificateStatus,
+    Grade, InvalidReason, Renewal, Standard, StatusAction, StatusChange, StatusChangeRecord,
+    StoredStatus, default_expiry, validity_on,
 };
-pub use facility::{BusinessRegistrationNumber, FacilityKind, IdNumber, PhoneNumber};
+pub use facility::{
+    BusinessRegistrationNumber, FacilityData, FacilityKind, FacilityRecord, IdNumber, PhoneNumber,
+};
 pub use id::{GlobalId, RecordKind};
 pub use identity::{Caller, Principal, Role};
-pub use inspection::{ChainStage, InspectionResult};
-pub use product::{OcopRating, ProductCategory, Stars};
+pub use inspection::{ChainStage, InspectionData, InspectionRecord, InspectionResult};
+pub use product::{OcopRating, ProductCategory, ProductData, ProductRecord, Stars};
 pub use province::ProvinceCode;
+pub use record::Record;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 

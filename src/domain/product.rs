@@ -1,8 +1,8 @@
 //! Products and their OCOP ("One Commune One Product") rating.
 
-use chrono::{Months, NaiveDate};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 
-use super::{Invalid, coded_enum};
+use super::{GlobalId, Invalid, coded_enum};
 
 coded_enum! {
     /// The product groups of agro-forestry-fishery food.
@@ -63,6 +63,30 @@ impl OcopRating {
     pub fn is_valid_on(self, day: NaiveDate) -> bool {
         self.rated_on <= day && day <= self.expires_on()
     }
+}
+
+/// What an operator writes about a product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductData {
+    pub name: String,
+    pub category: ProductCategory,
+    pub facility: GlobalId,
+    pub description: Option<String>,
+    pub ocop: Option<OcopRating>,
+    /// A provincial specialty (đặc sản).
+    pub specialty: bool,
+    /// A key product of the province (sản phẩm chủ lực).
+    pub key_product: bool,
+}
+
+/// A stored product.
+#[derive(Debug, Clone)]
+pub struct ProductRecord {
+    pub id: GlobalId,
+    pub version: i32,
+    pub data: ProductData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

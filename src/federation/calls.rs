@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::records::{self, Reader, RemotePage};
 use super::{Budget, PartnerError, Partners, Trace};
 use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
-use crate::store::{
+use crate::domain::{
     CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, Record, StatusChangeRecord,
 };
 

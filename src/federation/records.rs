@@ -14,7 +14,7 @@ use crate::domain::{
     GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
     Standard, Stars, StatusChange, StoredStatus,
 };
-use crate::store::{
+use crate::domain::{
     CertificateData, CertificateRecord, FacilityData, FacilityRecord, InspectionData,
     InspectionRecord, ProductData, ProductRecord, Record, StatusChangeRecord,
 };

@@ -8,12 +8,13 @@ use super::{
     audience, check, facility_filter, forward, opt_check, scalars::Date, store, writable_id,
 };
 use crate::access::{Consistency, Listing, Scope, Verification};
+use crate::domain::{CertificateData, CertificateRecord, Renewal, StatusAction};
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, InvalidReason,
     RecordKind, Standard, StoredStatus, default_expiry, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::store::{CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction};
+use crate::store::CertificateFilter;
 
 /// Most product groups one certificate lists.
 const MAX_SCOPE: usize = 50;
@@ -212,16 +213,8 @@ impl CertificateMutation {
         reason: String,
         effective_on: Option<Date>,
     ) -> Result<Certificate> {
-        let reason = check("reason", text::paragraph(&reason, text::LONG))?;
-        change_status(
-            ctx,
-            &id,
-            version,
-            StoredStatus::Suspended,
-            Some(reason),
-            effective_on,
-        )
-        .await
+        let to = StoredStatus::Suspended;
+        change_status_for(ctx, &id, version, to, &reason, effective_on).await
     }
 
     /// Lifts a suspension from `effectiveOn` (default today).
@@ -246,16 +239,8 @@ impl CertificateMutation {
         reason: String,
         effective_on: Option<Date>,
     ) -> Result<Certificate> {
-        let reason = check("reason", text::paragraph(&reason, text::LONG))?;
-        change_status(
-            ctx,
-            &id,
-            version,
-            StoredStatus::Revoked,
-            Some(reason),
-            effective_on,
-        )
-        .await
+        let to = StoredStatus::Revoked;
+        change_status_for(ctx, &id, version, to, &reason, effective_on).await
     }
 
     /// Renews a certificate: issues a new one, with a new number, that names the
@@ -284,6 +269,19 @@ impl CertificateMutation {
             store(ctx).renew_certificate(id, version, renewal).await?,
         ))
     }
+}
+
+/// A status change that must give its `reason`.
+async fn change_status_for(
+    ctx: &Context<'_>,
+    id: &ID,
+    version: i32,
+    to: StoredStatus,
+    reason: &str,
+    effective_on: Option<Date>,
+) -> Result<Certificate> {
+    let reason = check("reason", text::paragraph(reason, text::LONG))?;
+    change_status(ctx, id, version, to, Some(reason), effective_on).await
 }
 
 async fn change_status(

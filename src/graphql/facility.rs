@@ -9,8 +9,9 @@ use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, RecordKind, text,
 };
+use crate::domain::{FacilityData, FacilityRecord};
 use crate::error::FieldContext;
-use crate::store::{Audience, FacilityData, FacilityFilter, FacilityRecord};
+use crate::store::{Audience, FacilityFilter};
 
 /// Which facilities to list.
 #[derive(InputObject, Default)]

@@ -7,8 +7,9 @@ use super::objects::{Inspection, InspectionConnection};
 use super::{audience, forward, opt_check, scalars, store};
 use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
+use crate::domain::{InspectionData, InspectionRecord};
 use crate::error::{AppError, FieldContext};
-use crate::store::{InspectionData, InspectionFilter, InspectionRecord};
+use crate::store::InspectionFilter;
 
 /// Which inspections to list.
 #[derive(InputObject, Default)]

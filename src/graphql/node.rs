@@ -6,8 +6,8 @@ use super::answer::{access, told, wrap};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
 use crate::access::{Consistency, Sourced};
 use crate::domain::GlobalId;
+use crate::domain::Record;
 use crate::error::FieldContext;
-use crate::store::Record;
 
 /// Any record with a global ID. The ID names the owner province.
 #[derive(Interface)]

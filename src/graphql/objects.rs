@@ -14,11 +14,11 @@ use crate::domain::{
     CertificateKind, CertificateStatus, ChainStage, FacilityKind, Grade, IdNumber,
     InspectionResult, OcopRating, PhoneNumber, ProductCategory, Standard, StoredStatus, today,
 };
-use crate::federation::calls::{FACILITY_CERTIFICATES, FACILITY_PRODUCTS};
-use crate::store::{
-    CertificateFilter, CertificateRecord, FacilityRecord, InspectionFilter, InspectionRecord,
-    ProductFilter, ProductRecord, StatusChangeRecord,
+use crate::domain::{
+    CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, StatusChangeRecord,
 };
+use crate::federation::calls::{FACILITY_CERTIFICATES, FACILITY_PRODUCTS};
+use crate::store::{CertificateFilter, InspectionFilter, ProductFilter};
 
 super::answer::record_object! {
     /// A food-safety certificate: eligibility certificate, safe-food-production

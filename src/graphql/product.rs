@@ -9,8 +9,9 @@ use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
 };
+use crate::domain::{ProductData, ProductRecord};
 use crate::error::{AppError, FieldContext};
-use crate::store::{Audience, ProductData, ProductFilter, ProductRecord};
+use crate::store::{Audience, ProductFilter};
 
 /// An OCOP rating decision.
 #[derive(InputObject)]

@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use entity::{certificate, certificate_status_change, facility, number_counter};
 use sea_orm::{
     ActiveModelTrait,
@@ -13,46 +13,18 @@ use sea_orm::{
 };
 
 use super::{
-    Admits, Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith,
-    Store, claim,
+    Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
     facility::{facility_search_text, matching_facilities, of_visible_facilities, supplies},
     holds_terms, matches_terms, page, search_text, stored,
+};
+use crate::domain::{
+    CertificateData, CertificateRecord, FacilityRecord, Renewal, StatusAction, StatusChangeRecord,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, ProvinceCode,
     RecordKind, Standard, StatusChange, StoredStatus, default_expiry, today,
 };
 use crate::error::AppError;
-
-/// What an officer writes when issuing a certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateData {
-    pub kind: CertificateKind,
-    /// The recognised standard of an exemption; none for other kinds.
-    pub standard: Option<Standard>,
-    pub facility: GlobalId,
-    /// Product groups covered.
-    pub scope: Vec<String>,
-    pub issuing_authority: String,
-    pub issued_on: NaiveDate,
-    /// The last valid day; `None` only for commitments.
-    pub expires_on: Option<NaiveDate>,
-    pub grade: Option<Grade>,
-}
-
-/// A stored certificate.
-#[derive(Debug, Clone)]
-pub struct CertificateRecord {
-    pub id: GlobalId,
-    pub version: i32,
-    pub number: CertificateNumber,
-    pub data: CertificateData,
-    pub status: StoredStatus,
-    pub status_reason: Option<String>,
-    pub replaces: Option<GlobalId>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 impl CertificateRecord {
     /// This record's entry in the change feed.
@@ -65,37 +37,6 @@ impl CertificateRecord {
             shared_with,
         }
     }
-
-    /// The status today, expiry included.
-    pub fn status_on(&self, day: NaiveDate) -> CertificateStatus {
-        CertificateStatus::derive(self.status, self.data.expires_on, day)
-    }
-}
-
-/// One entry of a certificate's status history.
-#[derive(Debug, Clone)]
-pub struct StatusChangeRecord {
-    pub change: StatusChange,
-    pub reason: Option<String>,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// A suspension, reinstatement or revocation.
-#[derive(Debug, Clone)]
-pub struct StatusAction {
-    pub to: StoredStatus,
-    pub effective_on: NaiveDate,
-    pub reason: Option<String>,
-}
-
-/// What may change when a certificate is renewed; the rest is carried over.
-#[derive(Debug, Clone, Default)]
-pub struct Renewal {
-    pub issued_on: Option<NaiveDate>,
-    pub expires_on: Option<NaiveDate>,
-    pub scope: Option<Vec<String>>,
-    pub issuing_authority: Option<String>,
-    pub grade: Option<Grade>,
 }
 
 /// Which certificates a list holds.

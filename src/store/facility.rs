@@ -19,33 +19,8 @@ use crate::domain::{
     BusinessRegistrationNumber, FacilityKind, GlobalId, IdNumber, PhoneNumber, ProvinceCode,
     RecordKind,
 };
+use crate::domain::{FacilityData, FacilityRecord};
 use crate::error::AppError;
-
-/// What an operator writes about a facility.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FacilityData {
-    pub name: String,
-    pub kind: FacilityKind,
-    pub business_registration_number: Option<BusinessRegistrationNumber>,
-    pub commune: String,
-    pub district: Option<String>,
-    pub address_detail: Option<String>,
-    pub contact_name: Option<String>,
-    pub contact_phone: Option<PhoneNumber>,
-    pub contact_id_number: Option<IdNumber>,
-    /// Provinces its products are supplied to, sorted, without repeats.
-    pub supplies_to: Vec<ProvinceCode>,
-}
-
-/// A stored facility.
-#[derive(Debug, Clone)]
-pub struct FacilityRecord {
-    pub id: GlobalId,
-    pub version: i32,
-    pub data: FacilityData,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 impl FacilityRecord {
     /// This record's entry in the change feed.

@@ -1,39 +1,18 @@
 //! Inspections of production-chain stages.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use entity::inspection;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
 };
 
 use super::{
-    Admits, Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith,
-    Store, facility::of_visible_facilities, page, stored,
+    Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store,
+    facility::of_visible_facilities, page, stored,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
+use crate::domain::{FacilityRecord, InspectionData, InspectionRecord};
 use crate::error::AppError;
-
-/// What an inspector records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InspectionData {
-    pub facility: GlobalId,
-    pub stage: ChainStage,
-    pub inspected_on: NaiveDate,
-    pub result: InspectionResult,
-    pub findings: Option<String>,
-    /// Internal working notes: never shown outside the province.
-    pub internal_notes: Option<String>,
-}
-
-/// A stored inspection. Its owner is the inspecting province.
-#[derive(Debug, Clone)]
-pub struct InspectionRecord {
-    pub id: GlobalId,
-    pub version: i32,
-    pub data: InspectionData,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// Which inspections a list holds.
 #[derive(Debug, Clone, Default)]

@@ -18,14 +18,11 @@ mod product;
 mod replica;
 
 pub use audit::AuditFilter;
-pub use certificate::{
-    CertificateData, CertificateFilter, CertificateRecord, Renewal, StatusAction,
-    StatusChangeRecord,
-};
+pub use certificate::CertificateFilter;
 pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition, SharedWith};
-pub use facility::{FacilityData, FacilityFilter, FacilityRecord};
-pub use inspection::{InspectionData, InspectionFilter, InspectionRecord};
-pub use product::{ProductData, ProductFilter, ProductRecord};
+pub use facility::FacilityFilter;
+pub use inspection::InspectionFilter;
+pub use product::ProductFilter;
 pub use replica::{ReplicaRow, SyncPage, SyncState};
 
 use std::time::Duration;
@@ -39,7 +36,8 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query},
 };
 
-use crate::domain::{Caller, CertificateNumber, GlobalId, ProvinceCode, RecordKind, text};
+use crate::domain::{Caller, GlobalId, ProvinceCode, RecordKind, text};
+use crate::domain::{FacilityRecord, Record};
 use crate::error::AppError;
 
 /// Who reads. Our own staff see every record we own; a partner sees only what the
@@ -72,45 +70,6 @@ impl From<sea_orm::DbErr> for AppError {
             return AppError::StorageBusy;
         }
         AppError::Internal(anyhow::Error::new(error).context("database"))
-    }
-}
-
-/// Any record: one of ours, or a partner's as its owner sent it.
-#[derive(Debug, Clone)]
-pub enum Record {
-    Facility(FacilityRecord),
-    Certificate(CertificateRecord),
-    Product(ProductRecord),
-    Inspection(InspectionRecord),
-}
-
-impl Record {
-    /// The record's global ID.
-    pub fn id(&self) -> GlobalId {
-        match self {
-            Record::Facility(r) => r.id,
-            Record::Certificate(r) => r.id,
-            Record::Product(r) => r.id,
-            Record::Inspection(r) => r.id,
-        }
-    }
-
-    /// A certificate's number.
-    pub fn number(&self) -> Option<CertificateNumber> {
-        match self {
-            Record::Certificate(r) => Some(r.number),
-            _ => None,
-        }
-    }
-
-    /// The owner's version of the record.
-    pub fn version(&self) -> i32 {
-        match self {
-            Record::Facility(r) => r.version,
-            Record::Certificate(r) => r.version,
-            Record::Product(r) => r.version,
-            Record::Inspection(r) => r.version,
-        }
     }
 }
 

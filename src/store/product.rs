@@ -7,39 +7,15 @@ use sea_orm::{
 };
 
 use super::{
-    Admits, Audience, Change, ChangeOperation, FacilityRecord, Page, PageRequest, SharedWith,
-    Store, claim,
+    Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
     facility::{facility_search_text, matching_facilities, of_visible_facilities, supplies},
     holds_terms, matches_terms, page, search_text, stored,
 };
+use crate::domain::{FacilityRecord, ProductData, ProductRecord};
 use crate::domain::{
     GlobalId, OcopRating, ProductCategory, ProvinceCode, RecordKind, Stars, today,
 };
 use crate::error::AppError;
-
-/// What an operator writes about a product.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductData {
-    pub name: String,
-    pub category: ProductCategory,
-    pub facility: GlobalId,
-    pub description: Option<String>,
-    pub ocop: Option<OcopRating>,
-    /// A provincial specialty (đặc sản).
-    pub specialty: bool,
-    /// A key product of the province (sản phẩm chủ lực).
-    pub key_product: bool,
-}
-
-/// A stored product.
-#[derive(Debug, Clone)]
-pub struct ProductRecord {
-    pub id: GlobalId,
-    pub version: i32,
-    pub data: ProductData,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 impl ProductRecord {
     /// This record's entry in the change feed.

@@ -1,8 +1,9 @@
 //! The store under concurrency, on whichever backend the suite runs against.
 
+use caunoi::domain::{CertificateData, FacilityData};
 use caunoi::domain::{CertificateKind, FacilityKind, GlobalId, ProvinceCode, today};
 use caunoi::error::AppError;
-use caunoi::store::{Audience, CertificateData, FacilityData, Store};
+use caunoi::store::{Audience, Store};
 
 use caunoi::domain::Role;
 use serde_json::{Value, json};
@@ -110,7 +111,7 @@ async fn a_failed_write_leaves_no_trace() {
         .renew_certificate(
             issued.id,
             1,
-            caunoi::store::Renewal {
+            caunoi::domain::Renewal {
                 issued_on: Some(issued.data.issued_on - chrono::Days::new(1)),
                 ..Default::default()
             },

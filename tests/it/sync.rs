@@ -786,8 +786,9 @@ async fn a_served_gateway_syncs_each_partner_on_its_schedule() {
 
 #[tokio::test]
 async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
+    use caunoi::domain::CertificateData;
     use caunoi::domain::{CertificateKind, GlobalId};
-    use caunoi::store::{CertificateData, FeedPosition, ReplicaRow, SyncPage};
+    use caunoi::store::{FeedPosition, ReplicaRow, SyncPage};
     let (tn, na) = spawn_pair_with(|config| config.federation.sync_page = 50, |_| {}).await;
     let facility = na
         .create_facility("Cơ sở nước mắm Cửa Hội", json!({ "suppliesTo": ["19"] }))
