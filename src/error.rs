@@ -7,7 +7,7 @@
 
 use async_graphql::ErrorExtensions;
 
-use crate::domain::{Invalid, ProvinceCode};
+use crate::domain::{Invalid, ProvinceCode, Refusal};
 
 ///
 /// It deliberately does not implement `Display`: async-graphql converts any
@@ -77,6 +77,14 @@ impl AppError {
 impl From<anyhow::Error> for AppError {
     fn from(error: anyhow::Error) -> Self {
         AppError::Internal(error)
+    }
+}
+
+/// A domain rule's refusal, naming the field as the domain's data does; the
+/// GraphQL layer names it as the caller sent it (`resolve::as_input`).
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        AppError::invalid(refusal.field, refusal.reason)
     }
 }
 

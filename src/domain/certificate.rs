@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
-use super::{GlobalId, Invalid, ProvinceCode, coded_enum, text::preview};
+use super::{GlobalId, Invalid, ProvinceCode, Refusal, coded_enum, text::preview};
 
 coded_enum! {
     /// What a certificate attests.
@@ -292,6 +292,104 @@ pub struct Renewal {
     pub grade: Option<Grade>,
 }
 
+impl CertificateData {
+    /// The rules a certificate's data keeps, whoever writes it, on `today`.
+    pub fn check(&self, today: NaiveDate) -> Result<(), Refusal> {
+        match (self.kind, self.standard) {
+            (CertificateKind::Exemption, None) => {
+                return Err(Refusal::new(
+                    "standard",
+                    "an exemption names the recognised standard the facility holds",
+                ));
+            }
+            (CertificateKind::Eligibility | CertificateKind::Commitment, Some(_)) => {
+                return Err(Refusal::new(
+                    "standard",
+                    "only an exemption names a standard",
+                ));
+            }
+            _ => {}
+        }
+        if self.issued_on > today {
+            return Err(Refusal::new("issued_on", "must not be in the future"));
+        }
+        match self.expires_on {
+            Some(expires) if expires < self.issued_on => {
+                return Err(Refusal::new(
+                    "expires_on",
+                    format!("must not be before the issue date {}", self.issued_on),
+                ));
+            }
+            None if self.kind != CertificateKind::Commitment => {
+                return Err(Refusal::new(
+                    "expires_on",
+                    "an exemption lasts as long as the standard's certificate: give its expiry",
+                ));
+            }
+            _ => {}
+        }
+        if self.scope.is_empty() {
+            return Err(Refusal::new("scope", "name at least one product group"));
+        }
+        Ok(())
+    }
+}
+
+impl Renewal {
+    /// The data of the certificate that renews one holding `old`, on `today`:
+    /// what the renewal gives, the rest carried over, the expiry defaulted
+    /// for the kind.
+    pub fn renew(self, old: CertificateData, today: NaiveDate) -> Result<CertificateData, Refusal> {
+        let issued_on = self.issued_on.unwrap_or(today);
+        if issued_on < old.issued_on {
+            return Err(Refusal::new(
+                "issued_on",
+                format!("a renewal cannot be issued before {}", old.issued_on),
+            ));
+        }
+        let data = CertificateData {
+            issued_on,
+            expires_on: self
+                .expires_on
+                .or_else(|| default_expiry(old.kind, issued_on)),
+            scope: self.scope.unwrap_or(old.scope),
+            issuing_authority: self.issuing_authority.unwrap_or(old.issuing_authority),
+            grade: self.grade.or(old.grade),
+            ..old
+        };
+        data.check(today)?;
+        Ok(data)
+    }
+}
+
+impl StatusAction {
+    /// Whether a certificate whose last status change took effect on
+    /// `last_change` may take this one on `today`.
+    pub fn check(&self, last_change: NaiveDate, today: NaiveDate) -> Result<(), Refusal> {
+        if self.effective_on < last_change {
+            return Err(Refusal::new(
+                "effective_on",
+                format!("must not be before the last status change ({last_change})"),
+            ));
+        }
+        if self.effective_on > today {
+            return Err(Refusal::new("effective_on", "must not be in the future"));
+        }
+        Ok(())
+    }
+}
+
+impl StoredStatus {
+    /// Whether a certificate of this status may become `to`.
+    pub fn may_become(self, to: StoredStatus) -> bool {
+        match to {
+            StoredStatus::Suspended => self == StoredStatus::Active,
+            StoredStatus::Active => self == StoredStatus::Suspended,
+            StoredStatus::Revoked => self != StoredStatus::Revoked,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +397,73 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn eligibility(issued_on: NaiveDate) -> CertificateData {
+        CertificateData {
+            kind: CertificateKind::Eligibility,
+            standard: None,
+            facility: crate::domain::GlobalId::parse("Facility:19:1").unwrap(),
+            scope: vec!["Chè".to_owned()],
+            issuing_authority: "Chi cục".to_owned(),
+            issued_on,
+            expires_on: default_expiry(CertificateKind::Eligibility, issued_on),
+            grade: None,
+        }
+    }
+
+    #[test]
+    fn rules_name_the_field_of_the_data_they_refuse() {
+        let today = day(2026, 12, 5);
+        let field = |data: &CertificateData| data.check(today).err().map(|r| r.field);
+        assert_eq!(field(&eligibility(day(2024, 5, 1))), None);
+        assert_eq!(field(&eligibility(day(2026, 12, 6))), Some("issued_on"));
+        let mut exemption = eligibility(day(2024, 5, 1));
+        exemption.kind = CertificateKind::Exemption;
+        assert_eq!(field(&exemption), Some("standard"));
+        let mut empty = eligibility(day(2024, 5, 1));
+        empty.scope.clear();
+        assert_eq!(field(&empty), Some("scope"));
+
+        let old = eligibility(day(2024, 5, 1));
+        let early = Renewal {
+            issued_on: Some(day(2024, 4, 30)),
+            ..Renewal::default()
+        };
+        assert_eq!(
+            early.renew(old.clone(), today).unwrap_err().field,
+            "issued_on"
+        );
+        let renewed = Renewal::default().renew(old.clone(), today).unwrap();
+        assert_eq!(renewed.issued_on, today);
+        assert_eq!(renewed.expires_on, default_expiry(old.kind, today));
+        assert_eq!(renewed.scope, old.scope);
+
+        let action = |on| StatusAction {
+            to: StoredStatus::Suspended,
+            effective_on: on,
+            reason: None,
+        };
+        assert!(
+            action(day(2026, 1, 1))
+                .check(day(2025, 1, 1), today)
+                .is_ok()
+        );
+        assert_eq!(
+            action(day(2024, 1, 1))
+                .check(day(2025, 1, 1), today)
+                .unwrap_err()
+                .field,
+            "effective_on"
+        );
+        assert!(
+            action(day(2027, 1, 1))
+                .check(day(2025, 1, 1), today)
+                .is_err()
+        );
+        assert!(StoredStatus::Active.may_become(StoredStatus::Suspended));
+        assert!(!StoredStatus::Revoked.may_become(StoredStatus::Revoked));
+        assert!(!StoredStatus::Active.may_become(StoredStatus::Active));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{GlobalId, coded_enum};
+use super::{GlobalId, ProvinceCode, Refusal, coded_enum};
 
 coded_enum! {
     /// A stage of a production chain.
@@ -44,4 +44,23 @@ pub struct InspectionRecord {
     pub data: InspectionData,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl InspectionData {
+    /// The split of supervision: a province inspects every stage of its own
+    /// facilities' chain, and a partner's facility only where it trades in
+    /// the province, `inspector`.
+    pub fn check(&self, inspector: ProvinceCode) -> Result<(), Refusal> {
+        if self.facility.province != inspector && self.stage != ChainStage::Trading {
+            return Err(Refusal::new(
+                "stage",
+                format!(
+                    "province {} inspects the production and processing of its own facilities; \
+                     a partner's facility is inspected here at the trading stage",
+                    self.facility.province
+                ),
+            ));
+        }
+        Ok(())
+    }
 }

@@ -35,6 +35,24 @@ pub use record::Record;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
+/// A value a rule of the domain refuses: the field of the record's data that
+/// holds it (as the data names it, `issued_on`), and why. Whoever reports it
+/// names the field as its caller sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Refusal {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Why a value was refused, in words a user can act on. The caller adds the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

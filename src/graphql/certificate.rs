@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use super::answer::{access, listed, local, told, wrap};
 use super::objects::{Certificate, CertificateConnection};
 use super::{
-    audience, check, facility_filter, forward, opt_check, scalars::Date, store, writable_id,
+    as_argument, as_input, audience, check, facility_filter, forward, opt_check, scalars::Date,
+    store, writable_id,
 };
 use crate::access::{Consistency, Listing, Scope, Verification};
 use crate::domain::{CertificateData, CertificateRecord, Renewal, StatusAction};
@@ -200,7 +201,7 @@ impl CertificateMutation {
         };
         Ok(local::<Certificate>(
             ctx,
-            store(ctx).issue_certificate(data).await?,
+            store(ctx).issue_certificate(data).await.map_err(as_input)?,
         ))
     }
 
@@ -266,7 +267,10 @@ impl CertificateMutation {
         };
         Ok(local::<Certificate>(
             ctx,
-            store(ctx).renew_certificate(id, version, renewal).await?,
+            store(ctx)
+                .renew_certificate(id, version, renewal)
+                .await
+                .map_err(as_input)?,
         ))
     }
 }
@@ -302,7 +306,8 @@ async fn change_status(
         ctx,
         store(ctx)
             .change_certificate_status(id, version, action)
-            .await?,
+            .await
+            .map_err(as_argument)?,
     ))
 }
 

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use super::answer::{access, listed, local};
 use super::objects::{Inspection, InspectionConnection};
-use super::{audience, forward, opt_check, scalars, store};
+use super::{as_input, audience, forward, opt_check, scalars, store};
 use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::domain::{InspectionData, InspectionRecord};
@@ -121,7 +121,7 @@ impl InspectionMutation {
         };
         Ok(local::<Inspection>(
             ctx,
-            store(ctx).record_inspection(data).await?,
+            store(ctx).record_inspection(data).await.map_err(as_input)?,
         ))
     }
 }

@@ -32,7 +32,8 @@ pub use request::{
     Executed, MOST_ERRORS, Prepared, Schemas, Text, coded_error, forbidden, prepare, run,
 };
 pub(crate) use resolve::{
-    InternalOnly, audience, check, facility_filter, forward, heavy, opt_check, store, writable_id,
+    InternalOnly, as_argument, as_input, audience, check, facility_filter, forward, heavy,
+    opt_check, store, writable_id,
 };
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};

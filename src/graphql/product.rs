@@ -4,7 +4,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 
 use super::answer::{find, listed, local};
 use super::objects::{Product, ProductConnection};
-use super::{audience, check, facility_filter, forward, opt_check, scalars, store, writable_id};
+use super::{
+    as_input, audience, check, facility_filter, forward, opt_check, scalars, store, writable_id,
+};
 use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{
     GlobalId, Invalid, OcopRating, ProductCategory, RecordKind, Stars, text, today,
@@ -134,7 +136,7 @@ impl ProductMutation {
         };
         Ok(local::<Product>(
             ctx,
-            store(ctx).register_product(data).await?,
+            store(ctx).register_product(data).await.map_err(as_input)?,
         ))
     }
 
@@ -184,7 +186,10 @@ impl ProductMutation {
         }
         Ok(local::<Product>(
             ctx,
-            store.update_product(id, version, data).await?,
+            store
+                .update_product(id, version, data)
+                .await
+                .map_err(as_input)?,
         ))
     }
 }

@@ -93,3 +93,71 @@ pub(crate) fn opt_check<T>(
         Some(value) => parse(value).field(field).map(Some),
     }
 }
+
+/// A refusal of the store or a domain rule, its field named as the caller
+/// sent it: a field of the data under `input` (`issued_on` as
+/// `input.issuedOn`, `facility` as `input.facilityId`).
+pub(crate) fn as_input(error: AppError) -> AppError {
+    named(error, |field| format!("input.{}", api_name(field)))
+}
+
+/// The same, for a field sent as an argument of its own (`effective_on` as
+/// `effectiveOn`).
+pub(crate) fn as_argument(error: AppError) -> AppError {
+    named(error, api_name)
+}
+
+fn named(error: AppError, name: impl Fn(&str) -> String) -> AppError {
+    match error {
+        AppError::InvalidInput { field, message } => AppError::InvalidInput {
+            field: name(&field),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// A field of the domain's data as the API names it: in camel case, and a
+/// reference to another record by its ID (`facility` is `facilityId`).
+fn api_name(field: &str) -> String {
+    const REFERENCES: &[&str] = &["facility"];
+    let mut name = String::with_capacity(field.len() + 2);
+    let mut upper = false;
+    for c in field.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                name.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => name.push(c),
+        }
+    }
+    if REFERENCES.contains(&field) {
+        name.push_str("Id");
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AppError, as_argument, as_input};
+
+    fn field(error: AppError) -> String {
+        match error {
+            AppError::InvalidInput { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn domain_fields_are_named_as_the_api_names_them() {
+        let refused = |name: &str| AppError::invalid(name, "no");
+        assert_eq!(field(as_input(refused("issued_on"))), "input.issuedOn");
+        assert_eq!(field(as_input(refused("facility"))), "input.facilityId");
+        assert_eq!(field(as_input(refused("scope"))), "input.scope");
+        assert_eq!(field(as_argument(refused("effective_on"))), "effectiveOn");
+        let busy = as_input(AppError::StorageBusy);
+        assert!(matches!(busy, AppError::StorageBusy));
+    }
+}

@@ -22,7 +22,7 @@ use crate::domain::{
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, ProvinceCode,
-    RecordKind, Standard, StatusChange, StoredStatus, default_expiry, today,
+    RecordKind, Standard, StatusChange, StoredStatus, today,
 };
 use crate::error::AppError;
 
@@ -260,7 +260,7 @@ impl Store {
         &self,
         batch: Vec<CertificateData>,
     ) -> Result<Vec<CertificateRecord>, AppError> {
-        batch.iter().try_for_each(check_certificate)?;
+        batch.iter().try_for_each(|data| data.check(today()))?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -309,26 +309,7 @@ impl Store {
                 old.number, newer.number
             )));
         }
-        let issued_on = renewal.issued_on.unwrap_or_else(today);
-        if issued_on < old.data.issued_on {
-            return Err(AppError::invalid(
-                "input.issuedOn",
-                format!("a renewal cannot be issued before {}", old.data.issued_on),
-            ));
-        }
-        let data = CertificateData {
-            issued_on,
-            expires_on: renewal
-                .expires_on
-                .or_else(|| default_expiry(old.data.kind, issued_on)),
-            scope: renewal.scope.unwrap_or(old.data.scope),
-            issuing_authority: renewal
-                .issuing_authority
-                .unwrap_or(old.data.issuing_authority),
-            grade: renewal.grade.or(old.data.grade),
-            ..old.data
-        };
-        check_certificate(&data)?;
+        let data = renewal.renew(old.data, today())?;
         let record = self.insert_certificate(&txn, data, Some(id.local)).await?;
         let shared = self.certificate_audience(&txn, &record).await?;
         self.record_changes(
@@ -351,12 +332,7 @@ impl Store {
         let txn = self.write().await?;
         claim(&txn, "certificate", id, version).await?;
         let current = self.certificate_in(&txn, id.local).await?;
-        let allowed = match action.to {
-            StoredStatus::Suspended => current.status == StoredStatus::Active,
-            StoredStatus::Active => current.status == StoredStatus::Suspended,
-            StoredStatus::Revoked => current.status != StoredStatus::Revoked,
-        };
-        if !allowed {
+        if !current.status.may_become(action.to) {
             return Err(AppError::Conflict(format!(
                 "{} is {} and cannot become {}",
                 current.number, current.status, action.to
@@ -368,18 +344,7 @@ impl Store {
             .one(&txn)
             .await?
             .map_or(current.data.issued_on, |change| change.effective_on);
-        if action.effective_on < last_change {
-            return Err(AppError::invalid(
-                "effectiveOn",
-                format!("must not be before the last status change ({last_change})"),
-            ));
-        }
-        if action.effective_on > today() {
-            return Err(AppError::invalid(
-                "effectiveOn",
-                "must not be in the future",
-            ));
-        }
+        action.check(last_change, today())?;
         certificate::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(id.local),
             status: Set(action.to.code().to_owned()),
@@ -410,14 +375,14 @@ impl Store {
         data: CertificateData,
         replaces: Option<i64>,
     ) -> Result<CertificateRecord, AppError> {
-        let facility_id = self.owned(data.facility, "input.facilityId")?;
+        let facility_id = self.owned(data.facility, "facility")?;
         if facility::Entity::find_by_id(facility_id)
             .one(txn)
             .await?
             .is_none()
         {
             return Err(AppError::invalid(
-                "input.facilityId",
+                "facility",
                 format!("no facility has the ID {}", data.facility),
             ));
         }
@@ -554,53 +519,6 @@ fn by_number(number: &str, audience: Audience) -> sea_orm::Select<certificate::E
 /// The certificates `audience` may see: those of facilities it may see.
 fn visible_certificates(audience: Audience) -> Condition {
     of_visible_facilities(certificate::Column::FacilityId, audience)
-}
-
-/// The rules a certificate's data must keep, whoever writes it.
-fn check_certificate(data: &CertificateData) -> Result<(), AppError> {
-    match (data.kind, data.standard) {
-        (CertificateKind::Exemption, None) => {
-            return Err(AppError::invalid(
-                "input.standard",
-                "an exemption names the recognised standard the facility holds",
-            ));
-        }
-        (CertificateKind::Eligibility | CertificateKind::Commitment, Some(_)) => {
-            return Err(AppError::invalid(
-                "input.standard",
-                "only an exemption names a standard",
-            ));
-        }
-        _ => {}
-    }
-    if data.issued_on > today() {
-        return Err(AppError::invalid(
-            "input.issuedOn",
-            "must not be in the future",
-        ));
-    }
-    match data.expires_on {
-        Some(expires) if expires < data.issued_on => {
-            return Err(AppError::invalid(
-                "input.expiresOn",
-                format!("must not be before the issue date {}", data.issued_on),
-            ));
-        }
-        None if data.kind != CertificateKind::Commitment => {
-            return Err(AppError::invalid(
-                "input.expiresOn",
-                "an exemption lasts as long as the standard's certificate: give its expiry",
-            ));
-        }
-        _ => {}
-    }
-    if data.scope.is_empty() {
-        return Err(AppError::invalid(
-            "input.scope",
-            "name at least one product group",
-        ));
-    }
-    Ok(())
 }
 
 /// Takes the next serial for `kind` in the year of `issued_on`. The update locks

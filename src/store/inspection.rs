@@ -97,18 +97,9 @@ impl Store {
         &self,
         data: InspectionData,
     ) -> Result<InspectionRecord, AppError> {
+        data.check(self.province)?;
         let partner_facility = data.facility.province != self.province;
         let data_facility_province = data.facility.province;
-        if partner_facility && data.stage != ChainStage::Trading {
-            return Err(AppError::invalid(
-                "input.stage",
-                format!(
-                    "province {} inspects the production and processing of its own facilities; \
-                     a partner's facility is inspected here at the trading stage",
-                    data.facility.province
-                ),
-            ));
-        }
         let txn = self.write().await?;
         let facility_id = if partner_facility {
             data.facility.local

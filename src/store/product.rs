@@ -226,11 +226,11 @@ impl Store {
         txn: &sea_orm::DatabaseTransaction,
         id: GlobalId,
     ) -> Result<i64, AppError> {
-        let local = self.owned(id, "input.facilityId")?;
+        let local = self.owned(id, "facility")?;
         match facility::Entity::find_by_id(local).one(txn).await? {
             Some(_) => Ok(local),
             None => Err(AppError::invalid(
-                "input.facilityId",
+                "facility",
                 format!("no facility has the ID {id}"),
             )),
         }
