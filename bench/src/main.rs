@@ -864,7 +864,7 @@ const FEED_RUN: usize = 10;
 /// place, [`FEED_RUN`] pages of 100 in a row, each after the last one's end).
 /// Read one at a time, a page's time on this kind of machine says more about
 /// whether the processors went idle meanwhile than about the page, and that
-/// depended on which feed was read beside it (BENCHMARKS, session 15); under
+/// depended on which feed was read beside it (measured on a past machine); under
 /// load they do not idle, and a page costs what it costs. The feeds take turns
 /// round by round; the median of each.
 async fn feed_pages(tn: &Province, na: &Province, sizes: &Sizes) -> anyhow::Result<FeedFigures> {
