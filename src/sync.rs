@@ -17,14 +17,10 @@
 //! while the ones after it are fetched. This changes none of the above, since
 //! pages are applied in feed order and each only where the one before it ended.
 
-use std::collections::HashSet;
-
 use chrono::Utc;
-use serde_json::json;
 
-use crate::domain::Record;
 use crate::domain::{GlobalId, ProvinceCode};
-use crate::federation::records::{EPOCH, FEED, Reader, nodes_query};
+use crate::federation::feed;
 use crate::federation::{Partner, PartnerError, Partners, Trace};
 use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
 use futures_util::StreamExt;
@@ -221,16 +217,6 @@ async fn pass(
     applied.and(fetched)
 }
 
-/// One page of a partner's feed: the records it says changed, once each, and
-/// whether more pages follow.
-struct Changed {
-    epoch: String,
-    after: Option<String>,
-    until: String,
-    ids: Vec<GlobalId>,
-    more: bool,
-}
-
 /// Reads `partner`'s feed from `after` and sends each page, with the latest form
 /// of each record it names, to `pages`, in feed order; stops at the feed's end
 /// or when `pages` is closed. The feed is read one page after another (each
@@ -248,12 +234,14 @@ async fn fetch(
     };
     // A feed that started again refuses our cursor; say so plainly first.
     if let Some(stored) = &epoch {
-        let data = source.ask(EPOCH, json!({})).await?;
-        feed_epoch(partner.province, &data["changes"], Some(stored))?;
+        let now = feed::epoch(partner, &source.trace)
+            .await
+            .map_err(|e| source.failed(e))?;
+        same_epoch(partner.province, stored, &now)?;
     }
     // The feed page being read, and the pages whose records are on their way,
     // oldest first.
-    let mut reading = Some(Box::pin(source.feed_page(after, epoch)));
+    let mut reading = Some(Box::pin(source.changes(after, epoch)));
     let mut fetching = futures_util::stream::FuturesOrdered::new();
     while reading.is_some() || !fetching.is_empty() {
         tokio::select! {
@@ -264,7 +252,7 @@ async fn fetch(
                 if let Some(changed) = read? {
                     if changed.more {
                         let (after, epoch) = (changed.until.clone(), changed.epoch.clone());
-                        reading = Some(Box::pin(source.feed_page(Some(after), Some(epoch))));
+                        reading = Some(Box::pin(source.changes(Some(after), Some(epoch))));
                     }
                     fetching.push_back(source.records(changed));
                 }
@@ -280,6 +268,16 @@ async fn fetch(
     Ok(())
 }
 
+/// One page of a partner's feed to apply: where it starts and ends, the
+/// records it says changed, once each, and whether more pages follow.
+struct Changed {
+    epoch: String,
+    after: Option<String>,
+    until: String,
+    ids: Vec<GlobalId>,
+    more: bool,
+}
+
 /// Where one pass reads from.
 struct Source<'a> {
     partner: &'a Partner,
@@ -287,138 +285,86 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    async fn ask(
-        &self,
-        query: &str,
-        variables: serde_json::Value,
-    ) -> Result<serde_json::Value, SyncError> {
-        self.partner
-            .query(query, variables, &self.trace)
-            .await
-            .map_err(|e| SyncError::Partner(self.partner.province, e))
+    fn failed(&self, error: PartnerError) -> SyncError {
+        SyncError::Partner(self.partner.province, error)
     }
 
     /// The feed page after the cursor `after` (in the feed epoch `epoch`, when
-    /// known); `None` when it is empty.
-    async fn feed_page(
+    /// known); `None` when it is empty, the feed's end. The feed must still be
+    /// in that epoch, and its cursor must move forward.
+    async fn changes(
         &self,
         after: Option<String>,
         epoch: Option<String>,
     ) -> Result<Option<Changed>, SyncError> {
-        let variables = json!({ "after": after, "first": self.partner.sync_page() });
-        let data = self.ask(FEED, variables).await?;
-        read_feed(self.partner.province, &data["changes"], after, epoch)
-    }
-
-    /// The page to apply for `changed`: its records asked of their owner.
-    async fn records(&self, changed: Changed) -> Result<SyncPage, SyncError> {
         let province = self.partner.province;
-        let names: Vec<String> = changed.ids.iter().map(ToString::to_string).collect();
-        let records = self.ask(&nodes_query(), json!({ "ids": names })).await?;
-        let nodes = Reader { owner: province }
-            .nodes(&changed.ids, &records)
-            .map_err(|e| SyncError::Partner(province, e))?;
-        Ok(sync_page(changed, nodes))
-    }
-}
-
-fn bad_response(province: ProvinceCode, what: &str) -> SyncError {
-    SyncError::Partner(province, PartnerError::BadResponse(what.to_owned()))
-}
-
-/// The epoch of `province`'s feed as its answer `changes` gives it, which must
-/// be `stored` when we hold one.
-fn feed_epoch(
-    province: ProvinceCode,
-    changes: &serde_json::Value,
-    stored: Option<&str>,
-) -> Result<String, SyncError> {
-    let now = changes["epoch"]
-        .as_str()
-        .ok_or_else(|| bad_response(province, "no epoch"))?;
-    match stored {
-        Some(stored) if stored != now => Err(SyncError::EpochChanged {
-            province,
-            stored: stored.to_owned(),
-            now: now.to_owned(),
-        }),
-        _ => Ok(now.to_owned()),
-    }
-}
-
-/// Reads one page of `province`'s feed, asked for after `after` in the feed
-/// epoch `epoch` (when known): the records it names, once each. `None` when
-/// the page is empty: the feed's end.
-fn read_feed(
-    province: ProvinceCode,
-    feed: &serde_json::Value,
-    after: Option<String>,
-    epoch: Option<String>,
-) -> Result<Option<Changed>, SyncError> {
-    let bad = |what: &str| bad_response(province, what);
-    let page_epoch = feed_epoch(province, feed, epoch.as_deref())?;
-    let edges = feed["edges"].as_array().ok_or_else(|| bad("no edges"))?;
-    let Some(until) = feed["pageInfo"]["endCursor"].as_str() else {
-        return Ok(None);
-    };
-    let reached = FeedPosition::from_cursor(until).ok_or_else(|| bad("cursor"))?;
-    if let Some(previous) = after.as_deref().and_then(FeedPosition::from_cursor)
-        && !reached.is_after(&previous)
-    {
-        return Err(SyncError::CursorBackwards(province));
-    }
-    // Each record changed in this page, once: its owner gives its latest form.
-    let mut ids: Vec<GlobalId> = Vec::new();
-    let mut seen = HashSet::new();
-    for edge in edges {
-        let id = edge["node"]["id"]
-            .as_str()
-            .ok_or_else(|| bad("change id"))?;
-        let id = GlobalId::parse(id).map_err(|_| bad("change id"))?;
-        if id.province != province {
-            return Err(bad("a change of another province"));
+        let page = feed::changes(self.partner, after.as_deref(), &self.trace)
+            .await
+            .map_err(|e| self.failed(e))?;
+        if let Some(stored) = &epoch {
+            same_epoch(province, stored, &page.epoch)?;
         }
-        if seen.insert(id) {
-            ids.push(id);
+        let Some(until) = page.until else {
+            return Ok(None);
+        };
+        let reached = FeedPosition::from_cursor(&until)
+            .ok_or_else(|| self.failed(PartnerError::BadResponse("cursor".to_owned())))?;
+        if let Some(previous) = after.as_deref().and_then(FeedPosition::from_cursor)
+            && !reached.is_after(&previous)
+        {
+            return Err(SyncError::CursorBackwards(province));
         }
+        Ok(Some(Changed {
+            epoch: page.epoch,
+            after,
+            until,
+            ids: page.ids,
+            more: page.more,
+        }))
     }
-    Ok(Some(Changed {
-        epoch: page_epoch,
-        after,
-        until: until.to_owned(),
-        ids,
-        more: feed["pageInfo"]["hasNextPage"] == json!(true),
-    }))
+
+    /// The page to apply for `changed`: its records asked of their owner, in
+    /// their latest form, or removed where the owner no longer shares them.
+    async fn records(&self, changed: Changed) -> Result<SyncPage, SyncError> {
+        let copies = feed::records(self.partner, &changed.ids, &self.trace)
+            .await
+            .map_err(|e| self.failed(e))?;
+        let mut page = SyncPage {
+            epoch: changed.epoch,
+            after: changed.after,
+            until: changed.until,
+            rows: Vec::new(),
+            removed: Vec::new(),
+        };
+        for (id, copy) in changed.ids.iter().zip(copies) {
+            let kind = id.kind.code().to_owned();
+            match copy {
+                // No longer shared with us (or gone): our copy goes too.
+                None => page.removed.push((kind, id.local)),
+                Some(copy) => page.rows.push(ReplicaRow {
+                    kind,
+                    record_id: id.local,
+                    version: copy.record.version(),
+                    number: copy.record.number().map(|n| n.to_string()),
+                    body: copy.body,
+                }),
+            }
+        }
+        Ok(page)
+    }
 }
 
-/// The page to apply: `changed`'s records in their owner's latest form
-/// (`nodes`, one per ID), or removed where the owner no longer shares them.
-fn sync_page(changed: Changed, nodes: Vec<Option<(Record, &serde_json::Value)>>) -> SyncPage {
-    let mut page = SyncPage {
-        epoch: changed.epoch,
-        after: changed.after,
-        until: changed.until,
-        rows: Vec::new(),
-        removed: Vec::new(),
-    };
-    for (id, node) in changed.ids.iter().zip(nodes) {
-        let kind = id.kind.code().to_owned();
-        match node {
-            // No longer shared with us (or gone): our copy goes too.
-            None => page.removed.push((kind, id.local)),
-            Some((record, json)) => page.rows.push(ReplicaRow {
-                kind,
-                record_id: id.local,
-                version: record.version(),
-                // Written straight into the string: `Value`'s `Display` goes
-                // through a formatter call for every piece, which made this
-                // write-out a tenth of a sync client's CPU.
-                body: serde_json::to_string(json).expect("a JSON value writes as JSON"),
-                number: record.number().map(|n| n.to_string()),
-            }),
-        }
+/// A feed read in epoch `now` where we hold a cursor of epoch `stored`: the
+/// partner's database was restored or re-created, and the cursor means nothing.
+fn same_epoch(province: ProvinceCode, stored: &str, now: &str) -> Result<(), SyncError> {
+    if stored == now {
+        return Ok(());
     }
-    page
+    Err(SyncError::EpochChanged {
+        province,
+        stored: stored.to_owned(),
+        now: now.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! reaches our callers: failures become [`PartnerError`]s with stable codes.
 
 pub mod calls;
+pub mod feed;
 pub mod records;
 
 use std::collections::BTreeMap;
