@@ -403,7 +403,7 @@ mod tests {
         CertificateData {
             kind: CertificateKind::Eligibility,
             standard: None,
-            facility: crate::domain::GlobalId::parse("Facility:19:1").unwrap(),
+            facility: super::GlobalId::parse("Facility:19:1").unwrap(),
             scope: vec!["Chè".to_owned()],
             issuing_authority: "Chi cục".to_owned(),
             issued_on,
