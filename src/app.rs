@@ -64,7 +64,7 @@ impl App {
         metrics::handle();
         let names = config.province_names()?;
         let partners = crate::federation::Partners::build(config)?;
-        let schemas = Schemas::build(config.query_limits(), |builder| {
+        let schemas = Schemas::build(config.limits, |builder| {
             builder
                 .data(store.clone())
                 .data(names.clone())
@@ -81,7 +81,7 @@ impl App {
             partners,
             store,
             tls: Arc::new(Tls::load(config)?),
-            limits: Arc::new(config.limits.clone()),
+            limits: Arc::new(config.limits),
             turns: Arc::new(Turns::new(
                 config.limits.concurrent_requests,
                 config.limits.queued_requests,

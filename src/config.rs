@@ -248,7 +248,10 @@ pub struct ProvinceConfig {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Limits on requests and connections. Those of a query (depth to
+/// `partner_calls`) are judged before any resolver runs, as `graphql::cost`
+/// measures them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest request body accepted from our own callers.
@@ -301,41 +304,6 @@ pub struct Limits {
     pub concurrent_requests: usize,
 }
 
-/// Query limits applied before any resolver runs (`graphql::cost` measures
-/// them).
-#[derive(Debug, Clone, Copy)]
-pub struct QueryLimits {
-    pub depth: usize,
-    /// Most fields a request of ours may resolve, each times the page size
-    /// of every list above it.
-    pub complexity: usize,
-    /// The same, for a partner.
-    pub partner_complexity: usize,
-    /// Most aliased fields in one document.
-    pub aliases: usize,
-    /// Most lists over every partner (`scope` other than `LOCAL`) in one
-    /// request, counted before it runs.
-    pub partner_lists: usize,
-    /// Most calls of each partner in one request, counted as it runs: its
-    /// lists, and what a partner's page asks in turn (each of its facilities'
-    /// certificates is a call of its own).
-    pub partner_calls: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            depth: 10,
-            complexity: 50_000,
-            // A sync's page of a thousand records costs 18 000.
-            partner_complexity: 25_000,
-            aliases: 30,
-            partner_lists: 10,
-            partner_calls: 100,
-        }
-    }
-}
-
 /// The names of the provinces this gateway knows, from configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ProvinceNames(pub BTreeMap<ProvinceCode, String>);
@@ -379,16 +347,16 @@ impl Default for Config {
 
 impl Default for Limits {
     fn default() -> Self {
-        let query = QueryLimits::default();
         Self {
             body_bytes: 1024 * 1024,
             partner_body_bytes: 256 * 1024,
-            depth: query.depth,
-            complexity: query.complexity,
-            partner_complexity: query.partner_complexity,
-            aliases: query.aliases,
-            partner_lists: query.partner_lists,
-            partner_calls: query.partner_calls,
+            depth: 10,
+            complexity: 50_000,
+            // A sync's page of a thousand records costs 18 000.
+            partner_complexity: 25_000,
+            aliases: 30,
+            partner_lists: 10,
+            partner_calls: 100,
             request_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -626,17 +594,6 @@ impl Config {
             names.insert(self.province_code()?, name.clone());
         }
         Ok(ProvinceNames(names))
-    }
-
-    pub fn query_limits(&self) -> QueryLimits {
-        QueryLimits {
-            depth: self.limits.depth,
-            complexity: self.limits.complexity,
-            partner_complexity: self.limits.partner_complexity,
-            aliases: self.limits.aliases,
-            partner_lists: self.limits.partner_lists,
-            partner_calls: self.limits.partner_calls,
-        }
     }
 }
 

@@ -10,8 +10,8 @@ use crate::domain::{GlobalId, RecordKind};
 use crate::error::AppError;
 use crate::federation::calls::{self, List};
 use crate::store::{
-    Admits, CertificateFilter, FacilityFilter, InspectionFilter, Page, PageRequest, ProductFilter,
-    Store,
+    Admits, Audience, CertificateFilter, FacilityFilter, InspectionFilter, Page, PageRequest,
+    ProductFilter, Store,
 };
 
 /// A kind of record.
@@ -32,6 +32,39 @@ pub trait Kind: Sized + Send + Sync + 'static {
         filter: &'a Self::Filter,
         request: PageRequest,
     ) -> BoxFuture<'a, Result<Page<Self>, AppError>>;
+}
+
+/// A kind of record that belongs to a facility, which lists its own.
+pub trait OfFacility: Kind {
+    /// The list of a partner's facility's records of this kind.
+    const OF_FACILITY: List<Self>;
+
+    /// Our records of `facility` that `audience` may see.
+    fn of_facility(facility: GlobalId, audience: Audience) -> Self::Filter;
+}
+
+impl OfFacility for CertificateRecord {
+    const OF_FACILITY: List<Self> = calls::FACILITY_CERTIFICATES;
+
+    fn of_facility(facility: GlobalId, audience: Audience) -> CertificateFilter {
+        CertificateFilter {
+            facility: Some(facility),
+            audience,
+            ..Default::default()
+        }
+    }
+}
+
+impl OfFacility for ProductRecord {
+    const OF_FACILITY: List<Self> = calls::FACILITY_PRODUCTS;
+
+    fn of_facility(facility: GlobalId, audience: Audience) -> ProductFilter {
+        ProductFilter {
+            facility: Some(facility),
+            audience,
+            ..Default::default()
+        }
+    }
 }
 
 macro_rules! kind {

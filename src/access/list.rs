@@ -16,7 +16,7 @@ use futures_util::future::{BoxFuture, join_all};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Access, Consistency, Kind, Noted, Sourced};
+use super::{Access, Consistency, Kind, Noted, Reach, Sourced};
 use crate::domain::FacilityRecord;
 use crate::domain::{ProvinceCode, RecordKind};
 use crate::error::AppError;
@@ -179,12 +179,12 @@ impl Access {
         first: u64,
         after: Option<String>,
     ) -> Result<Noted<Paged<K>>, AppError> {
-        let scope = if self.federate {
-            listing.scope.unwrap_or(Scope::All)
-        } else {
-            Scope::Local
+        let reach = self.reach.as_ref();
+        let scope = match reach {
+            Some(_) => listing.scope.unwrap_or(Scope::All),
+            None => Scope::Local,
         };
-        if scope == Scope::Local {
+        let Some(reach) = reach.filter(|_| scope != Scope::Local) else {
             let after = after.as_deref().map(read_row_cursor).transpose()?;
             let page = if listing.ours {
                 K::page(&self.store, &listing.filter, PageRequest { after, first }).await?
@@ -192,7 +192,7 @@ impl Access {
                 Page::empty()
             };
             return Ok(Noted::plain(Paged::ours(page, |r| r.id().local)));
-        }
+        };
         let position = after
             .as_deref()
             .map(Position::decode)
@@ -200,7 +200,7 @@ impl Access {
             .unwrap_or_default();
         let own = self.province();
         let mut wanted: Vec<ProvinceCode> =
-            self.calls.partners.iter().map(|p| p.province).collect();
+            reach.calls.partners.iter().map(|p| p.province).collect();
         if scope == Scope::All {
             wanted.push(own);
         }
@@ -237,7 +237,7 @@ impl Access {
                 }));
             } else {
                 calls.push(Box::pin(
-                    self.partner_page(province, key, after, first, listing),
+                    self.partner_page(reach, province, key, after, first, listing),
                 ));
             }
         }
@@ -257,6 +257,7 @@ impl Access {
     /// A partner's page of a list, or our replica's in its stead.
     async fn partner_page<K: Kind>(
         &self,
+        reach: &Reach,
         province: ProvinceCode,
         key: String,
         after: Option<String>,
@@ -265,10 +266,10 @@ impl Access {
     ) -> Result<Noted<Option<SourcePage<K>>>, AppError> {
         let variables =
             serde_json::json!({ "filter": listing.forwarded, "first": first, "after": after });
-        let error = match self.calls.list(province, K::LIST, variables).await {
+        let error = match reach.calls.list(province, K::LIST, variables).await {
             Ok(answer) => {
                 let at = answer.at;
-                self.remember(answer.value.facilities, at).await;
+                self.remember(reach, answer.value.facilities, at).await;
                 return Ok(Noted::plain(Some(SourcePage {
                     source: key,
                     has_next: answer.value.page.has_next,

@@ -13,7 +13,7 @@
 mod kind;
 mod list;
 
-pub use kind::Kind;
+pub use kind::{Kind, OfFacility};
 pub use list::{Listing, Paged, Scope, read_row_cursor, row_cursor};
 
 use std::collections::HashMap;
@@ -31,9 +31,9 @@ use crate::domain::{
 use crate::domain::{CertificateRecord, Record, StatusChangeRecord};
 use crate::error::AppError;
 use crate::federation::PartnerError;
-use crate::federation::calls::{Calls, List};
+use crate::federation::calls::Calls;
 use crate::federation::records::Reader;
-use crate::store::{Audience, Store};
+use crate::store::{Audience, PageRequest, Store};
 
 /// Where an object came from: its owner, answering now, or our replica of a
 /// partner's records when the partner could not answer.
@@ -159,20 +159,25 @@ pub struct Verification {
 pub struct Access {
     store: Store,
     audience: Audience,
-    /// Whether this request may ask partners: only our own callers' requests,
-    /// never one that came from another gateway.
-    federate: bool,
-    calls: Arc<Calls>,
     own: DataLoader<StoreLoader>,
-    theirs: DataLoader<PartnerLoader, HashMapCache>,
+    /// The way to partners, for a request that may ask them: only our own
+    /// callers' requests, never one that came from another gateway. Every
+    /// partner call goes through it, so a request without it asks none.
+    reach: Option<Reach>,
+}
+
+/// A request's calls of partners, and its loader of their records.
+struct Reach {
+    calls: Arc<Calls>,
+    loader: DataLoader<PartnerLoader, HashMapCache>,
 }
 
 /// Most IDs asked of a partner in one request.
 pub const BATCH: usize = 100;
 
 impl Access {
-    pub fn new(store: Store, audience: Audience, federate: bool, calls: Calls) -> Self {
-        let calls = Arc::new(calls);
+    /// `calls` is `None` for a request that may not ask partners.
+    pub fn new(store: Store, audience: Audience, calls: Option<Calls>) -> Self {
         // No delay before a batch is read: the fields of a page ask for their
         // records in one poll, before the spawned read runs, so they are batched
         // anyway; the default millisecond only added to every page's latency.
@@ -184,22 +189,24 @@ impl Access {
             tokio::spawn,
         )
         .delay(std::time::Duration::ZERO);
-        let theirs = DataLoader::with_cache(
-            PartnerLoader {
-                calls: calls.clone(),
-            },
-            tokio::spawn,
-            HashMapCache::default(),
-        )
-        .delay(std::time::Duration::ZERO)
-        .max_batch_size(BATCH);
+        let reach = calls.map(|calls| {
+            let calls = Arc::new(calls);
+            let loader = DataLoader::with_cache(
+                PartnerLoader {
+                    calls: calls.clone(),
+                },
+                tokio::spawn,
+                HashMapCache::default(),
+            )
+            .delay(std::time::Duration::ZERO)
+            .max_batch_size(BATCH);
+            Reach { calls, loader }
+        });
         Self {
             store,
             audience,
-            federate,
-            calls,
             own,
-            theirs,
+            reach,
         }
     }
 
@@ -219,7 +226,7 @@ impl Access {
 
     /// Whether this request may ask partners.
     pub fn federates(&self) -> bool {
-        self.federate
+        self.reach.is_some()
     }
 
     fn ours(&self, id: GlobalId) -> bool {
@@ -240,10 +247,10 @@ impl Access {
                 record.map(|record| Sourced::owner(record, Utc::now())),
             ));
         }
-        if !self.federate {
+        let Some(reach) = &self.reach else {
             return Ok(Noted::plain(None));
-        }
-        match self.theirs.load_one(id).await {
+        };
+        match reach.loader.load_one(id).await {
             Ok(None) => Ok(Noted::plain(None)),
             Ok(Some(Ok(fetched))) => Ok(Noted::plain(Some(Sourced::owner(
                 fetched.record,
@@ -340,7 +347,10 @@ impl Access {
     /// Whether a partner confirms that its facility `id` exists and is shared
     /// with us. A partner that cannot be asked is an error, not a "no".
     pub async fn partner_shares_facility(&self, id: GlobalId) -> Result<bool, PartnerError> {
-        match self.theirs.load_one(id).await {
+        let Some(reach) = &self.reach else {
+            return Ok(false);
+        };
+        match reach.loader.load_one(id).await {
             Ok(None) => Ok(false),
             Ok(Some(Ok(fetched))) => Ok(matches!(fetched.record, Record::Facility(_))),
             Ok(Some(Err(error))) => Err(error),
@@ -363,10 +373,10 @@ impl Access {
                 .await?;
             return Ok(Noted::plain(found.map(|r| Sourced::owner(r, Utc::now()))));
         }
-        if !self.federate {
+        let Some(reach) = &self.reach else {
             return Err(not_ours(number));
-        }
-        match self.calls.certificate(number).await {
+        };
+        match reach.calls.certificate(number).await {
             Ok(answer) => Ok(Noted::plain(
                 answer.value.map(|record| Sourced::owner(record, answer.at)),
             )),
@@ -394,10 +404,10 @@ impl Access {
         consistency: Consistency,
     ) -> Result<Noted<Option<Verification>>, AppError> {
         if number.province != self.province() {
-            if !self.federate {
+            let Some(reach) = &self.reach else {
                 return Err(not_ours(number));
-            }
-            return self.verify_at_owner(number, on, consistency).await;
+            };
+            return self.verify_at_owner(reach, number, on, consistency).await;
         }
         let Some(certificate) = self
             .store
@@ -436,11 +446,12 @@ impl Access {
 
     async fn verify_at_owner(
         &self,
+        reach: &Reach,
         number: CertificateNumber,
         on: NaiveDate,
         consistency: Consistency,
     ) -> Result<Noted<Option<Verification>>, AppError> {
-        let error = match self.calls.verify(number, on).await {
+        let error = match reach.calls.verify(number, on).await {
             Ok(answer) => {
                 let verified = answer.value;
                 return Ok(Noted::plain(Some(Verification {
@@ -527,37 +538,55 @@ impl Access {
         self.find_kind::<CertificateRecord>(id).await
     }
 
-    /// A partner certificate's history as its owner tells it: `None` (noted)
-    /// when the owner cannot be asked, `Some(None)` when it does not share the
-    /// certificate.
+    /// A partner certificate's history as its owner tells it: `None` when
+    /// the owner cannot be asked (noted when it failed), `Some(None)` when it
+    /// does not share the certificate.
     async fn history_at_owner(
         &self,
         certificate: &CertificateRecord,
     ) -> Noted<Option<Option<crate::federation::calls::History>>> {
-        match self.calls.history(certificate.number).await {
+        let Some(reach) = &self.reach else {
+            return Noted::plain(None);
+        };
+        match reach.calls.history(certificate.number).await {
             Ok(answer) => Noted::plain(Some(answer.value)),
             Err(error) => Noted::failed(None, certificate.id.province, error),
         }
     }
 
-    /// A page of a partner facility's own list (its certificates or
-    /// products), asked of its owner; `None` (noted) when the owner failed.
-    pub async fn facility_list<R>(
+    /// A page of `facility`'s own records of kind `K` (its certificates, its
+    /// products), from its owner: ours from the store, a partner's asked of
+    /// it; `None` when the owner cannot be asked (noted when it failed).
+    pub async fn of_facility<K: OfFacility>(
         &self,
         facility: GlobalId,
-        list: List<R>,
         first: u64,
         after: Option<String>,
-    ) -> Noted<Option<Paged<R>>> {
+    ) -> Result<Noted<Option<Paged<K>>>, AppError> {
+        if self.ours(facility) {
+            let after = after.as_deref().map(read_row_cursor).transpose()?;
+            let filter = K::of_facility(facility, self.audience);
+            let page = K::page(&self.store, &filter, PageRequest { after, first }).await?;
+            return Ok(Noted::plain(Some(Paged::ours(page, |r| r.id().local))));
+        }
+        let Some(reach) = &self.reach else {
+            return Ok(Noted::plain(None));
+        };
         let variables = serde_json::json!({
             "facility": facility.to_string(),
             "first": first,
             "after": after,
         });
-        match self.calls.list(facility.province, list, variables).await {
-            Ok(answer) => Noted::plain(Some(Paged::remote(answer.value.page, answer.at))),
-            Err(error) => Noted::failed(None, facility.province, error),
-        }
+        Ok(
+            match reach
+                .calls
+                .list(facility.province, K::OF_FACILITY, variables)
+                .await
+            {
+                Ok(answer) => Noted::plain(Some(Paged::remote(answer.value.page, answer.at))),
+                Err(error) => Noted::failed(None, facility.province, error),
+            },
+        )
     }
 
     /// Stands in for an owner that failed with `error`: our replica's `copy`
@@ -604,8 +633,9 @@ impl Access {
 
     /// Records a partner sent along with an answer, so that lookups of them in
     /// this request are answered without asking again.
-    async fn remember(&self, records: Vec<Record>, at: DateTime<Utc>) {
-        self.theirs
+    async fn remember(&self, reach: &Reach, records: Vec<Record>, at: DateTime<Utc>) {
+        reach
+            .loader
             .feed_many(
                 records
                     .into_iter()

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, ServerError};
 
-use super::pagination::{Connection, PageInfo};
+use super::pagination::Connection;
 use crate::access::{Access, Note, Noted, Paged, Sourced};
 use crate::domain::GlobalId;
 
@@ -109,17 +109,7 @@ where
     C: Connection,
     C::Node: Output<Record = R>,
 {
-    C::assemble(
-        paged
-            .edges
-            .into_iter()
-            .map(|(cursor, sourced)| (cursor, wrap(ctx, sourced)))
-            .collect(),
-        PageInfo {
-            has_next_page: paged.has_next,
-            end_cursor: paged.end_cursor,
-        },
-    )
+    super::pagination::assemble(paged, |sourced| wrap(ctx, sourced))
 }
 
 /// The records a request returned (global ID and version), for the audit trail.

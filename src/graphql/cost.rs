@@ -455,7 +455,7 @@ mod tests {
     fn what_we_ask_of_partners_fits_their_limits() {
         use crate::federation::records;
         let limits = crate::graphql::request::limits_of(
-            &crate::config::QueryLimits::default(),
+            &crate::config::Limits::default(),
             crate::domain::Caller::Partner(crate::domain::ProvinceCode::parse("40").unwrap()),
         );
         let ids: Vec<String> = (0..LARGEST_PAGE)

@@ -6,10 +6,11 @@
 use async_graphql::{Context, ID, Result, SimpleObject};
 use chrono::Datelike;
 
-use super::answer::{access, connection, find, told, wrap};
+use super::answer::{Output, access, connection, find, told, wrap};
+use super::pagination::Connection;
 use super::scalars::{self, Date};
 use super::{InternalOnly, Province, audience, heavy, pagination, store};
-use crate::access::Paged;
+use crate::access::{OfFacility, Paged};
 use crate::domain::{
     CertificateKind, CertificateStatus, ChainStage, FacilityKind, Grade, IdNumber,
     InspectionResult, OcopRating, PhoneNumber, ProductCategory, Standard, StoredStatus, today,
@@ -17,8 +18,7 @@ use crate::domain::{
 use crate::domain::{
     CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, StatusChangeRecord,
 };
-use crate::federation::calls::{FACILITY_CERTIFICATES, FACILITY_PRODUCTS};
-use crate::store::{CertificateFilter, InspectionFilter, ProductFilter};
+use crate::store::InspectionFilter;
 
 super::answer::record_object! {
     /// A food-safety certificate: eligibility certificate, safe-food-production
@@ -205,7 +205,7 @@ super::answer::record_object! {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<CertificateConnection>> {
-        heavy(self.certificate_page(ctx, first, after)).await
+        heavy(self.own_page::<CertificateRecord, _>(ctx, first, after)).await
     }
     /// This facility's products.
     async fn products(
@@ -214,7 +214,7 @@ super::answer::record_object! {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Option<ProductConnection>> {
-        heavy(self.product_page(ctx, first, after)).await
+        heavy(self.own_page::<ProductRecord, _>(ctx, first, after)).await
     }
     /// Inspections of this facility recorded by this province.
     async fn inspections(
@@ -234,58 +234,25 @@ super::answer::record_object! {
 }
 
 impl Facility {
-    fn is_ours(&self, ctx: &Context<'_>) -> bool {
-        self.0.id.province == store(ctx).province()
+    /// A page of this facility's own records of kind `K`, from its owner.
+    async fn own_page<K, C>(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<C>>
+    where
+        K: OfFacility,
+        C: Connection,
+        C::Node: Output<Record = K>,
+    {
+        let first = pagination::request(first, None)?.first;
+        let page = access(ctx)
+            .of_facility::<K>(self.0.id, first, after)
+            .await?;
+        Ok(told(ctx, page).map(|page| connection(ctx, page)))
     }
 
-    /// The work of `certificates`.
-    async fn certificate_page(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Option<CertificateConnection>> {
-        if !self.is_ours(ctx) {
-            let first = pagination::request(first, None)?.first;
-            let page = access(ctx)
-                .facility_list(self.0.id, FACILITY_CERTIFICATES, first, after)
-                .await;
-            return Ok(told(ctx, page).map(|page| connection(ctx, page)));
-        }
-        let filter = CertificateFilter {
-            facility: Some(self.0.id),
-            audience: audience(ctx),
-            ..Default::default()
-        };
-        let page = store(ctx)
-            .certificates(&filter, pagination::request(first, after.as_deref())?)
-            .await?;
-        Ok(Some(connection(ctx, Paged::ours(page, |c| c.id.local))))
-    }
-    /// The work of `products`.
-    async fn product_page(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Option<ProductConnection>> {
-        if !self.is_ours(ctx) {
-            let first = pagination::request(first, None)?.first;
-            let page = access(ctx)
-                .facility_list(self.0.id, FACILITY_PRODUCTS, first, after)
-                .await;
-            return Ok(told(ctx, page).map(|page| connection(ctx, page)));
-        }
-        let filter = ProductFilter {
-            facility: Some(self.0.id),
-            audience: audience(ctx),
-            ..Default::default()
-        };
-        let page = store(ctx)
-            .products(&filter, pagination::request(first, after.as_deref())?)
-            .await?;
-        Ok(Some(connection(ctx, Paged::ours(page, |p| p.id.local))))
-    }
     /// The work of `inspections`.
     async fn inspection_page(
         &self,

@@ -6,7 +6,7 @@
 
 use async_graphql::SimpleObject;
 
-use crate::access::{read_row_cursor, row_cursor};
+use crate::access::{Paged, Sourced, read_row_cursor};
 use crate::error::AppError;
 use crate::store::{MAX_PAGE, Page, PageRequest};
 
@@ -95,17 +95,23 @@ pub fn connection<C: Connection, R>(
     local: impl Fn(&R) -> i64,
     wrap: impl Fn(R) -> C::Node,
 ) -> C {
-    let end_cursor = page.items.last().map(|item| row_cursor(local(item)));
-    let edges = page
-        .items
-        .into_iter()
-        .map(|item| (row_cursor(local(&item)), wrap(item)))
-        .collect();
+    assemble(Paged::ours(page, local), |sourced| wrap(sourced.record))
+}
+
+/// A page of a list as a connection, each record wrapped by `wrap`.
+pub fn assemble<C: Connection, R>(
+    paged: Paged<R>,
+    mut wrap: impl FnMut(Sourced<R>) -> C::Node,
+) -> C {
     C::assemble(
-        edges,
+        paged
+            .edges
+            .into_iter()
+            .map(|(cursor, sourced)| (cursor, wrap(sourced)))
+            .collect(),
         PageInfo {
-            has_next_page: page.has_next,
-            end_cursor,
+            has_next_page: paged.has_next,
+            end_cursor: paged.end_cursor,
         },
     )
 }

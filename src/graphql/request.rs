@@ -14,12 +14,12 @@ use async_graphql::{
 use super::answer::Returned;
 use super::{CauNoiSchema, SchemaBuilder, cost, schema, shape};
 use crate::access::Access;
-use crate::config::QueryLimits;
+use crate::config::Limits;
 use crate::domain::Caller;
 use crate::store::{Audience, Store};
 
 /// What `caller` may spend, as `cost` measures it.
-pub(super) fn limits_of(limits: &QueryLimits, caller: Caller) -> cost::Limits {
+pub(super) fn limits_of(limits: &Limits, caller: Caller) -> cost::Limits {
     let internal = cost::Limits {
         depth: limits.depth,
         fields: limits.complexity as u64,
@@ -40,14 +40,14 @@ pub(super) fn limits_of(limits: &QueryLimits, caller: Caller) -> cost::Limits {
 pub struct Schemas {
     internal: CauNoiSchema,
     partner: CauNoiSchema,
-    pub limits: QueryLimits,
+    pub limits: Limits,
     documents: Arc<Documents>,
     shape: Arc<shape::Shape>,
 }
 
 impl Schemas {
     /// Both schemas, each given the same data by `attach`.
-    pub fn build(limits: QueryLimits, attach: impl Fn(SchemaBuilder) -> SchemaBuilder) -> Self {
+    pub fn build(limits: Limits, attach: impl Fn(SchemaBuilder) -> SchemaBuilder) -> Self {
         let internal = attach(schema()).finish();
         Self {
             shape: Arc::new(shape::Shape::of(&internal.sdl())),
@@ -287,7 +287,7 @@ pub async fn run(
         .data::<Store>()
         .expect("the app attaches a store to the schema")
         .clone();
-    let calls = crate::federation::calls::Calls {
+    let calls = federates.then(|| crate::federation::calls::Calls {
         partners: schema
             .data::<crate::federation::Partners>()
             .cloned()
@@ -295,8 +295,8 @@ pub async fn run(
         budget: crate::federation::Budget::new(schemas.limits.partner_calls),
         trace,
         turn,
-    };
-    let access = Access::new(store, Audience::from(caller), federates, calls);
+    });
+    let access = Access::new(store, Audience::from(caller), calls);
     // A text too long to keep is parsed once more than the executor parses
     // it, to settle the answer by.
     let mut request = request;

@@ -210,6 +210,23 @@ impl<S> Idle<S> {
         self.quiet_since.as_mut().poll(cx).is_ready()
     }
 
+    /// What a poll of the inner stream gave, the idle clock kept: progress
+    /// sets it again, a stream quiet too long fails.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Pending if self.idle_too_long(cx) => Poll::Ready(Err(Self::timed_out())),
+            Poll::Pending => Poll::Pending,
+            ready => {
+                self.moved = true;
+                ready
+            }
+        }
+    }
+
     fn timed_out() -> io::Error {
         io::Error::new(io::ErrorKind::TimedOut, "the connection was idle too long")
     }
@@ -221,14 +238,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Idle<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Pending if self.idle_too_long(cx) => Poll::Ready(Err(Self::timed_out())),
-            Poll::Pending => Poll::Pending,
-            ready => {
-                self.moved = true;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.watch(cx, polled)
     }
 }
 
@@ -238,14 +249,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending if self.idle_too_long(cx) => Poll::Ready(Err(Self::timed_out())),
-            Poll::Pending => Poll::Pending,
-            ready => {
-                self.moved = true;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -253,14 +258,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending if self.idle_too_long(cx) => Poll::Ready(Err(Self::timed_out())),
-            Poll::Pending => Poll::Pending,
-            ready => {
-                self.moved = true;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
