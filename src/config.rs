@@ -264,7 +264,7 @@ pub struct Limits {
     /// once for every item of every list above it (`first`, or 100 when it
     /// is absent; the number of `ids`).
     pub complexity: usize,
-    /// The same, for a partner (a sync's page of 1000 records costs 18 000).
+    /// The same, for a partner (a sync's page of 1000 records costs 27 000).
     pub partner_complexity: usize,
     /// Most aliased fields in one query.
     pub aliases: usize,
@@ -352,8 +352,8 @@ impl Default for Limits {
             partner_body_bytes: 256 * 1024,
             depth: 10,
             complexity: 50_000,
-            // A sync's page of a thousand records costs 18 000.
-            partner_complexity: 25_000,
+            // A sync's page of a thousand alerts costs 27 000.
+            partner_complexity: 40_000,
             aliases: 30,
             partner_lists: 10,
             partner_calls: 100,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::config::{Config, Partner};
 use crate::domain::{ProvinceCode, Role};
-use crate::seed::{province_name, search_example};
+use crate::seed::{flagship_product, province_name, search_example};
 use crate::server::identity::Identity;
 
 /// The two provinces of the cooperation agreement.
@@ -194,30 +194,186 @@ pub async fn show(here: &App, there: &App) -> anyhow::Result<bool> {
         us,
         them,
     ) {
-        let variables = Variables::from_json(example.variables.clone());
-        let request = async_graphql::Request::new(example.query).variables(variables);
-        let response = here.execute(&dashboard, request).await;
-        let answer = serde_json::to_value(&response)?;
-        let verdict = if response.errors.is_empty() {
-            (example.check)(&answer["data"])
-        } else {
-            Err(format!("errors: {}", json!(response.errors)))
-        };
-        println!("── {}", example.question);
-        println!("{}", example.query.trim());
-        if example.variables != json!({}) {
-            println!("variables: {}", example.variables);
-        }
-        println!("{}", serde_json::to_string_pretty(&answer["data"])?);
-        match verdict {
-            Ok(()) => println!("✓ answer checked\n"),
-            Err(why) => {
-                all_ok = false;
-                println!("✗ WRONG ANSWER: {why}\n");
-            }
-        }
+        let (ok, _) = ask(here, &dashboard, &example).await?;
+        all_ok &= ok;
     }
-    Ok(all_ok)
+    Ok(alert_story(here, there).await? && all_ok)
+}
+
+/// Asks `example` of `app` as `identity`, prints the question and the answer,
+/// and says whether the answer was right; returns the answer's `data`.
+async fn ask(app: &App, identity: &Identity, example: &Example) -> anyhow::Result<(bool, Value)> {
+    let variables = Variables::from_json(example.variables.clone());
+    let request = async_graphql::Request::new(example.query).variables(variables);
+    let response = app.execute(identity, request).await;
+    let answer = serde_json::to_value(&response)?;
+    let verdict = if response.errors.is_empty() {
+        (example.check)(&answer["data"])
+    } else {
+        Err(format!("errors: {}", json!(response.errors)))
+    };
+    println!("── {}", example.question);
+    println!("{}", example.query.trim());
+    if example.variables != json!({}) {
+        println!("variables: {}", example.variables);
+    }
+    println!("{}", serde_json::to_string_pretty(&answer["data"])?);
+    let ok = match verdict {
+        Ok(()) => {
+            println!("✓ answer checked\n");
+            true
+        }
+        Err(why) => {
+            println!("✗ WRONG ANSWER: {why}\n");
+            false
+        }
+    };
+    Ok((ok, answer["data"].clone()))
+}
+
+/// A rapid alert across the border: `here` finds a pesticide residue in a
+/// product of `there` (cam Vinh, when `there` is Nghệ An) sold at one of its
+/// markets, raises the alert and notifies it; `there` receives it and
+/// writes what it found at the source; `here` reads the thread from both.
+async fn alert_story(here: &App, there: &App) -> anyhow::Result<bool> {
+    let (us, them) = (here.store().province(), there.store().province());
+    let operator = Identity::local(us, Role::Operator);
+    let their_operator = Identity::local(them, Role::Operator);
+    let their_dashboard = Identity::local(them, Role::Dashboard);
+    let product_name = flagship_product(them).unwrap_or("");
+    let product = first(
+        there,
+        &their_dashboard,
+        &format!("products(filter: {{ text: \"{}\" }}, scope: LOCAL, first: 1) {{ edges {{ node {{ id }} }} }}", crate::domain::text::fold(product_name)),
+        "/products/edges/0/node/id",
+    )
+    .await?;
+    let market = first(
+        here,
+        &Identity::local(us, Role::Dashboard),
+        "facilities(filter: { kind: TRADER }, scope: LOCAL, first: 1) { edges { node { id } } }",
+        "/facilities/edges/0/node/id",
+    )
+    .await?;
+    let raise = Example {
+        question: format!(
+            "An operator of province {us} raises an alert: pesticide residue in {product_name} of province {them}, sold at one of our markets"
+        ),
+        query: r#"
+mutation Raise($input: AlertInput!) {
+  raiseAlert(input: $input) { id version status provincesConcerned { code name } }
+}"#,
+        variables: json!({ "input": {
+            "classification": "ALERT",
+            "risk": "SERIOUS",
+            "basis": "OFFICIAL_CONTROL",
+            "subject": format!("Dư lượng chlorpyrifos vượt mức trên {product_name}"),
+            "description": "Mẫu lấy tại chợ trong đợt kiểm tra định kỳ có dư lượng chlorpyrifos vượt giới hạn tối đa cho phép.",
+            "hazards": [{ "category": "PESTICIDE_RESIDUE", "agent": "Chlorpyrifos",
+                          "result": 0.52, "unit": "mg/kg", "legalLimit": 0.01 }],
+            "measures": [{ "kind": "WITHDRAWAL", "detail": "Thu hồi lô hàng tại chợ" }],
+            "productIds": [product],
+            "facilityIds": [market],
+        } }),
+        check: Box::new({
+            let them = them.to_string();
+            move |data| {
+                let alert = &data["raiseAlert"];
+                let concerned = non_empty(&alert["provincesConcerned"])?;
+                if !concerned.iter().any(|p| p["code"] == json!(them)) {
+                    return Err(format!(
+                        "province {them}, the product's owner, is not concerned"
+                    ));
+                }
+                Ok(())
+            }
+        }),
+    };
+    let (mut ok, raised) = ask(here, &operator, &raise).await?;
+    let alert = raised["raiseAlert"].clone();
+    let notify = Example {
+        question: "The operator notifies it to the provinces concerned".to_owned(),
+        query: r#"
+mutation Notify($id: ID!, $version: Int!) {
+  changeAlertStatus(id: $id, version: $version, status: NOTIFIED) { id status notifiedAt }
+}"#,
+        variables: json!({ "id": alert["id"], "version": alert["version"] }),
+        check: Box::new(|data| match data["changeAlertStatus"]["status"].as_str() {
+            Some("NOTIFIED") => Ok(()),
+            other => Err(format!("expected NOTIFIED, got {other:?}")),
+        }),
+    };
+    ok &= ask(here, &operator, &notify).await?.0;
+    let received = Example {
+        question: format!("Province {them} sees the alert, read live from province {us}"),
+        query: r#"
+query Received($id: ID!) {
+  node(id: $id) {
+    ... on Alert { subject status risk province { name } provenance { source }
+                   hazards { agent result unit legalLimit } products { name facility { name } } }
+  }
+}"#,
+        variables: json!({ "id": alert["id"] }),
+        check: Box::new(|data| {
+            let alert = &data["node"];
+            if alert["status"] != json!("NOTIFIED")
+                || alert["provenance"]["source"] != json!("OWNER")
+            {
+                return Err("expected the notified alert from its owner".to_owned());
+            }
+            non_empty(&alert["products"])?;
+            Ok(())
+        }),
+    };
+    ok &= ask(there, &their_dashboard, &received).await?.0;
+    let follow_up = Example {
+        question: format!("An operator of province {them} adds what it found at the source"),
+        query: r#"
+mutation FollowUp($input: FollowUpInput!) {
+  addFollowUp(input: $input) { id province { name } findings }
+}"#,
+        variables: json!({ "input": {
+            "alertId": alert["id"],
+            "findings": "Lấy mẫu tại vườn của cơ sở sản xuất: dư lượng 0,48 mg/kg; cơ sở đã ngừng thu hoạch.",
+            "measures": [{ "kind": "DETENTION", "detail": "Tạm giữ 2 tấn chưa xuất bán" }],
+        } }),
+        check: Box::new(|data| match data["addFollowUp"]["id"].as_str() {
+            Some(_) => Ok(()),
+            None => Err("no follow-up".to_owned()),
+        }),
+    };
+    ok &= ask(there, &their_operator, &follow_up).await?.0;
+    let thread = Example {
+        question: format!(
+            "The alert's thread as province {us} reads it: each follow-up from the province that wrote it"
+        ),
+        query: r#"
+query Thread($id: ID!) {
+  node(id: $id) {
+    ... on Alert { subject status provincesConcerned { code }
+                   followUps { edges { node { province { code name } findings measures { kind detail } } } }
+                   earlierAlerts { id subject } }
+  }
+}"#,
+        variables: json!({ "id": alert["id"] }),
+        check: Box::new({
+            let them = them.to_string();
+            move |data| {
+                let edges = non_empty(&data["node"]["followUps"]["edges"])?;
+                if !edges
+                    .iter()
+                    .any(|e| e["node"]["province"]["code"] == json!(them))
+                {
+                    return Err(format!("province {them}'s follow-up is missing"));
+                }
+                Ok(())
+            }
+        }),
+    };
+    ok &= ask(here, &Identity::local(us, Role::Dashboard), &thread)
+        .await?
+        .0;
+    Ok(ok)
 }
 
 /// The string at `pointer` in the answer to `{ <selection> }`, or "".

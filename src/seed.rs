@@ -223,6 +223,12 @@ pub fn search_example(province: ProvinceCode) -> Option<&'static str> {
     }
 }
 
+/// The name of the province's first specialty product (cam Vinh for Nghệ
+/// An), for examples.
+pub fn flagship_product(province: ProvinceCode) -> Option<&'static str> {
+    data_of(province).map(|d| d.specialties[0].name)
+}
+
 /// The name of a province that has a seed data set.
 pub fn province_name(province: ProvinceCode) -> Option<&'static str> {
     data_of(province).map(|d| d.name)

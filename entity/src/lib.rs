@@ -6,6 +6,9 @@
 //! meaning. Every owned row carries its owner `province` and a `version` that grows
 //! by one on each write.
 
+pub mod alert;
+pub mod alert_concern;
+pub mod alert_province;
 pub mod audit_head;
 pub mod audit_log;
 pub mod certificate;
@@ -14,6 +17,7 @@ pub mod change_head;
 pub mod change_log;
 pub mod facility;
 pub mod facility_market;
+pub mod follow_up;
 pub mod inspection;
 pub mod number_counter;
 pub mod product;

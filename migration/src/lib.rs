@@ -13,6 +13,7 @@ mod m0003_change_feed;
 mod m0004_replica;
 mod m0005_replica_number;
 mod m0006_audit_links;
+mod m0007_alerts;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_replica::Migration),
             Box::new(m0005_replica_number::Migration),
             Box::new(m0006_audit_links::Migration),
+            Box::new(m0007_alerts::Migration),
         ]
     }
 }

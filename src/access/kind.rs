@@ -5,13 +5,16 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::domain::{CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, Record};
+use crate::domain::{
+    AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
+    ProductRecord, Record,
+};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::AppError;
 use crate::federation::calls::{self, List};
 use crate::store::{
-    Admits, Audience, CertificateFilter, FacilityFilter, InspectionFilter, Page, PageRequest,
-    ProductFilter, Store,
+    Admits, AlertFilter, Audience, CertificateFilter, FacilityFilter, FollowUpFilter,
+    InspectionFilter, Page, PageRequest, ProductFilter, Store,
 };
 
 /// A kind of record.
@@ -117,4 +120,12 @@ kind!(
     InspectionFilter,
     INSPECTIONS,
     inspections
+);
+kind!(AlertRecord, Alert, AlertFilter, ALERTS, alerts);
+kind!(
+    FollowUpRecord,
+    FollowUp,
+    FollowUpFilter,
+    FOLLOW_UPS,
+    follow_ups
 );

@@ -10,9 +10,11 @@
 //! with [`Note`]s of what the caller should be told beside it. Nothing here
 //! knows GraphQL; what varies by kind of record is [`Kind`].
 
+mod alert;
 mod kind;
 mod list;
 
+pub use alert::Concerned;
 pub use kind::{Kind, OfFacility};
 pub use list::{Listing, Paged, Scope, read_row_cursor, row_cursor};
 

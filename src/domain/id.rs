@@ -12,6 +12,8 @@ pub enum RecordKind {
     Certificate,
     Product,
     Inspection,
+    Alert,
+    FollowUp,
 }
 
 impl RecordKind {
@@ -21,16 +23,20 @@ impl RecordKind {
             RecordKind::Certificate => "Certificate",
             RecordKind::Product => "Product",
             RecordKind::Inspection => "Inspection",
+            RecordKind::Alert => "Alert",
+            RecordKind::FollowUp => "FollowUp",
         }
     }
 
-    /// The stored form: `facility`, `certificate`, `product`, `inspection`.
+    /// The stored form: `facility`, `certificate`, `follow_up`…
     pub fn code(self) -> &'static str {
         match self {
             RecordKind::Facility => "facility",
             RecordKind::Certificate => "certificate",
             RecordKind::Product => "product",
             RecordKind::Inspection => "inspection",
+            RecordKind::Alert => "alert",
+            RecordKind::FollowUp => "follow_up",
         }
     }
 
@@ -39,11 +45,13 @@ impl RecordKind {
         Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 6] = [
         RecordKind::Facility,
         RecordKind::Certificate,
         RecordKind::Product,
         RecordKind::Inspection,
+        RecordKind::Alert,
+        RecordKind::FollowUp,
     ];
 
     fn from_name(name: &str) -> Option<Self> {

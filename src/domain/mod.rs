@@ -7,6 +7,7 @@
 //! lower-case text and shown to GraphQL in upper case, both defined once by
 //! [`coded_enum!`].
 
+mod alert;
 pub mod audit;
 mod certificate;
 mod facility;
@@ -18,6 +19,11 @@ mod province;
 mod record;
 pub mod text;
 
+pub use alert::{
+    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Classification, FollowUpData,
+    FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, NotificationBasis,
+    RECURRENCE_DAYS, RiskDecision,
+};
 pub use certificate::{
     CertificateData, CertificateKind, CertificateNumber, CertificateRecord, CertificateStatus,
     Grade, InvalidReason, Renewal, Standard, StatusAction, StatusChange, StatusChangeRecord,

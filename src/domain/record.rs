@@ -2,7 +2,8 @@
 //! sent it.
 
 use super::{
-    CertificateNumber, CertificateRecord, FacilityRecord, GlobalId, InspectionRecord, ProductRecord,
+    AlertRecord, CertificateNumber, CertificateRecord, FacilityRecord, FollowUpRecord, GlobalId,
+    InspectionRecord, ProductRecord,
 };
 
 /// Any record: one of ours, or a partner's as its owner sent it.
@@ -12,6 +13,8 @@ pub enum Record {
     Certificate(CertificateRecord),
     Product(ProductRecord),
     Inspection(InspectionRecord),
+    Alert(AlertRecord),
+    FollowUp(FollowUpRecord),
 }
 
 impl Record {
@@ -22,6 +25,8 @@ impl Record {
             Record::Certificate(r) => r.id,
             Record::Product(r) => r.id,
             Record::Inspection(r) => r.id,
+            Record::Alert(r) => r.id,
+            Record::FollowUp(r) => r.id,
         }
     }
 
@@ -40,6 +45,8 @@ impl Record {
             Record::Certificate(r) => r.version,
             Record::Product(r) => r.version,
             Record::Inspection(r) => r.version,
+            Record::Alert(r) => r.version,
+            Record::FollowUp(r) => r.version,
         }
     }
 }

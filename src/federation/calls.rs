@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 
 use super::records::{self, Reader, RemotePage};
 use super::{Budget, PartnerError, Partners, Trace};
-use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
 use crate::domain::{
-    CertificateRecord, FacilityRecord, InspectionRecord, ProductRecord, Record, StatusChangeRecord,
+    AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
+    ProductRecord, Record, StatusChangeRecord,
 };
+use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
 
 /// What a partner answered, and when.
 #[derive(Debug, Clone)]
@@ -90,7 +91,11 @@ impl Calls {
     ) -> Result<Answered<Vec<Record>>, PartnerError> {
         let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let answer = self
-            .ask(province, &records::nodes_query(), json!({ "ids": names }))
+            .ask(
+                province,
+                &records::nodes_query(ids),
+                json!({ "ids": names }),
+            )
             .await?;
         let found = Reader { owner: province }
             .nodes(ids, &answer.value)?
@@ -253,6 +258,17 @@ pub const INSPECTIONS: List<InspectionRecord> = List {
     query: records::inspections_query,
     field: "inspections",
     read: Reader::inspection,
+};
+
+pub const ALERTS: List<AlertRecord> = List {
+    query: records::alerts_query,
+    field: "alerts",
+    read: Reader::alert,
+};
+pub const FOLLOW_UPS: List<FollowUpRecord> = List {
+    query: records::follow_ups_query,
+    field: "followUps",
+    read: Reader::follow_up,
 };
 
 /// A partner facility's own lists, which take `$facility`.

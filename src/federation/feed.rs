@@ -97,7 +97,7 @@ pub async fn records(
 ) -> Result<Vec<Option<Copy>>, PartnerError> {
     let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let data = partner
-        .query(&nodes_query(), json!({ "ids": names }), trace)
+        .query(&nodes_query(ids), json!({ "ids": names }), trace)
         .await?;
     Ok(Reader {
         owner: partner.province,

@@ -10,13 +10,17 @@ use serde_json::Value;
 
 use super::PartnerError;
 use crate::domain::{
+    AlertData, AlertRecord, CertificateData, CertificateRecord, FacilityData, FacilityRecord,
+    FollowUpData, FollowUpRecord, Hazard, InspectionData, InspectionRecord, Measure, ProductData,
+    ProductRecord, Record, StatusChangeRecord,
+};
+use crate::domain::{
+    AlertStatus, Classification, HazardCategory, MeasureKind, NotificationBasis, RiskDecision,
+};
+use crate::domain::{
     BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
     GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
     Standard, Stars, StatusChange, StoredStatus,
-};
-use crate::domain::{
-    CertificateData, CertificateRecord, FacilityData, FacilityRecord, InspectionData,
-    InspectionRecord, ProductData, ProductRecord, Record, StatusChangeRecord,
 };
 
 pub const FACILITY: &str = "fragment FacilityFields on Facility { id version name kind \
@@ -29,14 +33,44 @@ pub const PRODUCT: &str = "fragment ProductFields on Product { id version name c
     facilityId description ocop { stars ratedOn } specialty keyProduct createdAt updatedAt }";
 pub const INSPECTION: &str = "fragment InspectionFields on Inspection { id version facilityId \
     stage inspectedOn result findings createdAt }";
+pub const ALERT: &str = "fragment AlertFields on Alert { id version classification risk basis \
+    subject description hazards { category agent result unit legalLimit } \
+    measures { kind detail } productIds facilityIds lots provincesConcerned { code } \
+    status statusReason notifiedAt createdAt updatedAt }";
+pub const FOLLOW_UP: &str = "fragment FollowUpFields on FollowUp { id version alertId findings \
+    measures { kind detail } results createdAt }";
 
-/// Records by ID, in the order asked.
-pub fn nodes_query() -> String {
-    format!(
-        "query Nodes($ids: [ID!]!) {{ nodes(ids: $ids) {{ __typename \
-         ...FacilityFields ...CertificateFields ...ProductFields ...InspectionFields }} }} \
-         {FACILITY} {CERTIFICATE} {PRODUCT} {INSPECTION}"
-    )
+/// The fragment that reads a kind of record, and its name.
+fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
+    match kind {
+        RecordKind::Facility => ("FacilityFields", FACILITY),
+        RecordKind::Certificate => ("CertificateFields", CERTIFICATE),
+        RecordKind::Product => ("ProductFields", PRODUCT),
+        RecordKind::Inspection => ("InspectionFields", INSPECTION),
+        RecordKind::Alert => ("AlertFields", ALERT),
+        RecordKind::FollowUp => ("FollowUpFields", FOLLOW_UP),
+    }
+}
+
+/// Records of `ids` by ID, in the order asked, with the fragments of their
+/// kinds only: the partner parses and validates no more than it answers.
+pub fn nodes_query(ids: &[GlobalId]) -> String {
+    let kinds: Vec<RecordKind> = RecordKind::ALL
+        .into_iter()
+        .filter(|kind| ids.iter().any(|id| id.kind == *kind))
+        .collect();
+    nodes_query_of(&kinds)
+}
+
+/// Records by ID, of `kinds`.
+fn nodes_query_of(kinds: &[RecordKind]) -> String {
+    let (mut spreads, mut fragments) = (String::new(), String::new());
+    for kind in kinds {
+        let (name, text) = fragment(*kind);
+        spreads.push_str(&format!(" ...{name}"));
+        fragments.push_str(&format!(" {text}"));
+    }
+    format!("query Nodes($ids: [ID!]!) {{ nodes(ids: $ids) {{ __typename{spreads} }} }}{fragments}")
 }
 
 /// A certificate by number.
@@ -61,7 +95,7 @@ pub const HISTORY: &str = "query History($number: String!) { certificate(number:
 /// Every query sent to partners, for the test that checks them against our schema.
 pub fn all_queries() -> Vec<String> {
     vec![
-        nodes_query(),
+        nodes_query_of(&RecordKind::ALL),
         certificate_query(),
         verify_query(),
         HISTORY.to_owned(),
@@ -71,6 +105,8 @@ pub fn all_queries() -> Vec<String> {
         certificates_query(),
         products_query(),
         inspections_query(),
+        alerts_query(),
+        follow_ups_query(),
         FEED.to_owned(),
         EPOCH.to_owned(),
     ]
@@ -95,6 +131,8 @@ impl Reader {
             Some("Certificate") => Record::Certificate(self.certificate(value)?),
             Some("Product") => Record::Product(self.product(value)?),
             Some("Inspection") => Record::Inspection(self.inspection(value)?),
+            Some("Alert") => Record::Alert(self.alert(value)?),
+            Some("FollowUp") => Record::FollowUp(self.follow_up(value)?),
             other => return Err(bad(format!("unknown type {other:?}"))),
         }))
     }
@@ -259,6 +297,105 @@ impl Reader {
     }
 }
 
+impl Reader {
+    pub fn alert(&self, v: &Value) -> Result<AlertRecord, PartnerError> {
+        // What an alert concerns may be of any province.
+        let ids = |v: &Value, kind| {
+            list(v)?
+                .iter()
+                .map(|id| GlobalId::parse_kind(str(id)?, kind).map_err(|e| bad(e.0)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let hazards = list(&v["hazards"])?
+            .iter()
+            .map(|h| {
+                Ok(Hazard {
+                    category: coded(&h["category"], HazardCategory::from_code)?,
+                    agent: string(&h["agent"])?,
+                    result: number(&h["result"])?,
+                    unit: optional(&h["unit"])?,
+                    legal_limit: number(&h["legalLimit"])?,
+                })
+            })
+            .collect::<Result<_, PartnerError>>()?;
+        Ok(AlertRecord {
+            id: self.id(&v["id"], RecordKind::Alert)?,
+            version: int(&v["version"])?,
+            data: AlertData {
+                classification: coded(&v["classification"], Classification::from_code)?,
+                risk: coded(&v["risk"], RiskDecision::from_code)?,
+                basis: coded(&v["basis"], NotificationBasis::from_code)?,
+                subject: string(&v["subject"])?,
+                description: string(&v["description"])?,
+                hazards,
+                measures: measures(&v["measures"])?,
+                products: ids(&v["productIds"], RecordKind::Product)?,
+                facilities: ids(&v["facilityIds"], RecordKind::Facility)?,
+                lots: list(&v["lots"])?
+                    .iter()
+                    .map(string)
+                    .collect::<Result<_, _>>()?,
+                provinces: list(&v["provincesConcerned"])?
+                    .iter()
+                    .map(|p| ProvinceCode::parse(str(&p["code"])?).map_err(|e| bad(e.0)))
+                    .collect::<Result<_, _>>()?,
+            },
+            status: coded(&v["status"], AlertStatus::from_code)?,
+            status_reason: optional(&v["statusReason"])?,
+            notified_at: match &v["notifiedAt"] {
+                Value::Null => None,
+                at => Some(time(at)?),
+            },
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn follow_up(&self, v: &Value) -> Result<FollowUpRecord, PartnerError> {
+        // A follow-up may be on another province's alert.
+        let alert =
+            GlobalId::parse_kind(str(&v["alertId"])?, RecordKind::Alert).map_err(|e| bad(e.0))?;
+        Ok(FollowUpRecord {
+            id: self.id(&v["id"], RecordKind::FollowUp)?,
+            version: int(&v["version"])?,
+            data: FollowUpData {
+                alert,
+                findings: string(&v["findings"])?,
+                measures: measures(&v["measures"])?,
+                results: optional(&v["results"])?,
+            },
+            created_at: time(&v["createdAt"])?,
+        })
+    }
+}
+
+fn list(v: &Value) -> Result<&Vec<Value>, PartnerError> {
+    v.as_array()
+        .ok_or_else(|| bad(format!("expected a list, got {v}")))
+}
+
+fn number(v: &Value) -> Result<Option<f64>, PartnerError> {
+    match v {
+        Value::Null => Ok(None),
+        other => other
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| bad(format!("expected a number, got {v}"))),
+    }
+}
+
+fn measures(v: &Value) -> Result<Vec<Measure>, PartnerError> {
+    list(v)?
+        .iter()
+        .map(|m| {
+            Ok(Measure {
+                kind: coded(&m["kind"], MeasureKind::from_code)?,
+                detail: optional(&m["detail"])?,
+            })
+        })
+        .collect()
+}
+
 /// A partner's page of a list.
 pub struct RemotePage<R> {
     /// Each record with the partner's cursor after it.
@@ -400,10 +537,11 @@ pub fn facility_products_query() -> String {
 /// facility along (when the partner shares it), so that a page and its
 /// facilities cost one request.
 fn list_query(field: &str, filter: &str, spread: &str, fragment: &str) -> String {
-    let (facility, facility_fragment) = if spread == "FacilityFields" {
-        ("", "")
-    } else {
+    let of_facility = !matches!(spread, "FacilityFields" | "AlertFields" | "FollowUpFields");
+    let (facility, facility_fragment) = if of_facility {
         (" facility { ...FacilityFields }", FACILITY)
+    } else {
+        ("", "")
     };
     format!(
         "query List($filter: {filter}, $first: Int, $after: String) {{ \
@@ -444,6 +582,19 @@ pub fn inspections_query() -> String {
     )
 }
 
+pub fn alerts_query() -> String {
+    list_query("alerts", "AlertFilterInput", "AlertFields", ALERT)
+}
+
+pub fn follow_ups_query() -> String {
+    list_query(
+        "followUps",
+        "FollowUpFilterInput",
+        "FollowUpFields",
+        FOLLOW_UP,
+    )
+}
+
 /// The epoch of a partner's change feed.
 pub const EPOCH: &str = "query Epoch { changes(first: 0) { epoch } }";
 
@@ -451,3 +602,25 @@ pub const EPOCH: &str = "query Epoch { changes(first: 0) { epoch } }";
 /// ends (the records themselves are fetched once each, in their latest form).
 pub const FEED: &str = "query Feed($after: String, $first: Int) { changes(after: $after, first: $first) { \
     edges { node { id } } pageInfo { hasNextPage endCursor } epoch } }";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_asks_for_the_fragments_of_its_kinds_only() {
+        let province = ProvinceCode::from_number(40).unwrap();
+        let certificate = |n| GlobalId::new(RecordKind::Certificate, province, n);
+        let query = nodes_query(&[certificate(1), certificate(2)]);
+        assert!(query.contains("...CertificateFields"), "{query}");
+        assert!(query.contains("fragment CertificateFields"), "{query}");
+        assert!(!query.contains("Alert"), "{query}");
+        let every = all_queries().remove(0);
+        for kind in RecordKind::ALL {
+            assert!(
+                every.contains(&format!("...{}Fields", kind.name())),
+                "{kind:?}"
+            );
+        }
+    }
+}

@@ -14,6 +14,8 @@ pub enum RecordType {
     Certificate,
     Product,
     Inspection,
+    Alert,
+    FollowUp,
 }
 
 impl From<RecordType> for RecordKind {
@@ -23,6 +25,8 @@ impl From<RecordType> for RecordKind {
             RecordType::Certificate => RecordKind::Certificate,
             RecordType::Product => RecordKind::Product,
             RecordType::Inspection => RecordKind::Inspection,
+            RecordType::Alert => RecordKind::Alert,
+            RecordType::FollowUp => RecordKind::FollowUp,
         }
     }
 }

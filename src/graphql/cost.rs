@@ -458,15 +458,19 @@ mod tests {
             &crate::config::Limits::default(),
             crate::domain::Caller::Partner(crate::domain::ProvinceCode::parse("40").unwrap()),
         );
+        // A page of the feed may name records of every kind.
         let ids: Vec<String> = (0..LARGEST_PAGE)
             .map(|i| format!("Certificate:40:{i}"))
             .collect();
-        let mut asked = vec![(records::nodes_query(), serde_json::json!({ "ids": ids }))];
+        let every_kind = records::all_queries().remove(0);
+        let mut asked = vec![(every_kind, serde_json::json!({ "ids": ids }))];
         for list in [
             records::facilities_query(),
             records::certificates_query(),
             records::products_query(),
             records::inspections_query(),
+            records::alerts_query(),
+            records::follow_ups_query(),
         ] {
             asked.push((list, serde_json::json!({ "first": crate::store::MAX_PAGE })));
         }

@@ -7,6 +7,7 @@
 //! needs no database. `request` runs one request; `resolve` holds what resolvers
 //! share.
 
+mod alert;
 mod answer;
 mod audit;
 mod certificate;
@@ -33,7 +34,7 @@ pub use request::{
 };
 pub(crate) use resolve::{
     InternalOnly, as_argument, as_input, audience, check, facility_filter, forward, heavy,
-    opt_check, store, writable_id,
+    opt_check, refused_at, store, writable_id,
 };
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -48,6 +49,7 @@ pub struct Query(
     certificate::CertificateQuery,
     product::ProductQuery,
     inspection::InspectionQuery,
+    alert::AlertQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -56,6 +58,7 @@ pub struct Mutation(
     certificate::CertificateMutation,
     product::ProductMutation,
     inspection::InspectionMutation,
+    alert::AlertMutation,
 );
 
 pub type CauNoiSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
+use super::alert::{Alert, FollowUp};
 use super::answer::{access, told, wrap};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
 use crate::access::{Consistency, Sourced};
@@ -17,6 +18,8 @@ pub enum Node {
     Certificate(Certificate),
     Product(Product),
     Inspection(Inspection),
+    Alert(Alert),
+    FollowUp(FollowUp),
 }
 
 impl Node {
@@ -33,6 +36,10 @@ impl Node {
             Record::Product(record) => wrap::<Product>(ctx, Sourced { record, provenance }).into(),
             Record::Inspection(record) => {
                 wrap::<Inspection>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::Alert(record) => wrap::<Alert>(ctx, Sourced { record, provenance }).into(),
+            Record::FollowUp(record) => {
+                wrap::<FollowUp>(ctx, Sourced { record, provenance }).into()
             }
         }
     }

@@ -2,7 +2,7 @@
 //! arguments into domain types (naming the field of a bad value), the guard
 //! of internal-only fields, and boxing a field's heavy work.
 
-use crate::domain::{Caller, GlobalId, Invalid, RecordKind};
+use crate::domain::{Caller, GlobalId, Invalid, RecordKind, Refusal};
 use crate::error::{AppError, FieldContext};
 use crate::store::{Audience, Store};
 
@@ -117,10 +117,25 @@ fn named(error: AppError, name: impl Fn(&str) -> String) -> AppError {
     }
 }
 
+/// A refusal of an item of a list the caller sent, named under `at` (the
+/// hazard's `legal_limit` at `input.hazards.2` as `input.hazards.2.legalLimit`).
+pub(crate) fn refused_at(at: &str, refusal: Refusal) -> AppError {
+    AppError::invalid(format!("{at}.{}", api_name(refusal.field)), refusal.reason)
+}
+
 /// A field of the domain's data as the API names it: in camel case, and a
-/// reference to another record by its ID (`facility` is `facilityId`).
+/// reference to other records by their IDs (`facility` is `facilityId`).
 fn api_name(field: &str) -> String {
-    const REFERENCES: &[&str] = &["facility"];
+    const RENAMED: &[(&str, &str)] = &[
+        ("facility", "facilityId"),
+        ("alert", "alertId"),
+        ("products", "productIds"),
+        ("facilities", "facilityIds"),
+        ("provinces", "provincesConcerned"),
+    ];
+    if let Some((_, name)) = RENAMED.iter().find(|(domain, _)| *domain == field) {
+        return (*name).to_owned();
+    }
     let mut name = String::with_capacity(field.len() + 2);
     let mut upper = false;
     for c in field.chars() {
@@ -133,15 +148,12 @@ fn api_name(field: &str) -> String {
             c => name.push(c),
         }
     }
-    if REFERENCES.contains(&field) {
-        name.push_str("Id");
-    }
     name
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{AppError, as_argument, as_input};
+    use super::{AppError, Refusal, as_argument, as_input, refused_at};
 
     fn field(error: AppError) -> String {
         match error {
@@ -156,6 +168,12 @@ mod tests {
         assert_eq!(field(as_input(refused("issued_on"))), "input.issuedOn");
         assert_eq!(field(as_input(refused("facility"))), "input.facilityId");
         assert_eq!(field(as_input(refused("scope"))), "input.scope");
+        assert_eq!(field(as_input(refused("products"))), "input.productIds");
+        let refusal = Refusal::new("legal_limit", "no");
+        assert_eq!(
+            field(refused_at("input.hazards.2", refusal)),
+            "input.hazards.2.legalLimit"
+        );
         assert_eq!(field(as_argument(refused("effective_on"))), "effectiveOn");
         let busy = as_input(AppError::StorageBusy);
         assert!(matches!(busy, AppError::StorageBusy));

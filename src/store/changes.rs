@@ -44,6 +44,24 @@ pub struct Change {
     pub shared_with: SharedWith,
 }
 
+impl Change {
+    /// The change `operation` made to the record `id`, now at `version`.
+    pub(super) fn of(
+        id: GlobalId,
+        version: i32,
+        operation: ChangeOperation,
+        shared_with: SharedWith,
+    ) -> Self {
+        Self {
+            kind: id.kind,
+            record: id.local,
+            version,
+            operation,
+            shared_with,
+        }
+    }
+}
+
 /// Which partners a change concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SharedWith {

@@ -25,13 +25,7 @@ use crate::error::AppError;
 impl FacilityRecord {
     /// This record's entry in the change feed.
     fn change(&self, operation: ChangeOperation, shared_with: SharedWith) -> Change {
-        Change {
-            kind: RecordKind::Facility,
-            record: self.id.local,
-            version: self.version,
-            operation,
-            shared_with,
-        }
+        Change::of(self.id, self.version, operation, shared_with)
     }
 }
 

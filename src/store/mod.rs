@@ -8,6 +8,7 @@
 //! a lost update. SQLite write transactions begin `IMMEDIATE` so that two writers
 //! queue on the lock instead of failing on upgrade.
 
+mod alert;
 mod audit;
 mod certificate;
 mod changes;
@@ -17,6 +18,7 @@ mod inspection;
 mod product;
 mod replica;
 
+pub use alert::{AlertFilter, FollowUpFilter};
 pub use audit::AuditFilter;
 pub use certificate::CertificateFilter;
 pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition, SharedWith};
@@ -314,6 +316,18 @@ impl Store {
                         .await?
                         .into_iter()
                         .map(Record::Inspection),
+                ),
+                RecordKind::Alert => records.extend(
+                    self.alerts_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Alert),
+                ),
+                RecordKind::FollowUp => records.extend(
+                    self.follow_ups_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::FollowUp),
                 ),
             }
         }

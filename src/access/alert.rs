@@ -1,0 +1,86 @@
+//! What an alert concerns, read from the records' owners: the provinces that
+//! must know of it.
+
+use std::collections::BTreeSet;
+
+use super::{Access, Consistency, Note};
+use crate::domain::{GlobalId, ProvinceCode, Record};
+use crate::error::AppError;
+use crate::federation::PartnerError;
+
+/// The provinces an alert's records concern, and the records that could not
+/// count.
+#[derive(Debug, Default)]
+pub struct Concerned {
+    pub provinces: Vec<ProvinceCode>,
+    /// Records their owner says it does not have (or does not share with us).
+    pub unknown: Vec<GlobalId>,
+    /// Records of a province that is not our partner.
+    pub not_partners: Vec<GlobalId>,
+}
+
+impl Access {
+    /// The provinces an alert on `products` and `facilities` concerns: ours,
+    /// the owner of each record and of each product's facility, and every
+    /// province those facilities supply. A record whose owner cannot answer
+    /// now counts for its owner alone, and the failure is noted: an alert is
+    /// not held up by a partner that is down.
+    pub async fn provinces_concerned(
+        &self,
+        products: &[GlobalId],
+        facilities: &[GlobalId],
+    ) -> Result<super::Noted<Concerned>, AppError> {
+        let mut concerned = Concerned::default();
+        let mut provinces = BTreeSet::from([self.province()]);
+        let mut notes = Vec::new();
+        let asked: Vec<GlobalId> = products.iter().chain(facilities).copied().collect();
+        let mut of_products = Vec::new();
+        for round in 0..2 {
+            let ids = if round == 0 { &asked } else { &of_products };
+            if ids.is_empty() {
+                continue;
+            }
+            let found = self.find_many(ids, Consistency::BestEffort).await?;
+            let mut failed = BTreeSet::new();
+            for note in found.notes {
+                if let Note::Failed { province, error } = &note {
+                    failed.insert(*province);
+                    if matches!(error, PartnerError::NotConfigured) {
+                        continue; // told as `not_partners`
+                    }
+                }
+                notes.push(note);
+            }
+            let mut next = Vec::new();
+            for (id, record) in ids.iter().zip(found.value) {
+                if id.province != self.province() && !self.is_partner(id.province) {
+                    concerned.not_partners.push(*id);
+                    continue;
+                }
+                provinces.insert(id.province);
+                match record.map(|r| r.record) {
+                    Some(Record::Facility(facility)) => {
+                        provinces.extend(facility.data.supplies_to.iter().copied());
+                    }
+                    Some(Record::Product(product)) => next.push(product.data.facility),
+                    Some(_) => {}
+                    None if failed.contains(&id.province) => {}
+                    None => concerned.unknown.push(*id),
+                }
+            }
+            of_products = next;
+        }
+        concerned.provinces = provinces.into_iter().collect();
+        Ok(super::Noted {
+            value: concerned,
+            notes,
+        })
+    }
+
+    /// Whether `province` is a partner this gateway can ask.
+    pub fn is_partner(&self, province: ProvinceCode) -> bool {
+        self.reach
+            .as_ref()
+            .is_some_and(|reach| reach.calls.partners.get(province).is_ok())
+    }
+}

@@ -1,0 +1,627 @@
+//! Rapid alerts and their threads: the objects, their queries and mutations.
+//! An alert is its raiser's; each follow-up is its writer's, read live from
+//! it, so a thread is answered by every province that wrote in it.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::answer::{access, find, listed, local, told, wrap};
+use super::objects::{Facility, Product};
+use super::{
+    Province, as_argument, as_input, audience, check, forward, heavy, opt_check, refused_at, store,
+    writable_id,
+};
+use crate::access::{Consistency, Listing, Scope};
+use crate::domain::{
+    AlertData, AlertRecord, AlertStatusChange, FollowUpData, FollowUpRecord, Hazard, Measure,
+};
+use crate::domain::{
+    AlertStatus, Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis,
+    RECURRENCE_DAYS, RecordKind, RiskDecision, text,
+};
+use crate::error::{AppError, FieldContext};
+use crate::store::{AlertFilter, FollowUpFilter, MAX_PAGE};
+
+super::answer::record_object! {
+    /// A rapid alert on unsafe food, owned by the province that raised it.
+    object Alert(AlertRecord), AlertEdge, AlertConnection;
+    province: " The owner: the province that raised it.";
+    version: " Grows by one on each write; send it back to change the alert.";
+    async fn classification(&self) -> Classification {
+        self.0.data.classification
+    }
+    async fn risk(&self) -> RiskDecision {
+        self.0.data.risk
+    }
+    async fn basis(&self) -> NotificationBasis {
+        self.0.data.basis
+    }
+    async fn subject(&self) -> &str {
+        &self.0.data.subject
+    }
+    async fn description(&self) -> &str {
+        &self.0.data.description
+    }
+    async fn hazards(&self) -> Vec<HazardFound> {
+        self.0.data.hazards.iter().map(HazardFound::from).collect()
+    }
+    /// Measures the raising province took.
+    async fn measures(&self) -> Vec<MeasureTaken> {
+        measures_taken(&self.0.data.measures)
+    }
+    /// The products concerned, of either province.
+    async fn product_ids(&self) -> Vec<ID> {
+        ids(&self.0.data.products)
+    }
+    /// The products concerned, each from its owner; null where the owner
+    /// cannot be asked or does not share it.
+    async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Option<Product>>> {
+        heavy(async {
+            let found = self.0.data.products.iter().map(|id| find::<Product>(ctx, *id));
+            futures_util::future::try_join_all(found).await
+        })
+        .await
+    }
+    /// The facilities concerned, of either province.
+    async fn facility_ids(&self) -> Vec<ID> {
+        ids(&self.0.data.facilities)
+    }
+    /// The facilities concerned, each from its owner.
+    async fn facilities(&self, ctx: &Context<'_>) -> Result<Vec<Option<Facility>>> {
+        heavy(async {
+            let found = self.0.data.facilities.iter().map(|id| find::<Facility>(ctx, *id));
+            futures_util::future::try_join_all(found).await
+        })
+        .await
+    }
+    /// Lots concerned, as their codes are written on the goods.
+    async fn lots(&self) -> &[String] {
+        &self.0.data.lots
+    }
+    /// The provinces that must know, and may add to the thread.
+    async fn provinces_concerned(&self) -> Vec<Province> {
+        self.0.data.provinces.iter().copied().map(Province).collect()
+    }
+    async fn status(&self) -> AlertStatus {
+        self.0.status
+    }
+    /// Why it was withdrawn or closed.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+    /// When it was notified; null for a draft.
+    async fn notified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.notified_at
+    }
+    /// The thread: what each province found and did, each follow-up from the
+    /// province that wrote it, writer by writer.
+    async fn follow_ups(
+        &self,
+        ctx: &Context<'_>,
+        scope: Option<Scope>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<FollowUpConnection> {
+        heavy(async {
+            let filter = FollowUpFilter {
+                alert: Some(self.0.id),
+                audience: audience(ctx),
+            };
+            let forwarded = forward(&Some(FollowUpFilterInput {
+                alert_id: Some(ID(self.0.id.to_string())),
+            }));
+            let listing = Listing::new(scope, None, filter, forwarded);
+            listed(ctx, listing, first, after).await
+        })
+        .await
+    }
+    /// Alerts of either province notified in the twelve months before this
+    /// one on the same facility, or on the same product with the same hazard.
+    async fn earlier_alerts(&self, ctx: &Context<'_>, scope: Option<Scope>) -> Result<Vec<Alert>> {
+        heavy(self.earlier(ctx, scope)).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+impl Alert {
+    /// The work of `earlierAlerts`: the alerts on any of this one's records
+    /// in the year before it, of which those on the same risk.
+    async fn earlier(&self, ctx: &Context<'_>, scope: Option<Scope>) -> Result<Vec<Alert>> {
+        let data = &self.0.data;
+        let concerning: Vec<GlobalId> = data
+            .products
+            .iter()
+            .chain(&data.facilities)
+            .copied()
+            .collect();
+        if concerning.is_empty() {
+            return Ok(Vec::new());
+        }
+        let until = self.0.raised_at();
+        let since = until - chrono::Duration::days(RECURRENCE_DAYS);
+        let forwarded = forward(&Some(AlertFilterInput {
+            concerning: Some(ids(&concerning)),
+            notified_after: Some(since),
+            notified_before: Some(until),
+            ..Default::default()
+        }));
+        let filter = AlertFilter {
+            concerning,
+            notified_after: Some(since),
+            notified_before: Some(until),
+            audience: audience(ctx),
+            ..Default::default()
+        };
+        let listing = Listing::<AlertRecord>::new(scope, None, filter, forwarded);
+        let page = told(ctx, access(ctx).list(listing, MAX_PAGE, None).await?);
+        Ok(page
+            .edges
+            .into_iter()
+            .map(|(_, sourced)| sourced)
+            .filter(|sourced| self.0.recurs(&sourced.record))
+            .map(|sourced| wrap(ctx, sourced))
+            .collect())
+    }
+}
+
+super::answer::record_object! {
+    /// What a province found and did about an alert, owned by the province
+    /// that wrote it, whoever owns the alert.
+    object FollowUp(FollowUpRecord), FollowUpEdge, FollowUpConnection;
+    province: " The owner: the province that wrote it.";
+    version: " Grows by one on each write.";
+    /// The alert followed up, which names its owner.
+    async fn alert_id(&self) -> ID {
+        ID(self.0.data.alert.to_string())
+    }
+    /// The alert followed up, from its owner.
+    async fn alert(&self, ctx: &Context<'_>) -> Result<Option<Alert>> {
+        heavy(find::<Alert>(ctx, self.0.data.alert)).await
+    }
+    /// What was found.
+    async fn findings(&self) -> &str {
+        &self.0.data.findings
+    }
+    async fn measures(&self) -> Vec<MeasureTaken> {
+        measures_taken(&self.0.data.measures)
+    }
+    /// Results of analyses or of the measures.
+    async fn results(&self) -> Option<&str> {
+        self.0.data.results.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A hazard found: a substance or organism, and how much against the limit.
+#[derive(SimpleObject)]
+#[graphql(name = "Hazard")]
+pub struct HazardFound {
+    pub category: HazardCategory,
+    /// The substance or organism, e.g. chlorpyrifos or Salmonella.
+    pub agent: String,
+    /// The analytical result, in `unit`.
+    pub result: Option<f64>,
+    pub unit: Option<String>,
+    /// The legal limit, in `unit`.
+    pub legal_limit: Option<f64>,
+}
+
+impl From<&Hazard> for HazardFound {
+    fn from(hazard: &Hazard) -> Self {
+        Self {
+            category: hazard.category,
+            agent: hazard.agent.clone(),
+            result: hazard.result,
+            unit: hazard.unit.clone(),
+            legal_limit: hazard.legal_limit,
+        }
+    }
+}
+
+/// A measure taken against a risk.
+#[derive(SimpleObject)]
+#[graphql(name = "Measure")]
+pub struct MeasureTaken {
+    pub kind: MeasureKind,
+    pub detail: Option<String>,
+}
+
+fn measures_taken(measures: &[Measure]) -> Vec<MeasureTaken> {
+    measures
+        .iter()
+        .map(|m| MeasureTaken {
+            kind: m.kind,
+            detail: m.detail.clone(),
+        })
+        .collect()
+}
+
+fn ids(ids: &[GlobalId]) -> Vec<ID> {
+    ids.iter().map(|id| ID(id.to_string())).collect()
+}
+
+/// Which alerts to list.
+#[derive(InputObject, Default)]
+pub struct AlertFilterInput {
+    pub status: Option<AlertStatus>,
+    pub classification: Option<Classification>,
+    pub risk: Option<RiskDecision>,
+    /// Alerts concerning any of these products or facilities.
+    pub concerning: Option<Vec<ID>>,
+    /// Notified at or after this time.
+    pub notified_after: Option<DateTime<Utc>>,
+    /// Notified before this time.
+    pub notified_before: Option<DateTime<Utc>>,
+    /// Words that must all appear in the subject, description, hazards or
+    /// lots; case and Vietnamese diacritics are ignored.
+    pub text: Option<String>,
+}
+
+/// Which follow-ups to list.
+#[derive(InputObject, Default)]
+pub struct FollowUpFilterInput {
+    pub alert_id: Option<ID>,
+}
+
+/// A hazard, as reported.
+#[derive(InputObject)]
+pub struct HazardInput {
+    pub category: HazardCategory,
+    /// The substance or organism.
+    pub agent: String,
+    pub result: Option<f64>,
+    /// Required with a result or a limit.
+    pub unit: Option<String>,
+    pub legal_limit: Option<f64>,
+}
+
+/// A measure taken.
+#[derive(InputObject)]
+pub struct MeasureInput {
+    pub kind: MeasureKind,
+    pub detail: Option<String>,
+}
+
+/// What an alert says. It is raised as a draft, which its province may
+/// rewrite until it is notified.
+#[derive(InputObject)]
+pub struct AlertInput {
+    pub classification: Classification,
+    pub risk: RiskDecision,
+    pub basis: NotificationBasis,
+    pub subject: String,
+    /// In Vietnamese.
+    pub description: String,
+    pub hazards: Vec<HazardInput>,
+    #[graphql(default)]
+    pub measures: Vec<MeasureInput>,
+    /// Products concerned, of either province.
+    #[graphql(default)]
+    pub product_ids: Vec<ID>,
+    /// Facilities concerned, of either province.
+    #[graphql(default)]
+    pub facility_ids: Vec<ID>,
+    /// Lot codes concerned.
+    #[graphql(default)]
+    pub lots: Vec<String>,
+    /// The provinces that must know. When absent: this province, the owners
+    /// of the records concerned, and every province their facilities supply.
+    pub provinces_concerned: Option<Vec<super::scalars::ProvinceCode>>,
+}
+
+/// What a province adds to an alert's thread.
+#[derive(InputObject)]
+pub struct FollowUpInput {
+    /// The alert, of either province.
+    pub alert_id: ID,
+    /// What was found.
+    pub findings: String,
+    #[graphql(default)]
+    pub measures: Vec<MeasureInput>,
+    pub results: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AlertQuery;
+
+#[Object]
+impl AlertQuery {
+    /// Alerts raised by this province and, with `scope`, by its partners
+    /// (those addressed to us), in a stable order, a page at a time.
+    async fn alerts(
+        &self,
+        ctx: &Context<'_>,
+        scope: Option<Scope>,
+        consistency: Option<Consistency>,
+        filter: Option<AlertFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AlertConnection> {
+        let forwarded = forward(&filter);
+        let filter = filter.unwrap_or_default();
+        let concerning = filter
+            .concerning
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, id)| concerned_id(id, &format!("filter.concerning.{i}")))
+            .collect::<Result<_, _>>()?;
+        let filter = AlertFilter {
+            status: filter.status,
+            classification: filter.classification,
+            risk: filter.risk,
+            concerning,
+            notified_after: filter.notified_after,
+            notified_before: filter.notified_before,
+            text: filter
+                .text
+                .as_deref()
+                .map(text::search_terms)
+                .unwrap_or_default(),
+            audience: audience(ctx),
+        };
+        let listing = Listing::<AlertRecord>::new(scope, consistency, filter, forwarded);
+        listed(ctx, listing, first, after).await
+    }
+
+    /// Follow-ups written by this province and, with `scope`, by its
+    /// partners, a page at a time.
+    async fn follow_ups(
+        &self,
+        ctx: &Context<'_>,
+        scope: Option<Scope>,
+        consistency: Option<Consistency>,
+        filter: Option<FollowUpFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<FollowUpConnection> {
+        let forwarded = forward(&filter);
+        let alert = filter
+            .and_then(|f| f.alert_id)
+            .map(|id| GlobalId::parse_kind(&id, RecordKind::Alert).field("filter.alertId"))
+            .transpose()?;
+        let filter = FollowUpFilter {
+            alert,
+            audience: audience(ctx),
+        };
+        let listing = Listing::<FollowUpRecord>::new(scope, consistency, filter, forwarded);
+        listed(ctx, listing, first, after).await
+    }
+}
+
+#[derive(Default)]
+pub struct AlertMutation;
+
+#[Object]
+impl AlertMutation {
+    /// Raises an alert as a draft; `changeAlertStatus` to `NOTIFIED` sends it.
+    async fn raise_alert(&self, ctx: &Context<'_>, input: AlertInput) -> Result<Alert> {
+        let data = alert_data(ctx, input).await?;
+        let raised = store(ctx).raise_alert(data).await.map_err(as_input)?;
+        Ok(local(ctx, raised))
+    }
+
+    /// Rewrites a draft alert.
+    async fn update_alert(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        input: AlertInput,
+    ) -> Result<Alert> {
+        let id = writable_id(ctx, &id, RecordKind::Alert)?;
+        let data = alert_data(ctx, input).await?;
+        let updated = store(ctx)
+            .update_alert(id, version, data)
+            .await
+            .map_err(as_input)?;
+        Ok(local(ctx, updated))
+    }
+
+    /// Moves an alert along its life: a draft is `NOTIFIED` (sent to the
+    /// provinces concerned) or `WITHDRAWN`; a notified one goes
+    /// `UNDER_INVESTIGATION`, `CLOSED` or `WITHDRAWN`. A withdrawal gives
+    /// its `reason`.
+    async fn change_alert_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        status: AlertStatus,
+        reason: Option<String>,
+    ) -> Result<Alert> {
+        let id = writable_id(ctx, &id, RecordKind::Alert)?;
+        let reason = opt_check("reason", reason.as_deref(), |r| {
+            text::paragraph(r, text::LONG)
+        })?;
+        let change = AlertStatusChange { to: status, reason };
+        let changed = store(ctx)
+            .change_alert_status(id, version, change)
+            .await
+            .map_err(as_argument)?;
+        Ok(local(ctx, changed))
+    }
+
+    /// Adds a follow-up to an open alert's thread, ours or a partner's.
+    async fn add_follow_up(&self, ctx: &Context<'_>, input: FollowUpInput) -> Result<FollowUp> {
+        let alert =
+            GlobalId::parse_kind(&input.alert_id, RecordKind::Alert).field("input.alertId")?;
+        let data = FollowUpData {
+            alert,
+            findings: check(
+                "input.findings",
+                text::paragraph(&input.findings, text::LONG),
+            )?,
+            measures: measures(input.measures, "input.measures")?,
+            results: opt_check("input.results", input.results.as_deref(), |r| {
+                text::paragraph(r, text::LONG)
+            })?,
+        };
+        let store = store(ctx);
+        let partner_alert = if alert.province == store.province() {
+            None
+        } else {
+            // The alert's owner must show it to us, open.
+            let found = told(ctx, access(ctx).find_kind::<AlertRecord>(alert).await?);
+            match found {
+                Some(found) => Some(found.record),
+                None => {
+                    return Err(AppError::invalid(
+                        "input.alertId",
+                        format!("province {} shows us no alert {alert}", alert.province),
+                    )
+                    .into());
+                }
+            }
+        };
+        let added = store
+            .add_follow_up(data, partner_alert.as_ref())
+            .await
+            .map_err(as_input)?;
+        Ok(local(ctx, added))
+    }
+}
+
+/// Reads an alert's input into its data, asking the owners of the records
+/// concerned which provinces they concern.
+async fn alert_data(ctx: &Context<'_>, input: AlertInput) -> Result<AlertData> {
+    let hazards = input
+        .hazards
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let at = format!("input.hazards.{i}");
+            let unit = opt_check(&format!("{at}.unit"), h.unit.as_deref(), |u| {
+                text::line(u, text::SHORT)
+            })?;
+            Hazard::new(h.category, &h.agent, h.result, unit, h.legal_limit)
+                .map_err(|refusal| refused_at(&at, refusal))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let read_ids = |ids: &[ID], kind, field: &str| {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| GlobalId::parse_kind(id, kind).field(&format!("{field}.{i}")))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let products = read_ids(&input.product_ids, RecordKind::Product, "input.productIds")?;
+    let facilities = read_ids(
+        &input.facility_ids,
+        RecordKind::Facility,
+        "input.facilityIds",
+    )?;
+    let lots = input
+        .lots
+        .iter()
+        .enumerate()
+        .map(|(i, lot)| check(&format!("input.lots.{i}"), text::line(lot, text::SHORT)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let access = access(ctx);
+    let mut data = AlertData {
+        classification: input.classification,
+        risk: input.risk,
+        basis: input.basis,
+        subject: check("input.subject", text::line(&input.subject, text::SHORT))?,
+        description: check(
+            "input.description",
+            text::paragraph(&input.description, text::LONG),
+        )?,
+        hazards,
+        measures: measures(input.measures, "input.measures")?,
+        products,
+        facilities,
+        lots,
+        provinces: vec![access.province()],
+    };
+    // Refused before its owners are asked about a thousand records.
+    data.check().map_err(|refusal| as_input(refusal.into()))?;
+    let (products, facilities) = (&data.products, &data.facilities);
+    let concerned = told(ctx, access.provinces_concerned(products, facilities).await?);
+    let position = |id: &GlobalId| match id.kind {
+        RecordKind::Product => format!(
+            "input.productIds.{}",
+            products.iter().position(|p| p == id).unwrap_or_default()
+        ),
+        _ => format!(
+            "input.facilityIds.{}",
+            facilities.iter().position(|f| f == id).unwrap_or_default()
+        ),
+    };
+    if let Some(id) = concerned.not_partners.first() {
+        return Err(AppError::invalid(
+            position(id),
+            format!(
+                "{id} belongs to province {}, not a partner of this gateway",
+                id.province
+            ),
+        )
+        .into());
+    }
+    if let Some(id) = concerned.unknown.first() {
+        return Err(AppError::invalid(
+            position(id),
+            format!(
+                "province {} has no {} {id} it shares with us",
+                id.province,
+                id.kind.name()
+            ),
+        )
+        .into());
+    }
+    data.provinces = match input.provinces_concerned {
+        None => concerned.provinces,
+        Some(codes) => codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| {
+                let field = format!("input.provincesConcerned.{i}");
+                let province = code.0;
+                if province != access.province() && !access.is_partner(province) {
+                    return Err(AppError::invalid(
+                        field,
+                        format!("province {province} is not a partner of this gateway"),
+                    ));
+                }
+                Ok(province)
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(data)
+}
+
+fn measures(input: Vec<MeasureInput>, field: &str) -> Result<Vec<Measure>, AppError> {
+    input
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            Ok(Measure {
+                kind: m.kind,
+                detail: opt_check(&format!("{field}.{i}.detail"), m.detail.as_deref(), |d| {
+                    text::paragraph(d, text::LONG)
+                })?,
+            })
+        })
+        .collect()
+}
+
+/// A record an alert may concern: a product or a facility.
+fn concerned_id(id: &ID, field: &str) -> Result<GlobalId, AppError> {
+    let id = GlobalId::parse(id).field(field)?;
+    match id.kind {
+        RecordKind::Product | RecordKind::Facility => Ok(id),
+        other => Err(AppError::invalid(
+            field,
+            format!(
+                "an alert concerns products and facilities, not a {}",
+                other.name()
+            ),
+        )),
+    }
+}

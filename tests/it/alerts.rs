@@ -1,0 +1,404 @@
+//! Rapid alerts and their threads, between two real gateways.
+
+use caunoi::domain::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestGateway, assert_code, assert_invalid, first_error, spawn_gateway, spawn_pair,
+};
+
+const RAISE: &str = "mutation($i: AlertInput!) { raiseAlert(input: $i) {
+    id version status province { code } provincesConcerned { code } productIds facilityIds
+    hazards { category agent result unit legalLimit } } }";
+const STATUS: &str = "mutation($id: ID!, $v: Int!, $s: AlertStatus!, $r: String) {
+    changeAlertStatus(id: $id, version: $v, status: $s, reason: $r) {
+      id version status statusReason notifiedAt } }";
+const FOLLOW_UP: &str = "mutation($i: FollowUpInput!) { addFollowUp(input: $i) {
+    id province { code } alertId findings } }";
+const REGISTER: &str = "mutation($i: RegisterProductInput!) { registerProduct(input: $i) { id } }";
+
+/// A pesticide residue in `products`, sold by `facilities`.
+fn residue(products: &[&Value], facilities: &[&Value]) -> Value {
+    json!({
+        "classification": "ALERT",
+        "risk": "SERIOUS",
+        "basis": "OFFICIAL_CONTROL",
+        "subject": "Dư lượng thuốc bảo vệ thực vật vượt mức trên cam Vinh",
+        "description": "Mẫu cam Vinh lấy tại chợ Thái có dư lượng chlorpyrifos vượt giới hạn tối đa.",
+        "hazards": [{ "category": "PESTICIDE_RESIDUE", "agent": "Chlorpyrifos",
+                      "result": 0.52, "unit": "mg/kg", "legalLimit": 0.01 }],
+        "measures": [{ "kind": "WITHDRAWAL", "detail": "Thu hồi 120 kg tại chợ Thái" }],
+        "productIds": products.iter().map(|p| p["id"].clone()).collect::<Vec<_>>(),
+        "facilityIds": facilities.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(),
+        "lots": ["CV-2026-11-03"],
+    })
+}
+
+async fn raise(gw: &TestGateway, input: Value) -> Value {
+    gw.data(RAISE, json!({ "i": input })).await["raiseAlert"].clone()
+}
+
+async fn change(gw: &TestGateway, alert: &Value, status: &str, reason: Option<&str>) -> Value {
+    gw.data(
+        STATUS,
+        json!({ "id": alert["id"], "v": alert["version"], "s": status, "r": reason }),
+    )
+    .await["changeAlertStatus"]
+        .clone()
+}
+
+/// A Nghệ An cooperative growing cam Vinh for Thái Nguyên, and a Thái
+/// Nguyên market selling it.
+async fn cam_vinh(thai_nguyen: &TestGateway, nghe_an: &TestGateway) -> (Value, Value, Value) {
+    let cooperative = nghe_an
+        .create_facility(
+            "Hợp tác xã cam Vinh Nghi Diên",
+            json!({ "commune": "Nghi Diên", "district": "Nghi Lộc", "suppliesTo": ["19"] }),
+        )
+        .await;
+    let orange = nghe_an
+        .data(
+            REGISTER,
+            json!({ "i": { "name": "Cam Vinh", "category": "AGRICULTURAL",
+                           "facilityId": cooperative["id"] } }),
+        )
+        .await["registerProduct"]
+        .clone();
+    let market = thai_nguyen
+        .create_facility(
+            "Chợ Thái",
+            json!({ "kind": "TRADER", "commune": "Phan Đình Phùng", "suppliesTo": [] }),
+        )
+        .await;
+    (cooperative, orange, market)
+}
+
+#[tokio::test]
+async fn an_alert_reaches_the_partner_when_notified_and_both_write_its_thread() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let (cooperative, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    let draft = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
+    assert_eq!(draft["status"], "DRAFT");
+    assert_eq!(draft["province"]["code"], "19");
+    // Ours, the product's owner; the market supplies no one else.
+    assert_eq!(
+        draft["provincesConcerned"],
+        json!([{ "code": "19" }, { "code": "40" }])
+    );
+    assert_eq!(draft["hazards"][0]["legalLimit"], 0.01);
+
+    let list = "query($s: Scope) { alerts(scope: $s) { edges { node {
+        id province { code } status subject products { name facility { name } }
+        facilities { name } provenance { source } } } } }";
+    let seen = |data: &Value| data["alerts"]["edges"].as_array().unwrap().clone();
+    let partners = nghe_an.data(list, json!({ "s": "PARTNERS" })).await;
+    assert!(
+        seen(&partners).is_empty(),
+        "a draft is not shared: {partners:#}"
+    );
+
+    let notified = change(&thai_nguyen, &draft, "NOTIFIED", None).await;
+    assert_eq!(notified["status"], "NOTIFIED");
+    assert!(notified["notifiedAt"].is_string());
+    let partners = nghe_an.data(list, json!({ "s": "PARTNERS" })).await;
+    let received = &seen(&partners)[0]["node"];
+    assert_eq!(received["id"], draft["id"]);
+    assert_eq!(received["province"]["code"], "19");
+    assert_eq!(received["status"], "NOTIFIED");
+    assert_eq!(received["provenance"]["source"], "OWNER");
+    // Each record concerned is answered by its owner: Nghệ An's own orange;
+    // Thái Nguyên's market, which supplies no other province, it keeps.
+    assert_eq!(received["products"][0]["name"], "Cam Vinh");
+    assert_eq!(
+        received["products"][0]["facility"]["name"],
+        cooperative["name"]
+    );
+    assert_eq!(received["facilities"], json!([null]));
+    let ours = thai_nguyen.data(list, json!({ "s": "LOCAL" })).await;
+    assert_eq!(seen(&ours)[0]["node"]["facilities"][0]["name"], "Chợ Thái");
+
+    // Both provinces write in the one thread; each follow-up stays its writer's.
+    let ours = nghe_an
+        .data(
+            FOLLOW_UP,
+            json!({ "i": { "alertId": draft["id"],
+                           "findings": "Lấy mẫu tại vườn: dư lượng 0,48 mg/kg",
+                           "measures": [{ "kind": "DETENTION" }] } }),
+        )
+        .await["addFollowUp"]
+        .clone();
+    assert_eq!(ours["province"]["code"], "40");
+    assert_eq!(ours["alertId"], draft["id"]);
+    thai_nguyen
+        .data(
+            FOLLOW_UP,
+            json!({ "i": { "alertId": draft["id"], "findings": "Đã thu hồi toàn bộ lô hàng" } }),
+        )
+        .await;
+    let thread = "query($id: ID!) { node(id: $id) { ... on Alert { followUps { edges { node {
+        province { code } findings measures { kind } alert { id } } } } } } }";
+    for gw in [&thai_nguyen, &nghe_an] {
+        let answer = gw.data(thread, json!({ "id": draft["id"] })).await;
+        let mut writers: Vec<(String, String)> = answer["node"]["followUps"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["node"]["alert"]["id"], draft["id"]);
+                let node = &e["node"];
+                let province = node["province"]["code"].as_str().unwrap().to_owned();
+                (province, node["findings"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        writers.sort();
+        assert_eq!(
+            writers,
+            [
+                ("19".to_owned(), "Đã thu hồi toàn bộ lô hàng".to_owned()),
+                (
+                    "40".to_owned(),
+                    "Lấy mẫu tại vườn: dư lượng 0,48 mg/kg".to_owned()
+                ),
+            ],
+            "as {} reads it",
+            gw.province
+        );
+    }
+
+    // A withdrawn alert says why, to the partner too, and takes no more follow-ups.
+    let current = thai_nguyen
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Alert { id version } } }",
+            json!({ "id": draft["id"] }),
+        )
+        .await["node"]
+        .clone();
+    change(
+        &thai_nguyen,
+        &current,
+        "WITHDRAWN",
+        Some("Mẫu bị nhầm với lô khác"),
+    )
+    .await;
+    let seen_there = nghe_an
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Alert { status statusReason } } }",
+            json!({ "id": draft["id"] }),
+        )
+        .await;
+    assert_eq!(seen_there["node"]["status"], "WITHDRAWN");
+    assert_eq!(
+        seen_there["node"]["statusReason"],
+        "Mẫu bị nhầm với lô khác"
+    );
+    let late = nghe_an
+        .post(
+            FOLLOW_UP,
+            json!({ "i": { "alertId": draft["id"], "findings": "Muộn" } }),
+        )
+        .await;
+    assert_invalid(&late, "input.alertId");
+}
+
+#[tokio::test]
+async fn only_the_owner_changes_an_alert_and_a_partner_calls_no_mutation() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let (_, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    let alert = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
+    let alert = change(&thai_nguyen, &alert, "NOTIFIED", None).await;
+    let foreign = nghe_an
+        .post(
+            STATUS,
+            json!({ "id": alert["id"], "v": alert["version"], "s": "CLOSED" }),
+        )
+        .await;
+    assert_code(&foreign, "NOT_OWNER");
+    // Nghệ An's gateway certificate, calling Thái Nguyên directly.
+    let gateway = thai_nguyen.client(Some(&nghe_an.pki.leaf("40", Role::Gateway)));
+    for (query, variables) in [
+        (
+            STATUS,
+            json!({ "id": alert["id"], "v": alert["version"], "s": "CLOSED" }),
+        ),
+        (
+            FOLLOW_UP,
+            json!({ "i": { "alertId": alert["id"], "findings": "x" } }),
+        ),
+    ] {
+        let (_, answer) = thai_nguyen.post_with(&gateway, query, variables).await;
+        assert_eq!(first_error(&answer)["code"], "FORBIDDEN", "{answer:#}");
+    }
+    let unchanged = thai_nguyen
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Alert { version status } } }",
+            json!({ "id": alert["id"] }),
+        )
+        .await;
+    assert_eq!(unchanged["node"]["version"], alert["version"]);
+    assert_eq!(unchanged["node"]["status"], "NOTIFIED");
+}
+
+#[tokio::test]
+async fn an_alert_names_earlier_alerts_on_the_same_risk_in_either_province() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let (cooperative, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    // Nghệ An found the same residue in its orange first, and told Thái Nguyên.
+    let mut first = residue(&[&orange], &[&cooperative]);
+    first["hazards"][0]["agent"] = json!("CHLORPYRIFOS");
+    let first = raise(&nghe_an, first).await;
+    change(&nghe_an, &first, "NOTIFIED", None).await;
+    // An earlier alert of Thái Nguyên's on the market, another hazard.
+    let mut other = residue(&[], &[&market]);
+    other["hazards"][0]["agent"] = json!("Cypermethrin");
+    let other = raise(&thai_nguyen, other).await;
+    change(&thai_nguyen, &other, "NOTIFIED", None).await;
+    // Unrelated: another product, another facility.
+    let elsewhere = thai_nguyen
+        .create_facility("Chợ Đồng Quang", json!({ "suppliesTo": [] }))
+        .await;
+    let unrelated = raise(&thai_nguyen, residue(&[], &[&elsewhere])).await;
+    change(&thai_nguyen, &unrelated, "NOTIFIED", None).await;
+
+    let now = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
+    let earlier = thai_nguyen
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Alert { earlierAlerts { id province { code } } } } }",
+            json!({ "id": now["id"] }),
+        )
+        .await;
+    let mut found: Vec<Value> = earlier["node"]["earlierAlerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    found.sort_by_key(|id| id.to_string());
+    let mut expected = vec![first["id"].clone(), other["id"].clone()];
+    expected.sort_by_key(|id| id.to_string());
+    assert_eq!(found, expected, "{earlier:#}");
+}
+
+#[tokio::test]
+async fn a_bad_alert_is_refused_naming_its_field_and_stores_nothing() {
+    let gw = spawn_gateway().await;
+    let facility = gw.create_facility("Chợ Thái", json!({})).await;
+    let good = residue(&[], &[&facility]);
+    let alerts = "{ alerts(first: 100) { edges { node { id version } } }
+                    followUps(first: 100) { edges { node { id } } } }";
+    let before = gw.data(alerts, json!({})).await;
+    // The field refused, and what spoils a good alert: values at JSON pointers.
+    let cases: &[(&str, &[(&str, Value)])] = &[
+        ("input.hazards", &[("/hazards", json!([]))]),
+        ("input.hazards.0.unit", &[("/hazards/0/unit", Value::Null)]),
+        (
+            "input.hazards.0.legalLimit",
+            &[("/hazards/0/legalLimit", json!(-1))],
+        ),
+        (
+            "input.hazards.0.agent",
+            &[("/hazards/0/agent", json!("Chlor\u{202e}pyrifos"))],
+        ),
+        ("input.subject", &[("/subject", json!("  "))]),
+        (
+            "input.productIds",
+            &[("/facilityIds", json!([])), ("/lots", json!([]))],
+        ),
+        (
+            "input.facilityIds.0",
+            &[("/facilityIds", json!(["Facility:19:999"]))],
+        ),
+        (
+            "input.productIds.0",
+            &[("/productIds", json!(["Facility:19:1"]))],
+        ),
+        (
+            "input.productIds.0",
+            &[("/productIds", json!(["Product:01:1"]))],
+        ),
+        (
+            "input.provincesConcerned.1",
+            &[("/provincesConcerned", json!(["19", "01"]))],
+        ),
+        (
+            "input.measures.0.detail",
+            &[("/measures/0/detail", json!("\u{ffff}"))],
+        ),
+    ];
+    for (field, spoils) in cases {
+        let mut input = good.clone();
+        for (pointer, value) in *spoils {
+            match input.pointer_mut(pointer) {
+                Some(slot) => *slot = value.clone(),
+                None => {
+                    let key = pointer.trim_start_matches('/');
+                    input[key] = value.clone();
+                }
+            }
+        }
+        let answer = gw.post(RAISE, json!({ "i": input })).await;
+        assert_invalid(&answer, field);
+    }
+    assert_eq!(gw.data(alerts, json!({})).await, before);
+
+    let draft = raise(&gw, good.clone()).await;
+    let on_draft = gw
+        .post(
+            FOLLOW_UP,
+            json!({ "i": { "alertId": draft["id"], "findings": "Sớm quá" } }),
+        )
+        .await;
+    assert_invalid(&on_draft, "input.alertId");
+    let closed_draft = gw
+        .post(
+            STATUS,
+            json!({ "id": draft["id"], "v": draft["version"], "s": "CLOSED" }),
+        )
+        .await;
+    assert_invalid(&closed_draft, "status");
+    let no_reason = gw
+        .post(
+            STATUS,
+            json!({ "id": draft["id"], "v": draft["version"], "s": "WITHDRAWN" }),
+        )
+        .await;
+    assert_invalid(&no_reason, "reason");
+    let stale = gw
+        .post(
+            STATUS,
+            json!({ "id": draft["id"], "v": draft["version"].as_i64().unwrap() + 1, "s": "NOTIFIED" }),
+        )
+        .await;
+    assert_code(&stale, "CONFLICT");
+
+    // A draft is rewritten; a notified alert is not.
+    let mut rewritten = good.clone();
+    rewritten["risk"] = json!("POTENTIALLY_SERIOUS");
+    let update = "mutation($id: ID!, $v: Int!, $i: AlertInput!) {
+        updateAlert(id: $id, version: $v, input: $i) { id version status } }";
+    let updated = gw
+        .data(
+            update,
+            json!({ "id": draft["id"], "v": draft["version"], "i": rewritten }),
+        )
+        .await["updateAlert"]
+        .clone();
+    assert_eq!(updated["version"], 2);
+    let notified = change(&gw, &updated, "NOTIFIED", None).await;
+    let too_late = gw
+        .post(
+            update,
+            json!({ "id": draft["id"], "v": notified["version"], "i": good }),
+        )
+        .await;
+    assert_code(&too_late, "CONFLICT");
+    let finally = gw
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Alert { version risk status } } }",
+            json!({ "id": draft["id"] }),
+        )
+        .await;
+    assert_eq!(
+        finally["node"],
+        json!({ "version": notified["version"], "risk": "POTENTIALLY_SERIOUS", "status": "NOTIFIED" })
+    );
+}
