@@ -4,8 +4,8 @@
 //! the audit trail; dashboards read the records; sync jobs read the change feed
 //! and nothing else; partner gateways read what is shared with
 //! them — the store filters records by [`crate::store::Audience`] and personal data
-//! fields refuse them — and call no mutation (none is made for partners yet). A
-//! refused request is `FORBIDDEN` and runs no resolver.
+//! fields refuse them — and call only the mutations made for partners, which
+//! no one else calls. A refused request is `FORBIDDEN` and runs no resolver.
 
 use async_graphql::parser::types::OperationType;
 
@@ -15,7 +15,9 @@ use crate::domain::Role;
 /// Root fields only operators may ask for.
 const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
 /// Root fields only our own callers may ask for: they describe our partnerships.
-const INTERNAL_FIELDS: &[&str] = &["provinces"];
+const INTERNAL_FIELDS: &[&str] = &["provinces", "alertNotices"];
+/// The mutations made for partners' gateways, and only for them.
+const PARTNER_MUTATIONS: &[&str] = &["receiveAlertNotice"];
 /// Root fields a sync job may ask for.
 const FEED_FIELDS: &[&str] = &["changes"];
 
@@ -30,9 +32,16 @@ pub fn authorize(
     let operator_only = root_fields
         .iter()
         .find(|field| OPERATOR_FIELDS.contains(&field.as_str()));
+    let for_partners = root_fields
+        .iter()
+        .find(|field| PARTNER_MUTATIONS.contains(&field.as_str()));
     match (caller, operation) {
         (_, Subscription) => Err("subscriptions are not served".to_owned()),
-        (Caller::Internal(Role::Operator), Query | Mutation) => Ok(()),
+        (Caller::Internal(Role::Operator), Mutation) => match for_partners {
+            Some(field) => Err(format!("`{field}` is for partners' gateways")),
+            None => Ok(()),
+        },
+        (Caller::Internal(Role::Operator), Query) => Ok(()),
         (Caller::Internal(Role::Dashboard), Query) => match operator_only {
             Some(field) => Err(format!("`{field}` is for operators")),
             None => Ok(()),
@@ -49,10 +58,16 @@ pub fn authorize(
         (Caller::Internal(Role::Dashboard), Mutation) => {
             Err("dashboards read; only operators write".to_owned())
         }
-        (Caller::Partner(_), Mutation) => Err(
-            "partners may call only the mutations made for partners, and there are none yet"
-                .to_owned(),
-        ),
+        (Caller::Partner(_), Mutation) => match root_fields
+            .iter()
+            .find(|field| !PARTNER_MUTATIONS.contains(&field.as_str()))
+        {
+            Some(field) => Err(format!(
+                "`{field}` is not for partners; they may call {}",
+                PARTNER_MUTATIONS.join(", ")
+            )),
+            None => Ok(()),
+        },
         (Caller::Internal(Role::Sync), Query)
             if !root_fields.is_empty()
                 && root_fields
@@ -86,19 +101,22 @@ mod tests {
         let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
         let records = vec!["certificates".to_owned()];
         let audit = vec!["facilities".to_owned(), "auditLog".to_owned()];
-        // query records, query the audit log, mutate, subscribe
+        let notice = vec!["receiveAlertNotice".to_owned()];
+        let notices = vec!["alertNotices".to_owned()];
+        // query records, query the audit log, mutate, subscribe, deliver a
+        // notice, list notices received
         let table = [
-            (Caller::Internal(Role::Operator), [true, true, true, false]),
+            (
+                Caller::Internal(Role::Operator),
+                [true, true, true, false, false, true],
+            ),
             (
                 Caller::Internal(Role::Dashboard),
-                [true, false, false, false],
+                [true, false, false, false, false, true],
             ),
-            (Caller::Internal(Role::Sync), [false, false, false, false]),
-            (
-                Caller::Internal(Role::Gateway),
-                [false, false, false, false],
-            ),
-            (partner, [true, false, false, false]),
+            (Caller::Internal(Role::Sync), [false; 6]),
+            (Caller::Internal(Role::Gateway), [false; 6]),
+            (partner, [true, false, false, false, true, false]),
         ];
         for (caller, allowed) in table {
             let asked = [
@@ -106,6 +124,8 @@ mod tests {
                 (Query, &audit),
                 (Mutation, &records),
                 (Subscription, &records),
+                (Mutation, &notice),
+                (Query, &notices),
             ];
             for ((operation, fields), allowed) in asked.into_iter().zip(allowed) {
                 assert_eq!(

@@ -14,6 +14,7 @@ mod m0004_replica;
 mod m0005_replica_number;
 mod m0006_audit_links;
 mod m0007_alerts;
+mod m0008_notices;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_replica_number::Migration),
             Box::new(m0006_audit_links::Migration),
             Box::new(m0007_alerts::Migration),
+            Box::new(m0008_notices::Migration),
         ]
     }
 }

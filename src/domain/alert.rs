@@ -356,6 +356,19 @@ impl FollowUpData {
     }
 }
 
+/// A partner's notice of one of its records (an alert), as we keep it: the
+/// record stays its owner's, read live; we keep that we were told.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// The record, which names its owner, the sender.
+    pub about: GlobalId,
+    /// The latest version a delivery named.
+    pub version: i32,
+    pub received_at: DateTime<Utc>,
+    /// When one of our operators acknowledged it.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ pub mod text;
 
 pub use alert::{
     AlertData, AlertRecord, AlertStatus, AlertStatusChange, Classification, FollowUpData,
-    FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, NotificationBasis,
+    FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, Notice, NotificationBasis,
     RECURRENCE_DAYS, RiskDecision,
 };
 pub use certificate::{

@@ -11,16 +11,17 @@ use super::{
     Province, as_argument, as_input, audience, check, forward, heavy, opt_check, refused_at, store,
     writable_id,
 };
-use crate::access::{Consistency, Listing, Scope};
+use crate::access::{Consistency, Listing, Paged, Scope};
 use crate::domain::{
     AlertData, AlertRecord, AlertStatusChange, FollowUpData, FollowUpRecord, Hazard, Measure,
+    Notice,
 };
 use crate::domain::{
-    AlertStatus, Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis,
+    AlertStatus, Caller, Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis,
     RECURRENCE_DAYS, RecordKind, RiskDecision, text,
 };
 use crate::error::{AppError, FieldContext};
-use crate::store::{AlertFilter, FollowUpFilter, MAX_PAGE};
+use crate::store::{AlertFilter, FollowUpFilter, MAX_PAGE, NoticeFilter};
 
 super::answer::record_object! {
     /// A rapid alert on unsafe food, owned by the province that raised it.
@@ -197,6 +198,46 @@ super::answer::record_object! {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// A partner's notice of one of its alerts, as we received it; the alert is
+/// read live from its owner.
+pub struct AlertNotice(Notice);
+
+#[Object]
+impl AlertNotice {
+    /// The alert, which names its owner, the sender.
+    async fn alert_id(&self) -> ID {
+        ID(self.0.about.to_string())
+    }
+    /// The alert, from its owner.
+    async fn alert(&self, ctx: &Context<'_>) -> Result<Option<Alert>> {
+        heavy(find::<Alert>(ctx, self.0.about)).await
+    }
+    /// The latest version of the alert a delivery named.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When the first delivery arrived.
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+    /// When one of our operators acknowledged it; null until then.
+    async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
+        self.0.acknowledged_at
+    }
+}
+
+super::pagination::connection_types!(AlertNotice, AlertNoticeEdge, AlertNoticeConnection);
+
+/// What a partner's gateway is told when it delivers a notice.
+#[derive(SimpleObject)]
+pub struct NoticeReceipt {
+    pub alert_id: ID,
+    /// When the first delivery arrived.
+    pub received_at: DateTime<Utc>,
+    /// Whether it had been delivered before (and is stored once).
+    pub duplicate: bool,
 }
 
 /// A hazard found: a substance or organism, and how much against the limit.
@@ -394,6 +435,25 @@ impl AlertQuery {
         let listing = Listing::<FollowUpRecord>::new(scope, consistency, filter, forwarded);
         listed(ctx, listing, first, after).await
     }
+
+    /// Partners' alerts notified to us, in the order they first arrived,
+    /// with our acknowledgement (internal callers).
+    async fn alert_notices(
+        &self,
+        ctx: &Context<'_>,
+        acknowledged: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AlertNoticeConnection> {
+        let request = super::pagination::request(first, after.as_deref())?;
+        let page = store(ctx)
+            .notices(&NoticeFilter { acknowledged }, request)
+            .await?;
+        let paged = Paged::ours(page, |(row, _)| *row);
+        Ok(super::pagination::assemble(paged, |sourced| {
+            AlertNotice(sourced.record.1)
+        }))
+    }
 }
 
 #[derive(Default)]
@@ -447,6 +507,44 @@ impl AlertMutation {
             .await
             .map_err(as_argument)?;
         Ok(local(ctx, changed))
+    }
+
+    /// For partners' gateways: the partner's alert `alertId`, at `version`,
+    /// concerns this province. Delivered again, it is stored once.
+    async fn receive_alert_notice(
+        &self,
+        ctx: &Context<'_>,
+        alert_id: ID,
+        version: i32,
+    ) -> Result<NoticeReceipt> {
+        let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
+        let Caller::Partner(sender) = *ctx.data::<Caller>()? else {
+            return Err(
+                AppError::Forbidden("notices come from partners' gateways".to_owned()).into(),
+            );
+        };
+        if alert.province != sender {
+            return Err(AppError::NotOwner {
+                province: alert.province,
+                message: format!(
+                    "alertId: {alert} belongs to province {}; a province notifies its own alerts",
+                    alert.province
+                ),
+            }
+            .into());
+        }
+        let (notice, duplicate) = store(ctx).receive_notice(alert, version).await?;
+        Ok(NoticeReceipt {
+            alert_id: ID(alert.to_string()),
+            received_at: notice.received_at,
+            duplicate,
+        })
+    }
+
+    /// Acknowledges a partner's alert notified to us: an operator has read it.
+    async fn acknowledge_alert(&self, ctx: &Context<'_>, alert_id: ID) -> Result<AlertNotice> {
+        let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
+        Ok(AlertNotice(store(ctx).acknowledge_notice(alert).await?))
     }
 
     /// Adds a follow-up to an open alert's thread, ours or a partner's.

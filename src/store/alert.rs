@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, claim,
-    holds_terms, matches_terms, page, search_text, stored,
+    holds_terms, matches_terms, page, search_text, stored, stored_kind,
 };
 use crate::domain::{
     AlertData, AlertRecord, AlertStatus, AlertStatusChange, FacilityRecord, FollowUpData,
@@ -432,11 +432,7 @@ impl Store {
             .await?;
         for concern in found {
             let what = "alert concern";
-            let kind = stored(
-                RecordKind::from_code(&concern.kind)
-                    .ok_or_else(|| crate::domain::Invalid::new(concern.kind.clone())),
-                what,
-            )?;
+            let kind = stored_kind(&concern.kind, what)?;
             let province = stored(ProvinceCode::from_number(concern.province.into()), what)?;
             concerns
                 .entry(concern.alert_id)

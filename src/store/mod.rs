@@ -15,6 +15,7 @@ mod changes;
 mod facility;
 mod held;
 mod inspection;
+mod notice;
 mod product;
 mod replica;
 
@@ -24,6 +25,7 @@ pub use certificate::CertificateFilter;
 pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition, SharedWith};
 pub use facility::FacilityFilter;
 pub use inspection::InspectionFilter;
+pub use notice::NoticeFilter;
 pub use product::ProductFilter;
 pub use replica::{ReplicaRow, SyncPage, SyncState};
 
@@ -533,6 +535,15 @@ fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Reads a stored kind of record back.
+fn stored_kind(code: &str, what: &str) -> Result<RecordKind, AppError> {
+    stored(
+        RecordKind::from_code(code)
+            .ok_or_else(|| crate::domain::Invalid::new(format!("unknown kind `{code}`"))),
+        what,
+    )
 }
 
 /// Reads a stored value back into its domain type; a failure means the row was

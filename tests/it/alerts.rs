@@ -402,3 +402,78 @@ async fn a_bad_alert_is_refused_naming_its_field_and_stores_nothing() {
         json!({ "version": notified["version"], "risk": "POTENTIALLY_SERIOUS", "status": "NOTIFIED" })
     );
 }
+
+#[tokio::test]
+async fn a_notice_delivered_twice_is_stored_once_and_an_operator_acknowledges_it() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let (_, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    let alert = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
+    let alert = change(&thai_nguyen, &alert, "NOTIFIED", None).await;
+    let receive = "mutation($id: ID!, $v: Int!) {
+        receiveAlertNotice(alertId: $id, version: $v) { alertId receivedAt duplicate } }";
+    // Thái Nguyên's gateway delivers to Nghệ An's, twice.
+    let gateway = nghe_an.client(Some(&thai_nguyen.pki.leaf("19", Role::Gateway)));
+    let deliver = |version: &Value| {
+        nghe_an.post_with(
+            &gateway,
+            receive,
+            json!({ "id": alert["id"], "v": version }),
+        )
+    };
+    let (status, first) = deliver(&alert["version"]).await;
+    assert_eq!(status, 200, "{first:#}");
+    let first = &first["data"]["receiveAlertNotice"];
+    assert_eq!(first["duplicate"], false, "{first:#}");
+    let (_, again) = deliver(&alert["version"]).await;
+    let again = &again["data"]["receiveAlertNotice"];
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["receivedAt"], first["receivedAt"]);
+
+    // A province notifies its own alerts only; operators deliver nothing.
+    let (_, foreign) = nghe_an
+        .post_with(&gateway, receive, json!({ "id": "Alert:40:1", "v": 1 }))
+        .await;
+    assert_eq!(first_error(&foreign)["code"], "NOT_OWNER", "{foreign:#}");
+    let by_operator = nghe_an
+        .post(receive, json!({ "id": alert["id"], "v": 1 }))
+        .await;
+    assert_code(&by_operator, "FORBIDDEN");
+
+    let notices = "query($a: Boolean) { alertNotices(acknowledged: $a) { edges { node {
+        alertId version acknowledgedAt alert { subject province { code } } } } } }";
+    let listed = nghe_an.data(notices, json!({ "a": false })).await;
+    let edges = listed["alertNotices"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1, "{listed:#}");
+    let node = &edges[0]["node"];
+    assert_eq!(node["alertId"], alert["id"]);
+    assert_eq!(node["version"], alert["version"]);
+    assert_eq!(node["acknowledgedAt"], Value::Null);
+    assert_eq!(node["alert"]["province"]["code"], "19");
+    assert!(
+        node["alert"]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("cam Vinh")
+    );
+
+    let acknowledge =
+        "mutation($id: ID!) { acknowledgeAlert(alertId: $id) { alertId acknowledgedAt } }";
+    let acknowledged = nghe_an
+        .data(acknowledge, json!({ "id": alert["id"] }))
+        .await;
+    assert!(acknowledged["acknowledgeAlert"]["acknowledgedAt"].is_string());
+    let again = nghe_an
+        .data(acknowledge, json!({ "id": alert["id"] }))
+        .await;
+    assert_eq!(
+        again["acknowledgeAlert"]["acknowledgedAt"],
+        acknowledged["acknowledgeAlert"]["acknowledgedAt"],
+        "the first acknowledgement stands"
+    );
+    let open = nghe_an.data(notices, json!({ "a": false })).await;
+    assert_eq!(open["alertNotices"]["edges"], json!([]));
+    let never_sent = nghe_an
+        .post(acknowledge, json!({ "id": "Alert:19:999" }))
+        .await;
+    assert_code(&never_sent, "NOT_FOUND");
+}

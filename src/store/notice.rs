@@ -1,0 +1,140 @@
+//! Partners' notices of their records: each stored once, however many times
+//! it was delivered, and acknowledged by our operators.
+
+use chrono::Utc;
+use entity::notice;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, OnConflict},
+};
+
+use super::{Page, PageRequest, Store, page, stored, stored_kind};
+use crate::domain::{GlobalId, Notice, ProvinceCode};
+use crate::error::AppError;
+
+/// Which notices a list holds.
+#[derive(Debug, Clone, Default)]
+pub struct NoticeFilter {
+    pub acknowledged: Option<bool>,
+}
+
+impl Store {
+    /// Keeps the notice that the partner owning `about` sent of it at
+    /// `version`; a notice delivered again is the same notice (its version
+    /// kept at the latest). Says whether it was known already.
+    #[tracing::instrument(skip(self))]
+    pub async fn receive_notice(
+        &self,
+        about: GlobalId,
+        version: i32,
+    ) -> Result<(Notice, bool), AppError> {
+        use notice::Column as N;
+        let txn = self.write().await?;
+        let inserted = notice::Entity::insert(notice::ActiveModel {
+            sender: Set(about.province.number()),
+            kind: Set(about.kind.code().to_owned()),
+            record_local: Set(about.local),
+            version: Set(version),
+            received_at: Set(Utc::now()),
+            acknowledged_at: Set(None),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::columns([N::Sender, N::Kind, N::RecordLocal])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        let known = inserted == 0;
+        if known {
+            notice::Entity::update_many()
+                .col_expr(N::Version, Expr::value(version))
+                .filter(of(about))
+                .filter(N::Version.lt(version))
+                .exec(&txn)
+                .await?;
+        }
+        let row = notice::Entity::find()
+            .filter(of(about))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the notice of {about} vanished")))?;
+        txn.commit().await?;
+        Ok((read(row)?, known))
+    }
+
+    /// Records that one of our operators acknowledged the notice of `about`
+    /// (the first acknowledgement stands).
+    #[tracing::instrument(skip(self))]
+    pub async fn acknowledge_notice(&self, about: GlobalId) -> Result<Notice, AppError> {
+        use notice::Column as N;
+        let txn = self.write().await?;
+        notice::Entity::update_many()
+            .col_expr(N::AcknowledgedAt, Expr::value(Utc::now()))
+            .filter(of(about))
+            .filter(N::AcknowledgedAt.is_null())
+            .exec(&txn)
+            .await?;
+        let row = notice::Entity::find()
+            .filter(of(about))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "province {} has sent us no notice of {about}",
+                    about.province
+                ))
+            })?;
+        txn.commit().await?;
+        read(row)
+    }
+
+    /// Notices received, oldest first.
+    pub async fn notices(
+        &self,
+        filter: &NoticeFilter,
+        request: PageRequest,
+    ) -> Result<Page<(i64, Notice)>, AppError> {
+        use notice::Column as N;
+        let mut select = notice::Entity::find();
+        if let Some(acknowledged) = filter.acknowledged {
+            select = select.filter(if acknowledged {
+                N::AcknowledgedAt.is_not_null()
+            } else {
+                N::AcknowledgedAt.is_null()
+            });
+        }
+        let rows = page(&self.db, select, N::Id, request).await?;
+        Ok(Page {
+            items: rows
+                .items
+                .into_iter()
+                .map(|row| Ok((row.id, read(row)?)))
+                .collect::<Result<_, AppError>>()?,
+            has_next: rows.has_next,
+        })
+    }
+}
+
+/// The notice of `about`.
+fn of(about: GlobalId) -> sea_orm::Condition {
+    use notice::Column as N;
+    sea_orm::Condition::all()
+        .add(N::Sender.eq(about.province.number()))
+        .add(N::Kind.eq(about.kind.code()))
+        .add(N::RecordLocal.eq(about.local))
+}
+
+fn read(row: notice::Model) -> Result<Notice, AppError> {
+    let what = "notice";
+    let sender = stored(ProvinceCode::from_number(row.sender.into()), what)?;
+    let kind = stored_kind(&row.kind, what)?;
+    Ok(Notice {
+        about: GlobalId::new(kind, sender, row.record_local),
+        version: row.version,
+        received_at: row.received_at,
+        acknowledged_at: row.acknowledged_at,
+    })
+}
