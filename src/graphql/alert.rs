@@ -566,9 +566,15 @@ impl AlertMutation {
         let partner_alert = if alert.province == store.province() {
             None
         } else {
-            // The alert's owner must show it to us, open.
-            let found = told(ctx, access(ctx).find_kind::<AlertRecord>(alert).await?);
-            match found {
+            // The alert's owner must show it to us, open; an owner that
+            // cannot say is its failure, not a missing alert.
+            let found = access(ctx).find_kind::<AlertRecord>(alert).await?;
+            if found.value.is_none()
+                && let Some(crate::access::Note::Failed { province, error }) = found.notes.first()
+            {
+                return Err(error.to_error(*province));
+            }
+            match told(ctx, found) {
                 Some(found) => Some(found.record),
                 None => {
                     return Err(AppError::invalid(

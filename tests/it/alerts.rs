@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestGateway, assert_code, assert_invalid, first_error, spawn_gateway, spawn_pair,
+    spawn_with_partner,
 };
 
 const RAISE: &str = "mutation($i: AlertInput!) { raiseAlert(input: $i) {
@@ -476,4 +477,25 @@ async fn a_notice_delivered_twice_is_stored_once_and_an_operator_acknowledges_it
         .post(acknowledge, json!({ "id": "Alert:19:999" }))
         .await;
     assert_code(&never_sent, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_follow_up_on_an_alert_whose_owner_cannot_answer_says_so_and_stores_nothing() {
+    let (gw, _partner, _dir) = spawn_with_partner().await;
+    let answer = gw
+        .post(
+            FOLLOW_UP,
+            json!({ "i": { "alertId": "Alert:40:1", "findings": "Đã kiểm tra" } }),
+        )
+        .await;
+    assert_code(&answer, "PARTNER_UNAVAILABLE");
+    // Told once, as the owner's failure, not as an alert missing.
+    assert_eq!(answer["errors"].as_array().unwrap().len(), 1, "{answer:#}");
+    let stored = gw
+        .data(
+            "{ followUps(scope: LOCAL) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(stored["followUps"]["edges"], json!([]));
 }
