@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Access, Consistency, Note};
+use super::{Access, Consistency, Note, Noted};
 use crate::domain::{GlobalId, ProvinceCode, Record};
 use crate::error::AppError;
 use crate::federation::PartnerError;
@@ -29,52 +29,72 @@ impl Access {
         &self,
         products: &[GlobalId],
         facilities: &[GlobalId],
-    ) -> Result<super::Noted<Concerned>, AppError> {
+    ) -> Result<Noted<Concerned>, AppError> {
         let mut concerned = Concerned::default();
         let mut provinces = BTreeSet::from([self.province()]);
         let mut notes = Vec::new();
         let asked: Vec<GlobalId> = products.iter().chain(facilities).copied().collect();
+        let (found, failed) = self.find_noting(&asked, &mut notes).await?;
         let mut of_products = Vec::new();
-        for round in 0..2 {
-            let ids = if round == 0 { &asked } else { &of_products };
-            if ids.is_empty() {
+        for (id, record) in asked.iter().zip(found) {
+            if id.province != self.province() && !self.is_partner(id.province) {
+                concerned.not_partners.push(*id);
                 continue;
             }
-            let found = self.find_many(ids, Consistency::BestEffort).await?;
-            let mut failed = BTreeSet::new();
-            for note in found.notes {
-                if let Note::Failed { province, error } = &note {
-                    failed.insert(*province);
-                    if matches!(error, PartnerError::NotConfigured) {
-                        continue; // told as `not_partners`
-                    }
+            provinces.insert(id.province);
+            match record {
+                Some(Record::Facility(facility)) => {
+                    provinces.extend(facility.data.supplies_to.iter().copied());
                 }
-                notes.push(note);
+                Some(Record::Product(product)) => of_products.push(product.data.facility),
+                Some(_) => {}
+                None if failed.contains(&id.province) => {}
+                None => concerned.unknown.push(*id),
             }
-            let mut next = Vec::new();
-            for (id, record) in ids.iter().zip(found.value) {
-                if id.province != self.province() && !self.is_partner(id.province) {
-                    concerned.not_partners.push(*id);
-                    continue;
-                }
-                provinces.insert(id.province);
-                match record.map(|r| r.record) {
-                    Some(Record::Facility(facility)) => {
-                        provinces.extend(facility.data.supplies_to.iter().copied());
-                    }
-                    Some(Record::Product(product)) => next.push(product.data.facility),
-                    Some(_) => {}
-                    None if failed.contains(&id.province) => {}
-                    None => concerned.unknown.push(*id),
-                }
+        }
+        // A product's facility only adds the provinces it supplies; one its
+        // owner does not show us (an OCOP product's is not always) adds none.
+        let (found, _) = self.find_noting(&of_products, &mut notes).await?;
+        for record in found.into_iter().flatten() {
+            if let Record::Facility(facility) = record {
+                provinces.extend(facility.data.supplies_to.iter().copied());
             }
-            of_products = next;
         }
         concerned.provinces = provinces.into_iter().collect();
-        Ok(super::Noted {
+        Ok(Noted {
             value: concerned,
             notes,
         })
+    }
+
+    /// The records of `ids`, in order, with the provinces that could not be
+    /// asked. Their failures join `notes`, but for "not a partner", which the
+    /// caller tells as such.
+    async fn find_noting(
+        &self,
+        ids: &[GlobalId],
+        notes: &mut Vec<Note>,
+    ) -> Result<(Vec<Option<Record>>, BTreeSet<ProvinceCode>), AppError> {
+        if ids.is_empty() {
+            return Ok((Vec::new(), BTreeSet::new()));
+        }
+        let found = self.find_many(ids, Consistency::BestEffort).await?;
+        let mut failed = BTreeSet::new();
+        for note in found.notes {
+            if let Note::Failed { province, error } = &note {
+                failed.insert(*province);
+                if matches!(error, PartnerError::NotConfigured) {
+                    continue;
+                }
+            }
+            notes.push(note);
+        }
+        let records = found
+            .value
+            .into_iter()
+            .map(|found| found.map(|found| found.record))
+            .collect();
+        Ok((records, failed))
     }
 
     /// Whether `province` is a partner this gateway can ask.

@@ -532,67 +532,48 @@ pub fn facility_products_query() -> String {
     )
 }
 
-/// A page of a root list on a partner, answered from its own records.
-/// A page of a partner's list. Records that belong to a facility bring the
-/// facility along (when the partner shares it), so that a page and its
-/// facilities cost one request.
-fn list_query(field: &str, filter: &str, spread: &str, fragment: &str) -> String {
-    let of_facility = !matches!(spread, "FacilityFields" | "AlertFields" | "FollowUpFields");
+/// A page of a partner's root list of `kind`, answered from its own records
+/// (`field`, filtered by `<Kind>FilterInput`). Records that belong to a
+/// facility bring the facility along (when the partner shares it), so that a
+/// page and its facilities cost one request.
+fn list_query(kind: RecordKind, field: &str, of_facility: bool) -> String {
+    let (spread, fragment) = fragment(kind);
     let (facility, facility_fragment) = if of_facility {
         (" facility { ...FacilityFields }", FACILITY)
     } else {
         ("", "")
     };
     format!(
-        "query List($filter: {filter}, $first: Int, $after: String) {{ \
+        "query List($filter: {kind}FilterInput, $first: Int, $after: String) {{ \
          {field}(filter: $filter, first: $first, after: $after, scope: LOCAL) {{ \
          edges {{ cursor node {{ ...{spread}{facility} }} }} pageInfo {{ hasNextPage endCursor }} }} }} \
-         {fragment} {facility_fragment}"
+         {fragment} {facility_fragment}",
+        kind = kind.name(),
     )
 }
 
 pub fn facilities_query() -> String {
-    list_query(
-        "facilities",
-        "FacilityFilterInput",
-        "FacilityFields",
-        FACILITY,
-    )
+    list_query(RecordKind::Facility, "facilities", false)
 }
 
 pub fn certificates_query() -> String {
-    list_query(
-        "certificates",
-        "CertificateFilterInput",
-        "CertificateFields",
-        CERTIFICATE,
-    )
+    list_query(RecordKind::Certificate, "certificates", true)
 }
 
 pub fn products_query() -> String {
-    list_query("products", "ProductFilterInput", "ProductFields", PRODUCT)
+    list_query(RecordKind::Product, "products", true)
 }
 
 pub fn inspections_query() -> String {
-    list_query(
-        "inspections",
-        "InspectionFilterInput",
-        "InspectionFields",
-        INSPECTION,
-    )
+    list_query(RecordKind::Inspection, "inspections", true)
 }
 
 pub fn alerts_query() -> String {
-    list_query("alerts", "AlertFilterInput", "AlertFields", ALERT)
+    list_query(RecordKind::Alert, "alerts", false)
 }
 
 pub fn follow_ups_query() -> String {
-    list_query(
-        "followUps",
-        "FollowUpFilterInput",
-        "FollowUpFields",
-        FOLLOW_UP,
-    )
+    list_query(RecordKind::FollowUp, "followUps", false)
 }
 
 /// The epoch of a partner's change feed.

@@ -158,15 +158,25 @@ impl Alert {
             audience: audience(ctx),
             ..Default::default()
         };
-        let listing = Listing::<AlertRecord>::new(scope, None, filter, forwarded);
-        let page = told(ctx, access(ctx).list(listing, MAX_PAGE, None).await?);
-        Ok(page
-            .edges
-            .into_iter()
-            .map(|(_, sourced)| sourced)
-            .filter(|sourced| self.0.recurs(&sourced.record))
-            .map(|sourced| wrap(ctx, sourced))
-            .collect())
+        // Every page of the alerts on the same records, each page one call of
+        // each partner (the request's call budget bounds them).
+        let (mut earlier, mut after) = (Vec::new(), None);
+        loop {
+            let listing =
+                Listing::<AlertRecord>::new(scope, None, filter.clone(), forwarded.clone());
+            let page = told(ctx, access(ctx).list(listing, MAX_PAGE, after).await?);
+            earlier.extend(
+                page.edges
+                    .into_iter()
+                    .map(|(_, sourced)| sourced)
+                    .filter(|sourced| self.0.recurs(&sourced.record))
+                    .map(|sourced| wrap(ctx, sourced)),
+            );
+            match page.end_cursor {
+                Some(cursor) if page.has_next => after = Some(cursor),
+                _ => return Ok(earlier),
+            }
+        }
     }
 }
 

@@ -178,8 +178,9 @@ impl Store {
     /// Raises an alert as a draft, seen by no one outside the province until
     /// it is notified.
     #[tracing::instrument(skip(self, data))]
-    pub async fn raise_alert(&self, data: AlertData) -> Result<AlertRecord, AppError> {
+    pub async fn raise_alert(&self, mut data: AlertData) -> Result<AlertRecord, AppError> {
         data.check()?;
+        tidy(&mut data);
         let txn = self.write().await?;
         let now = Utc::now();
         let row = alert::ActiveModel {
@@ -192,7 +193,16 @@ impl Store {
         .insert(&txn)
         .await?;
         replace_concerns(&txn, row.id, &data).await?;
-        let record = self.alert_records(&txn, vec![row]).await?.remove(0);
+        let record = AlertRecord {
+            id: self.id(RecordKind::Alert, row.id),
+            version: row.version,
+            data,
+            status: AlertStatus::Draft,
+            status_reason: None,
+            notified_at: None,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        };
         let change = Change::of(record.id, record.version, ChangeOperation::Create, nobody());
         self.record_changes(&txn, &[change]).await?;
         txn.commit().await?;
@@ -205,9 +215,10 @@ impl Store {
         &self,
         id: GlobalId,
         version: i32,
-        data: AlertData,
+        mut data: AlertData,
     ) -> Result<AlertRecord, AppError> {
         data.check()?;
+        tidy(&mut data);
         let txn = self.write().await?;
         claim(&txn, "alert", id, version).await?;
         let before = self.alert_in(&txn, id).await?;
@@ -225,7 +236,11 @@ impl Store {
         .update(&txn)
         .await?;
         replace_concerns(&txn, id.local, &data).await?;
-        let record = self.alert_in(&txn, id).await?;
+        let record = AlertRecord {
+            data,
+            updated_at: now,
+            ..before
+        };
         let change = Change::of(record.id, record.version, ChangeOperation::Update, nobody());
         self.record_changes(&txn, &[change]).await?;
         txn.commit().await?;
@@ -246,19 +261,25 @@ impl Store {
         let before = self.alert_in(&txn, id).await?;
         change.check(before.status)?;
         let now = Utc::now();
+        let record = AlertRecord {
+            status: change.to,
+            status_reason: change.reason,
+            notified_at: before
+                .notified_at
+                .or((change.to == AlertStatus::Notified).then_some(now)),
+            updated_at: now,
+            ..before
+        };
         alert::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(id.local),
-            status: Set(change.to.code().to_owned()),
-            status_reason: Set(change.reason),
-            notified_at: Set(before
-                .notified_at
-                .or((change.to == AlertStatus::Notified).then_some(now))),
+            status: Set(record.status.code().to_owned()),
+            status_reason: Set(record.status_reason.clone()),
+            notified_at: Set(record.notified_at),
             updated_at: Set(now),
             ..Default::default()
         }
         .update(&txn)
         .await?;
-        let record = self.alert_in(&txn, id).await?;
         // A draft withdrawn was never shared.
         let shared = if record.notified_at.is_some() {
             SharedWith::Provinces(record.data.partners(self.province))
@@ -552,7 +573,18 @@ fn alert_columns(data: &AlertData, now: DateTime<Utc>) -> alert::ActiveModel {
     }
 }
 
-/// Writes what an alert concerns anew.
+/// Puts what an alert concerns in the order it is read back in: records by
+/// province and row, each once; provinces by code, each once.
+fn tidy(data: &mut AlertData) {
+    for ids in [&mut data.products, &mut data.facilities] {
+        ids.sort_by_key(|id| (id.province, id.local));
+        ids.dedup();
+    }
+    data.provinces.sort();
+    data.provinces.dedup();
+}
+
+/// Writes what an alert concerns anew (`tidy` first).
 async fn replace_concerns(
     txn: &impl ConnectionTrait,
     alert_id: i64,
@@ -566,14 +598,7 @@ async fn replace_concerns(
         .filter(alert_province::Column::AlertId.eq(alert_id))
         .exec(txn)
         .await?;
-    let mut concerned: Vec<GlobalId> = data
-        .products
-        .iter()
-        .chain(&data.facilities)
-        .copied()
-        .collect();
-    concerned.sort_by_key(|id| (id.kind.code(), id.province, id.local));
-    concerned.dedup();
+    let concerned: Vec<&GlobalId> = data.products.iter().chain(&data.facilities).collect();
     if !concerned.is_empty() {
         alert_concern::Entity::insert_many(concerned.iter().map(|id| alert_concern::ActiveModel {
             alert_id: Set(alert_id),
@@ -584,12 +609,11 @@ async fn replace_concerns(
         .exec(txn)
         .await?;
     }
-    let mut provinces = data.provinces.clone();
-    provinces.sort();
-    provinces.dedup();
-    alert_province::Entity::insert_many(provinces.iter().map(|p| alert_province::ActiveModel {
-        alert_id: Set(alert_id),
-        province: Set(p.number()),
+    alert_province::Entity::insert_many(data.provinces.iter().map(|p| {
+        alert_province::ActiveModel {
+            alert_id: Set(alert_id),
+            province: Set(p.number()),
+        }
     }))
     .exec(txn)
     .await?;

@@ -56,13 +56,11 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
-        let row = notice::Entity::find()
-            .filter(of(about))
-            .one(&txn)
+        let notice = notice_of(&txn, about)
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the notice of {about} vanished")))?;
         txn.commit().await?;
-        Ok((read(row)?, known))
+        Ok((notice, known))
     }
 
     /// Records that one of our operators acknowledged the notice of `about`
@@ -77,18 +75,14 @@ impl Store {
             .filter(N::AcknowledgedAt.is_null())
             .exec(&txn)
             .await?;
-        let row = notice::Entity::find()
-            .filter(of(about))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                AppError::NotFound(format!(
-                    "province {} has sent us no notice of {about}",
-                    about.province
-                ))
-            })?;
+        let notice = notice_of(&txn, about).await?.ok_or_else(|| {
+            AppError::NotFound(format!(
+                "province {} has sent us no notice of {about}",
+                about.province
+            ))
+        })?;
         txn.commit().await?;
-        read(row)
+        Ok(notice)
     }
 
     /// Notices received, oldest first.
@@ -118,7 +112,20 @@ impl Store {
     }
 }
 
-/// The notice of `about`.
+/// The notice of `about`, as it stands in `txn`.
+async fn notice_of(
+    txn: &sea_orm::DatabaseTransaction,
+    about: GlobalId,
+) -> Result<Option<Notice>, AppError> {
+    notice::Entity::find()
+        .filter(of(about))
+        .one(txn)
+        .await?
+        .map(read)
+        .transpose()
+}
+
+/// The rows of the notice of `about`.
 fn of(about: GlobalId) -> sea_orm::Condition {
     use notice::Column as N;
     sea_orm::Condition::all()

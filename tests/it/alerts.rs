@@ -8,9 +8,12 @@ use crate::helpers::{
     spawn_with_partner,
 };
 
-const RAISE: &str = "mutation($i: AlertInput!) { raiseAlert(input: $i) {
-    id version status province { code } provincesConcerned { code } productIds facilityIds
-    hazards { category agent result unit legalLimit } } }";
+/// What the tests read of an alert.
+const ALERT_FIELDS: &str = "id version status province { code } provincesConcerned { code }
+    productIds facilityIds hazards { category agent result unit legalLimit }";
+fn raise_query() -> String {
+    format!("mutation($i: AlertInput!) {{ raiseAlert(input: $i) {{ {ALERT_FIELDS} }} }}")
+}
 const STATUS: &str = "mutation($id: ID!, $v: Int!, $s: AlertStatus!, $r: String) {
     changeAlertStatus(id: $id, version: $v, status: $s, reason: $r) {
       id version status statusReason notifiedAt } }";
@@ -36,7 +39,7 @@ fn residue(products: &[&Value], facilities: &[&Value]) -> Value {
 }
 
 async fn raise(gw: &TestGateway, input: Value) -> Value {
-    gw.data(RAISE, json!({ "i": input })).await["raiseAlert"].clone()
+    gw.data(&raise_query(), json!({ "i": input })).await["raiseAlert"].clone()
 }
 
 async fn change(gw: &TestGateway, alert: &Value, status: &str, reason: Option<&str>) -> Value {
@@ -87,6 +90,14 @@ async fn an_alert_reaches_the_partner_when_notified_and_both_write_its_thread() 
         json!([{ "code": "19" }, { "code": "40" }])
     );
     assert_eq!(draft["hazards"][0]["legalLimit"], 0.01);
+    // What the write answered is what a read finds.
+    let read = thai_nguyen
+        .data(
+            &format!("query($id: ID!) {{ node(id: $id) {{ ... on Alert {{ {ALERT_FIELDS} }} }} }}"),
+            json!({ "id": draft["id"] }),
+        )
+        .await;
+    assert_eq!(read["node"], draft);
 
     let list = "query($s: Scope) { alerts(scope: $s) { edges { node {
         id province { code } status subject products { name facility { name } }
@@ -336,7 +347,7 @@ async fn a_bad_alert_is_refused_naming_its_field_and_stores_nothing() {
                 }
             }
         }
-        let answer = gw.post(RAISE, json!({ "i": input })).await;
+        let answer = gw.post(&raise_query(), json!({ "i": input })).await;
         assert_invalid(&answer, field);
     }
     assert_eq!(gw.data(alerts, json!({})).await, before);
@@ -498,4 +509,30 @@ async fn a_follow_up_on_an_alert_whose_owner_cannot_answer_says_so_and_stores_no
         )
         .await;
     assert_eq!(stored["followUps"]["edges"], json!([]));
+}
+
+#[tokio::test]
+async fn an_alert_on_a_partners_ocop_product_counts_its_owner_though_its_facility_is_hidden() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    // Every OCOP product is shared; this one's facility supplies no one.
+    let facility = nghe_an
+        .create_facility(
+            "Hộ Trần Văn Nam",
+            json!({ "kind": "HOUSEHOLD", "suppliesTo": [] }),
+        )
+        .await;
+    let honey = nghe_an
+        .data(
+            REGISTER,
+            json!({ "i": { "name": "Mật ong Con Cuông", "category": "LIVESTOCK",
+                           "facilityId": facility["id"],
+                           "ocop": { "stars": 3, "ratedOn": crate::helpers::day(-30) } } }),
+        )
+        .await["registerProduct"]
+        .clone();
+    let alert = raise(&thai_nguyen, residue(&[&honey], &[])).await;
+    assert_eq!(
+        alert["provincesConcerned"],
+        json!([{ "code": "19" }, { "code": "40" }])
+    );
 }
