@@ -49,6 +49,8 @@ pub struct App {
     sync_schedule: Arc<Vec<(ProvinceCode, Duration)>>,
     /// Counts scheduled sync passes, for whoever waits on one.
     sync_passes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Counts the notices tried and delivered, for whoever waits on one.
+    notices_sent: Arc<tokio::sync::watch::Sender<crate::deliver::Sent>>,
 }
 
 impl App {
@@ -93,6 +95,7 @@ impl App {
             connections: crate::server::connections::Settings::from_config(config),
             sync_schedule: Arc::new(sync_schedule),
             sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
+            notices_sent: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
         })
     }
 
@@ -108,6 +111,11 @@ impl App {
     /// Counts the scheduled sync passes finished (whatever their outcome).
     pub fn sync_passes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.sync_passes.subscribe()
+    }
+
+    /// Counts the notices to partners tried and delivered while serving.
+    pub fn notices_sent(&self) -> tokio::sync::watch::Receiver<crate::deliver::Sent> {
+        self.notices_sent.subscribe()
     }
 
     /// The TLS material in force, for reloading.
@@ -326,11 +334,16 @@ impl App {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let schedules: Vec<_> = self
+        let mut schedules: Vec<_> = self
             .sync_schedule
             .iter()
             .map(|&(province, every)| tokio::spawn(self.clone().sync_every(province, every)))
             .collect();
+        schedules.push(tokio::spawn(crate::deliver::run(
+            self.store.clone(),
+            self.partners.clone(),
+            self.notices_sent.clone(),
+        )));
         let served = serve_tls(
             &self.tls,
             &self.connections,

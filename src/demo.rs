@@ -289,6 +289,8 @@ mutation Raise($input: AlertInput!) {
             }
         }),
     };
+    let mut sent = here.notices_sent();
+    let delivered_before = sent.borrow().delivered;
     let (mut ok, raised) = ask(here, &operator, &raise).await?;
     let alert = raised["raiseAlert"].clone();
     let notify = Example {
@@ -304,6 +306,31 @@ mutation Notify($id: ID!, $version: Int!) {
         }),
     };
     ok &= ask(here, &operator, &notify).await?.0;
+    // The deliverer tells the partner through its outbox.
+    let arrived = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sent.wait_for(|sent| sent.delivered > delivered_before),
+    )
+    .await;
+    if !matches!(arrived, Ok(Ok(_))) {
+        println!("✗ WRONG ANSWER: the notice did not reach province {them} within 10 s\n");
+        ok = false;
+    }
+    let acknowledge = Example {
+        question: format!("Province {them} received the notice; an operator acknowledges it"),
+        query: r#"
+mutation Acknowledge($id: ID!) {
+  acknowledgeAlert(alertId: $id) { alertId receivedAt acknowledgedAt alert { subject province { name } } }
+}"#,
+        variables: json!({ "id": alert["id"] }),
+        check: Box::new(
+            |data| match data["acknowledgeAlert"]["acknowledgedAt"].as_str() {
+                Some(_) => Ok(()),
+                None => Err("not acknowledged".to_owned()),
+            },
+        ),
+    };
+    ok &= ask(there, &their_operator, &acknowledge).await?.0;
     let received = Example {
         question: format!("Province {them} sees the alert, read live from province {us}"),
         query: r#"
@@ -351,6 +378,7 @@ mutation FollowUp($input: FollowUpInput!) {
 query Thread($id: ID!) {
   node(id: $id) {
     ... on Alert { subject status provincesConcerned { code }
+                   deliveries { province { code } state attempts deliveredAt }
                    followUps { edges { node { province { code name } findings measures { kind detail } } } }
                    earlierAlerts { id subject } }
   }
@@ -359,6 +387,10 @@ query Thread($id: ID!) {
         check: Box::new({
             let them = them.to_string();
             move |data| {
+                let deliveries = non_empty(&data["node"]["deliveries"])?;
+                if deliveries[0]["state"] != json!("DELIVERED") {
+                    return Err(format!("the notice to province {them} was not delivered"));
+                }
                 let edges = non_empty(&data["node"]["followUps"]["edges"])?;
                 if !edges
                     .iter()

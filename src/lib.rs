@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -21,6 +21,7 @@ pub mod follow_up;
 pub mod inspection;
 pub mod notice;
 pub mod number_counter;
+pub mod outbox;
 pub mod product;
 pub mod replica_record;
 pub mod sync_state;

@@ -15,6 +15,7 @@ mod m0005_replica_number;
 mod m0006_audit_links;
 mod m0007_alerts;
 mod m0008_notices;
+mod m0009_outbox;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_audit_links::Migration),
             Box::new(m0007_alerts::Migration),
             Box::new(m0008_notices::Migration),
+            Box::new(m0009_outbox::Migration),
         ]
     }
 }

@@ -369,6 +369,34 @@ pub struct Notice {
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
+/// A notice of one of our records owed to a partner, and how delivering it
+/// has gone.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub partner: ProvinceCode,
+    /// The record, ours.
+    pub about: GlobalId,
+    /// The version of the record the notice names.
+    pub version: i32,
+    pub attempts: i32,
+    /// The code of the last failure (`PARTNER_UNAVAILABLE`…).
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// How long a deliverer waits before attempt `attempts + 1`, having failed
+/// `attempts` times: a second, doubling, at most half a minute (a partner's
+/// open circuit refuses attempts without a call, so a short cap costs a
+/// partner that is down nothing), and a quarter more or less at random
+/// (`jitter` in 0..1) so that entries and gateways do not retry in step.
+pub fn redelivery_delay(attempts: i32, jitter: f64) -> chrono::Duration {
+    let base = 1000_i64 << attempts.clamp(0, 20);
+    let capped = base.min(30 * 1000) as f64;
+    let spread = capped * (0.75 + 0.5 * jitter.clamp(0.0, 1.0));
+    chrono::Duration::milliseconds(spread as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +424,16 @@ mod tests {
         };
         assert_eq!(withdraw.check(Notified).unwrap_err().field, "reason");
         assert_eq!(withdraw.check(Closed).unwrap_err().field, "status");
+    }
+
+    #[test]
+    fn redelivery_backs_off_to_half_a_minute_with_a_quarter_of_jitter() {
+        let ms = |attempts, jitter| redelivery_delay(attempts, jitter).num_milliseconds();
+        assert_eq!(ms(0, 0.5), 1000);
+        assert_eq!(ms(3, 0.5), 8000);
+        assert_eq!(ms(30, 0.5), 30_000);
+        assert_eq!(ms(3, 0.0), 6000);
+        assert_eq!(ms(3, 1.0), 10_000);
     }
 
     #[test]

@@ -20,9 +20,9 @@ mod record;
 pub mod text;
 
 pub use alert::{
-    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Classification, FollowUpData,
+    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Classification, Delivery, FollowUpData,
     FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, Notice, NotificationBasis,
-    RECURRENCE_DAYS, RiskDecision,
+    RECURRENCE_DAYS, RiskDecision, redelivery_delay,
 };
 pub use certificate::{
     CertificateData, CertificateKind, CertificateNumber, CertificateRecord, CertificateStatus,

@@ -9,6 +9,7 @@
 
 pub mod calls;
 pub mod feed;
+pub mod notice;
 pub mod records;
 
 use std::collections::BTreeMap;
@@ -444,8 +445,8 @@ impl rustls::client::danger::ServerCertVerifier for PartnerGateway {
 }
 
 impl Partner {
-    /// Runs a read-only `query` on the partner and returns its `data`. Only
-    /// queries are ever sent, so retrying is safe: after a connection failure or a
+    /// Runs `query` on the partner and returns its `data`: a read, or a
+    /// notice the partner stores once (`notice`), so retrying is safe: after a connection failure or a
     /// 429/502/503/504 (honouring `Retry-After`), with jittered backoff, within
     /// the total timeout and the retry budget. An open circuit fails at once.
     /// Errors the partner reports beside usable data are logged, not passed on.

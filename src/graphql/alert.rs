@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use super::answer::{access, find, listed, local, told, wrap};
 use super::objects::{Facility, Product};
 use super::{
-    Province, as_argument, as_input, audience, check, forward, heavy, opt_check, refused_at, store,
-    writable_id,
+    InternalOnly, Province, as_argument, as_input, audience, check, forward, heavy, opt_check,
+    refused_at, store, writable_id,
 };
 use crate::access::{Consistency, Listing, Paged, Scope};
 use crate::domain::{
-    AlertData, AlertRecord, AlertStatusChange, FollowUpData, FollowUpRecord, Hazard, Measure,
-    Notice,
+    AlertData, AlertRecord, AlertStatusChange, Delivery, FollowUpData, FollowUpRecord, Hazard,
+    Measure, Notice,
 };
 use crate::domain::{
     AlertStatus, Caller, Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis,
@@ -93,6 +93,20 @@ super::answer::record_object! {
     /// When it was notified; null for a draft.
     async fn notified_at(&self) -> Option<DateTime<Utc>> {
         self.0.notified_at
+    }
+    /// How the notice of this alert reached each partner concerned: for our
+    /// own alerts, and our own callers; null otherwise.
+    #[graphql(guard = "InternalOnly")]
+    async fn deliveries(&self, ctx: &Context<'_>) -> Result<Option<Vec<AlertDelivery>>> {
+        heavy(async {
+            let store = store(ctx);
+            if self.0.id.province != store.province() {
+                return Ok(None);
+            }
+            let deliveries = store.deliveries(self.0.id).await?;
+            Ok(Some(deliveries.into_iter().map(AlertDelivery::from).collect()))
+        })
+        .await
     }
     /// The thread: what each province found and did, each follow-up from the
     /// province that wrote it, writer by writer.
@@ -239,6 +253,49 @@ impl AlertNotice {
 }
 
 super::pagination::connection_types!(AlertNotice, AlertNoticeEdge, AlertNoticeConnection);
+
+/// Where a notice owed to a partner stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum DeliveryState {
+    /// Not yet taken by the partner; tried again until it is.
+    Pending,
+    /// The partner has stored it.
+    Delivered,
+}
+
+/// The notice of one of our alerts to one partner.
+#[derive(SimpleObject)]
+pub struct AlertDelivery {
+    pub province: Province,
+    pub state: DeliveryState,
+    /// The version of the alert the notice names.
+    pub version: i32,
+    pub attempts: i32,
+    /// The code of the last failed attempt, e.g. `PARTNER_UNAVAILABLE`.
+    pub last_error: Option<String>,
+    /// When it is tried next; null once delivered.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<Delivery> for AlertDelivery {
+    fn from(delivery: Delivery) -> Self {
+        let delivered = delivery.delivered_at.is_some();
+        Self {
+            province: Province(delivery.partner),
+            state: if delivered {
+                DeliveryState::Delivered
+            } else {
+                DeliveryState::Pending
+            },
+            version: delivery.version,
+            attempts: delivery.attempts,
+            last_error: delivery.last_error,
+            next_attempt_at: (!delivered).then_some(delivery.next_attempt_at),
+            delivered_at: delivery.delivered_at,
+        }
+    }
+}
 
 /// What a partner's gateway is told when it delivers a notice.
 #[derive(SimpleObject)]

@@ -288,7 +288,18 @@ impl Store {
         };
         let change = Change::of(record.id, record.version, ChangeOperation::Update, shared);
         self.record_changes(&txn, &[change]).await?;
+        // Notified, the alert is owed to every partner concerned.
+        let owed = if record.status == AlertStatus::Notified {
+            record.data.partners(self.province)
+        } else {
+            Vec::new()
+        };
+        self.owe_notices(&txn, &owed, record.id, record.version)
+            .await?;
         txn.commit().await?;
+        if !owed.is_empty() {
+            self.wake_deliverer();
+        }
         Ok(record)
     }
 

@@ -16,6 +16,7 @@ mod facility;
 mod held;
 mod inspection;
 mod notice;
+mod outbox;
 mod product;
 mod replica;
 
@@ -26,6 +27,7 @@ pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition,
 pub use facility::FacilityFilter;
 pub use inspection::InspectionFilter;
 pub use notice::NoticeFilter;
+pub use outbox::Owed;
 pub use product::ProductFilter;
 pub use replica::{ReplicaRow, SyncPage, SyncState};
 
@@ -216,6 +218,8 @@ pub struct Store {
     /// Audit entries waiting for the next group commit.
     audit_queue: std::sync::Arc<audit::Queue>,
     by_number: std::sync::Arc<certificate::ByNumber>,
+    /// Woken when a write owes partners a notice.
+    outbox_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -273,6 +277,7 @@ impl Store {
             province,
             audit_queue: Default::default(),
             by_number: Default::default(),
+            outbox_wake: Default::default(),
         })
     }
 

@@ -4,8 +4,8 @@ use caunoi::domain::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestGateway, assert_code, assert_invalid, first_error, spawn_gateway, spawn_pair,
-    spawn_with_partner,
+    TestGateway, TestPki, assert_code, assert_invalid, bind, first_error, spawn_gateway,
+    spawn_pair, spawn_with_partner, start,
 };
 
 /// What the tests read of an alert.
@@ -49,6 +49,18 @@ async fn change(gw: &TestGateway, alert: &Value, status: &str, reason: Option<&s
     )
     .await["changeAlertStatus"]
         .clone()
+}
+
+/// Waits, at most ten seconds, until a gateway's deliverer has delivered
+/// `count` notices in all.
+async fn delivered(sent: &mut tokio::sync::watch::Receiver<caunoi::deliver::Sent>, count: u64) {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sent.wait_for(|sent| sent.delivered >= count),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{count} notices not delivered within 10 s"))
+    .expect("the gateway is serving");
 }
 
 /// A Nghệ An cooperative growing cam Vinh for Thái Nguyên, and a Thái
@@ -419,11 +431,14 @@ async fn a_bad_alert_is_refused_naming_its_field_and_stores_nothing() {
 async fn a_notice_delivered_twice_is_stored_once_and_an_operator_acknowledges_it() {
     let (thai_nguyen, nghe_an) = spawn_pair().await;
     let (_, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    let mut sent = thai_nguyen.app.notices_sent();
     let alert = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
     let alert = change(&thai_nguyen, &alert, "NOTIFIED", None).await;
+    delivered(&mut sent, 1).await;
     let receive = "mutation($id: ID!, $v: Int!) {
         receiveAlertNotice(alertId: $id, version: $v) { alertId receivedAt duplicate } }";
-    // Thái Nguyên's gateway delivers to Nghệ An's, twice.
+    // Thái Nguyên's deliverer told Nghệ An; a deliverer that sends it
+    // again (it crashed before recording the first) changes nothing.
     let gateway = nghe_an.client(Some(&thai_nguyen.pki.leaf("19", Role::Gateway)));
     let deliver = |version: &Value| {
         nghe_an.post_with(
@@ -435,7 +450,7 @@ async fn a_notice_delivered_twice_is_stored_once_and_an_operator_acknowledges_it
     let (status, first) = deliver(&alert["version"]).await;
     assert_eq!(status, 200, "{first:#}");
     let first = &first["data"]["receiveAlertNotice"];
-    assert_eq!(first["duplicate"], false, "{first:#}");
+    assert_eq!(first["duplicate"], true, "{first:#}");
     let (_, again) = deliver(&alert["version"]).await;
     let again = &again["data"]["receiveAlertNotice"];
     assert_eq!(again["duplicate"], true);
@@ -534,5 +549,136 @@ async fn an_alert_on_a_partners_ocop_product_counts_its_owner_though_its_facilit
     assert_eq!(
         alert["provincesConcerned"],
         json!([{ "code": "19" }, { "code": "40" }])
+    );
+}
+
+const DELIVERIES: &str = "query($id: ID!) { node(id: $id) { ... on Alert {
+    deliveries { province { code } state version attempts lastError nextAttemptAt deliveredAt } } } }";
+
+#[tokio::test]
+async fn a_notified_alert_is_delivered_to_each_partner_concerned_once() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let (_, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    let mut sent = thai_nguyen.app.notices_sent();
+    let draft = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
+    let deliveries = thai_nguyen
+        .data(DELIVERIES, json!({ "id": draft["id"] }))
+        .await;
+    assert_eq!(
+        deliveries["node"]["deliveries"],
+        json!([]),
+        "a draft owes nothing"
+    );
+    let notified = change(&thai_nguyen, &draft, "NOTIFIED", None).await;
+    delivered(&mut sent, 1).await;
+    let deliveries = thai_nguyen
+        .data(DELIVERIES, json!({ "id": draft["id"] }))
+        .await;
+    let delivery = &deliveries["node"]["deliveries"][0];
+    assert_eq!(
+        deliveries["node"]["deliveries"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(delivery["province"]["code"], "40");
+    assert_eq!(delivery["state"], "DELIVERED");
+    assert_eq!(delivery["version"], notified["version"]);
+    assert_eq!(delivery["attempts"], 1);
+    assert_eq!(delivery["lastError"], Value::Null);
+    assert_eq!(delivery["nextAttemptAt"], Value::Null);
+    let received = nghe_an
+        .data(
+            "{ alertNotices { edges { node { alertId version alert { status } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        received["alertNotices"]["edges"],
+        json!([{ "node": { "alertId": draft["id"], "version": notified["version"],
+                           "alert": { "status": "NOTIFIED" } } }])
+    );
+    // Moving the alert on owes no second notice.
+    change(&thai_nguyen, &notified, "UNDER_INVESTIGATION", None).await;
+    assert_eq!(sent.borrow().delivered, 1);
+    let again = thai_nguyen
+        .data(DELIVERIES, json!({ "id": draft["id"] }))
+        .await;
+    assert_eq!(again["node"]["deliveries"].as_array().unwrap().len(), 1);
+    // Partners do not see our bookkeeping.
+    let theirs = nghe_an.post(DELIVERIES, json!({ "id": draft["id"] })).await;
+    assert_eq!(
+        theirs["data"]["node"]["deliveries"],
+        Value::Null,
+        "{theirs:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_notice_waits_for_a_partner_that_is_down_and_arrives_once_when_it_returns() {
+    // Nghệ An's address is known, but nothing listens there yet.
+    let (dir_19, dir_40) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (pki_19, pki_40) = (
+        TestPki::create(dir_19.path(), "19"),
+        TestPki::create(dir_40.path(), "40"),
+    );
+    let (listener_19, listener_40) = (bind(), bind());
+    let address_40 = listener_40.local_addr().unwrap();
+    drop(listener_40);
+    let partner = |province: &str, dir: &tempfile::TempDir, port: u16| caunoi::config::Partner {
+        province: province.to_owned(),
+        name: None,
+        ca: dir.path().join("pki").join(caunoi::pki::CA_CERT),
+        endpoint: Some(format!("https://127.0.0.1:{port}/graphql")),
+        sync_every: None,
+    };
+    let to_40 = partner("40", &dir_40, address_40.port());
+    let to_19 = partner("19", &dir_19, listener_19.local_addr().unwrap().port());
+    let thai_nguyen = start("19", dir_19, pki_19, listener_19, |config| {
+        config.partners = vec![to_40];
+    })
+    .await;
+    let facility = thai_nguyen
+        .create_facility("Hợp tác xã chè Tân Cương", json!({ "suppliesTo": ["40"] }))
+        .await;
+    let mut sent = thai_nguyen.app.notices_sent();
+    let alert = raise(&thai_nguyen, residue(&[], &[&facility])).await;
+    assert_eq!(
+        alert["provincesConcerned"],
+        json!([{ "code": "19" }, { "code": "40" }])
+    );
+    change(&thai_nguyen, &alert, "NOTIFIED", None).await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sent.wait_for(|sent| sent.attempts >= 1),
+    )
+    .await
+    .expect("an attempt within 10 s")
+    .unwrap();
+    let pending = thai_nguyen
+        .data(DELIVERIES, json!({ "id": alert["id"] }))
+        .await;
+    let delivery = &pending["node"]["deliveries"][0];
+    assert_eq!(delivery["state"], "PENDING", "{pending:#}");
+    assert_eq!(delivery["lastError"], "PARTNER_UNAVAILABLE");
+    assert!(delivery["nextAttemptAt"].is_string());
+
+    // Nghệ An comes up where it was expected.
+    let listener_40 = std::net::TcpListener::bind(address_40).expect("the port is free again");
+    let nghe_an = start("40", dir_40, pki_40, listener_40, |config| {
+        config.partners = vec![to_19];
+    })
+    .await;
+    delivered(&mut sent, 1).await;
+    let done = thai_nguyen
+        .data(DELIVERIES, json!({ "id": alert["id"] }))
+        .await;
+    let delivery = &done["node"]["deliveries"][0];
+    assert_eq!(delivery["state"], "DELIVERED", "{done:#}");
+    assert!(delivery["attempts"].as_i64().unwrap() >= 2);
+    let received = nghe_an
+        .data("{ alertNotices { edges { node { alertId } } } }", json!({}))
+        .await;
+    assert_eq!(
+        received["alertNotices"]["edges"],
+        json!([{ "node": { "alertId": alert["id"] } }])
     );
 }

@@ -1,0 +1,100 @@
+//! The deliverer: sends partners the notices our writes owe them (written to
+//! the outbox in the write's own transaction, `store::outbox`), each until
+//! the partner has stored it. A failed attempt is tried again after a
+//! growing, jittered delay; a partner that takes one notice is back, and
+//! everything owed to it is sent at once.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+
+use crate::domain::redelivery_delay;
+use crate::error::AppError;
+use crate::federation::{Partners, notice};
+use crate::store::Store;
+
+/// How long a deliverer holds the notices it claimed: longer than a partner
+/// call may take, so that no other deliverer sends one meanwhile.
+pub const HOLD: Duration = Duration::from_secs(60);
+
+/// Longest a deliverer sleeps with nothing due: another process of the
+/// province may owe a notice without waking this one.
+pub const IDLE: Duration = Duration::from_secs(5);
+
+/// What deliverers have done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub attempts: u64,
+    pub delivered: u64,
+}
+
+/// Sends every notice due now, each partner's at once; says how many were
+/// tried and how many delivered.
+pub async fn deliver_due(store: &Store, partners: &Partners) -> Result<Sent, AppError> {
+    let owed = store.claim_due_notices(HOLD).await?;
+    let sent = join_all(owed.iter().map(|owed| async move {
+        let delivery = &owed.delivery;
+        let partner = partners.get(delivery.partner)?;
+        notice::send(partner, delivery.about, delivery.version).await
+    }))
+    .await;
+    let mut delivered = 0;
+    let mut back = BTreeSet::new();
+    for (owed, sent) in owed.iter().zip(sent) {
+        let outcome = match &sent {
+            Ok(()) => {
+                delivered += 1;
+                back.insert(owed.delivery.partner);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(partner = %owed.delivery.partner, about = %owed.delivery.about, ?error, "a notice was not delivered");
+                let delay = redelivery_delay(owed.delivery.attempts, fastrand::f64());
+                Err((error.code(), Utc::now() + delay))
+            }
+        };
+        store.record_attempt(owed, outcome).await?;
+    }
+    for partner in back {
+        store.partner_back(partner).await?;
+    }
+    Ok(Sent {
+        attempts: owed.len() as u64,
+        delivered,
+    })
+}
+
+/// Delivers for as long as the gateway serves, counting what it did in
+/// `sent`.
+pub async fn run(
+    store: Store,
+    partners: Partners,
+    sent: std::sync::Arc<tokio::sync::watch::Sender<Sent>>,
+) {
+    loop {
+        let wait = match deliver_due(&store, &partners).await {
+            Ok(pass) => {
+                if pass.attempts > 0 {
+                    sent.send_modify(|total| {
+                        total.attempts += pass.attempts;
+                        total.delivered += pass.delivered;
+                    });
+                }
+                match store.next_notice_due().await {
+                    Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(IDLE),
+                    Ok(None) | Err(_) => IDLE,
+                }
+            }
+            // The database refused (busy, down): not again at once.
+            Err(error) => {
+                tracing::warn!(?error, "delivering notices failed");
+                IDLE
+            }
+        };
+        if !wait.is_zero() {
+            store.notices_owed(wait).await;
+        }
+    }
+}
