@@ -378,7 +378,7 @@ mutation FollowUp($input: FollowUpInput!) {
 query Thread($id: ID!) {
   node(id: $id) {
     ... on Alert { subject status provincesConcerned { code }
-                   deliveries { province { code } state attempts deliveredAt }
+                   deliveries { province { code } state attempts deliveredAt acknowledgedAt }
                    followUps { edges { node { province { code name } findings measures { kind detail } } } }
                    earlierAlerts { id subject } }
   }
@@ -388,8 +388,12 @@ query Thread($id: ID!) {
             let them = them.to_string();
             move |data| {
                 let deliveries = non_empty(&data["node"]["deliveries"])?;
-                if deliveries[0]["state"] != json!("DELIVERED") {
-                    return Err(format!("the notice to province {them} was not delivered"));
+                if deliveries[0]["state"] != json!("DELIVERED")
+                    || !deliveries[0]["acknowledgedAt"].is_string()
+                {
+                    return Err(format!(
+                        "the notice to province {them} was not delivered and acknowledged"
+                    ));
                 }
                 let edges = non_empty(&data["node"]["followUps"]["edges"])?;
                 if !edges

@@ -47,6 +47,7 @@ pub fn authorize(
             None => Ok(()),
         },
         (Caller::Partner(_), Query) => {
+            // `alertNotice` answers a partner about its own alerts only.
             let internal = root_fields
                 .iter()
                 .find(|field| INTERNAL_FIELDS.contains(&field.as_str()));

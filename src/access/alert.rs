@@ -97,6 +97,23 @@ impl Access {
         Ok((records, failed))
     }
 
+    /// When `partner`'s operators acknowledged the notice of our alert
+    /// `alert`, as the partner says: `Some(None)` while they have not, `None`
+    /// when it cannot be asked (noted when it failed).
+    pub async fn acknowledgement(
+        &self,
+        partner: ProvinceCode,
+        alert: GlobalId,
+    ) -> Noted<Option<Option<chrono::DateTime<chrono::Utc>>>> {
+        let Some(reach) = &self.reach else {
+            return Noted::plain(None);
+        };
+        match reach.calls.acknowledgement(partner, alert).await {
+            Ok(answer) => Noted::plain(Some(answer.value)),
+            Err(error) => Noted::failed(None, partner, error),
+        }
+    }
+
     /// Whether `province` is a partner this gateway can ask.
     pub fn is_partner(&self, province: ProvinceCode) -> bool {
         self.reach

@@ -217,6 +217,30 @@ impl Calls {
         })
     }
 
+    /// When `province`'s operators acknowledged its notice of our alert
+    /// `alert`: `None` while they have not (or it has no such notice).
+    pub async fn acknowledgement(
+        &self,
+        province: ProvinceCode,
+        alert: GlobalId,
+    ) -> Result<Answered<Option<DateTime<Utc>>>, PartnerError> {
+        let answer = self
+            .ask(
+                province,
+                records::ACKNOWLEDGEMENT,
+                json!({ "alert": alert.to_string() }),
+            )
+            .await?;
+        let value = match &answer.value["alertNotice"]["acknowledgedAt"] {
+            Value::Null => None,
+            at => Some(records::time(at)?),
+        };
+        Ok(Answered {
+            value,
+            at: answer.at,
+        })
+    }
+
     /// A page of `list` on `province`, with `variables` (`filter` or
     /// `facility`, `first`, `after`).
     pub async fn list<R>(

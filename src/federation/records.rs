@@ -92,6 +92,10 @@ pub fn verify_query() -> String {
 pub const HISTORY: &str = "query History($number: String!) { certificate(number: $number) { \
     history { status effectiveOn reason recordedAt } replacedBy { id } } }";
 
+/// When a partner acknowledged its notice of our alert.
+pub const ACKNOWLEDGEMENT: &str =
+    "query Acknowledgement($alert: ID!) { alertNotice(alertId: $alert) { acknowledgedAt } }";
+
 /// Every query sent to partners, for the test that checks them against our schema.
 pub fn all_queries() -> Vec<String> {
     vec![
@@ -99,6 +103,7 @@ pub fn all_queries() -> Vec<String> {
         certificate_query(),
         verify_query(),
         HISTORY.to_owned(),
+        ACKNOWLEDGEMENT.to_owned(),
         facility_certificates_query(),
         facility_products_query(),
         facilities_query(),

@@ -104,7 +104,7 @@ super::answer::record_object! {
                 return Ok(None);
             }
             let deliveries = store.deliveries(self.0.id).await?;
-            Ok(Some(deliveries.into_iter().map(AlertDelivery::from).collect()))
+            Ok(Some(deliveries.into_iter().map(AlertDelivery).collect()))
         })
         .await
     }
@@ -264,36 +264,49 @@ pub enum DeliveryState {
 }
 
 /// The notice of one of our alerts to one partner.
-#[derive(SimpleObject)]
-pub struct AlertDelivery {
-    pub province: Province,
-    pub state: DeliveryState,
-    /// The version of the alert the notice names.
-    pub version: i32,
-    pub attempts: i32,
-    /// The code of the last failed attempt, e.g. `PARTNER_UNAVAILABLE`.
-    pub last_error: Option<String>,
-    /// When it is tried next; null once delivered.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-}
+pub struct AlertDelivery(Delivery);
 
-impl From<Delivery> for AlertDelivery {
-    fn from(delivery: Delivery) -> Self {
-        let delivered = delivery.delivered_at.is_some();
-        Self {
-            province: Province(delivery.partner),
-            state: if delivered {
-                DeliveryState::Delivered
-            } else {
-                DeliveryState::Pending
-            },
-            version: delivery.version,
-            attempts: delivery.attempts,
-            last_error: delivery.last_error,
-            next_attempt_at: (!delivered).then_some(delivery.next_attempt_at),
-            delivered_at: delivery.delivered_at,
+#[Object]
+impl AlertDelivery {
+    async fn province(&self) -> Province {
+        Province(self.0.partner)
+    }
+    async fn state(&self) -> DeliveryState {
+        match self.0.delivered_at {
+            Some(_) => DeliveryState::Delivered,
+            None => DeliveryState::Pending,
         }
+    }
+    /// The version of the alert the notice names.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    /// The code of the last failed attempt, e.g. `PARTNER_UNAVAILABLE`.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    /// When it is tried next; null once delivered.
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.0
+            .delivered_at
+            .is_none()
+            .then_some(self.0.next_attempt_at)
+    }
+    async fn delivered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.delivered_at
+    }
+    /// When the partner's operators acknowledged it, as the partner says;
+    /// null until then, or when it cannot be asked (with its error).
+    async fn acknowledged_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        // Not delivered, nothing to acknowledge.
+        self.0.delivered_at?;
+        let said = access(ctx)
+            .acknowledgement(self.0.partner, self.0.about)
+            .await;
+        told(ctx, said).flatten()
     }
 }
 
@@ -501,6 +514,19 @@ impl AlertQuery {
         };
         let listing = Listing::<FollowUpRecord>::new(scope, consistency, filter, forwarded);
         listed(ctx, listing, first, after).await
+    }
+
+    /// The notice a partner sent us of its alert `alertId`, and our
+    /// acknowledgement; null if it sent none. A partner reads ours of its
+    /// own alerts only.
+    async fn alert_notice(&self, ctx: &Context<'_>, alert_id: ID) -> Result<Option<AlertNotice>> {
+        let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
+        if let Caller::Partner(partner) = *ctx.data::<Caller>()?
+            && partner != alert.province
+        {
+            return Ok(None);
+        }
+        Ok(store(ctx).notice(alert).await?.map(AlertNotice))
     }
 
     /// Partners' alerts notified to us, in the order they first arrived,

@@ -85,6 +85,11 @@ impl Store {
         Ok(notice)
     }
 
+    /// The notice the partner owning `about` sent of it, if it sent one.
+    pub async fn notice(&self, about: GlobalId) -> Result<Option<Notice>, AppError> {
+        notice_of(&self.db, about).await
+    }
+
     /// Notices received, oldest first.
     pub async fn notices(
         &self,
@@ -112,14 +117,14 @@ impl Store {
     }
 }
 
-/// The notice of `about`, as it stands in `txn`.
+/// The notice of `about`, as it stands in `db`.
 async fn notice_of(
-    txn: &sea_orm::DatabaseTransaction,
+    db: &impl sea_orm::ConnectionTrait,
     about: GlobalId,
 ) -> Result<Option<Notice>, AppError> {
     notice::Entity::find()
         .filter(of(about))
-        .one(txn)
+        .one(db)
         .await?
         .map(read)
         .transpose()

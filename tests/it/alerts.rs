@@ -553,7 +553,8 @@ async fn an_alert_on_a_partners_ocop_product_counts_its_owner_though_its_facilit
 }
 
 const DELIVERIES: &str = "query($id: ID!) { node(id: $id) { ... on Alert {
-    deliveries { province { code } state version attempts lastError nextAttemptAt deliveredAt } } } }";
+    deliveries { province { code } state version attempts lastError nextAttemptAt deliveredAt
+                 acknowledgedAt } } } }";
 
 #[tokio::test]
 async fn a_notified_alert_is_delivered_to_each_partner_concerned_once() {
@@ -585,6 +586,7 @@ async fn a_notified_alert_is_delivered_to_each_partner_concerned_once() {
     assert_eq!(delivery["attempts"], 1);
     assert_eq!(delivery["lastError"], Value::Null);
     assert_eq!(delivery["nextAttemptAt"], Value::Null);
+    assert_eq!(delivery["acknowledgedAt"], Value::Null);
     let received = nghe_an
         .data(
             "{ alertNotices { edges { node { alertId version alert { status } } } } }",
@@ -596,6 +598,33 @@ async fn a_notified_alert_is_delivered_to_each_partner_concerned_once() {
         json!([{ "node": { "alertId": draft["id"], "version": notified["version"],
                            "alert": { "status": "NOTIFIED" } } }])
     );
+    // Nghệ An's acknowledgement is read from Nghệ An by the alert's owner.
+    let acknowledged = nghe_an
+        .data(
+            "mutation($id: ID!) { acknowledgeAlert(alertId: $id) { acknowledgedAt } }",
+            json!({ "id": draft["id"] }),
+        )
+        .await["acknowledgeAlert"]["acknowledgedAt"]
+        .clone();
+    assert!(acknowledged.is_string());
+    let seen = thai_nguyen
+        .data(DELIVERIES, json!({ "id": draft["id"] }))
+        .await;
+    assert_eq!(
+        seen["node"]["deliveries"][0]["acknowledgedAt"],
+        acknowledged
+    );
+    // A partner reads our notices of its own alerts only.
+    let gateway = nghe_an.client(Some(&thai_nguyen.pki.leaf("19", Role::Gateway)));
+    let ask = "query($id: ID!) { alertNotice(alertId: $id) { acknowledgedAt } }";
+    let (_, own) = nghe_an
+        .post_with(&gateway, ask, json!({ "id": draft["id"] }))
+        .await;
+    assert_eq!(own["data"]["alertNotice"]["acknowledgedAt"], acknowledged);
+    let (_, other) = nghe_an
+        .post_with(&gateway, ask, json!({ "id": "Alert:40:1" }))
+        .await;
+    assert_eq!(other["data"]["alertNotice"], Value::Null, "{other:#}");
     // Moving the alert on owes no second notice.
     change(&thai_nguyen, &notified, "UNDER_INVESTIGATION", None).await;
     assert_eq!(sent.borrow().delivered, 1);

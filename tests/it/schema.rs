@@ -33,6 +33,7 @@ async fn every_query_sent_to_partners_runs_on_our_own_schema() {
         "ids": ["Facility:19:1"],
         "number": "19-ATTP-2024-000001",
         "facility": "Facility:19:1",
+        "alert": "Alert:40:1",
         "first": 1,
     });
     for query in caunoi::federation::records::all_queries() {
