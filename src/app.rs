@@ -49,6 +49,8 @@ pub struct App {
     sync_schedule: Arc<Vec<(ProvinceCode, Duration)>>,
     /// Counts scheduled sync passes, for whoever waits on one.
     sync_passes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// How long the deliverer holds the notices it claims.
+    notice_hold: Duration,
     /// Counts the notices tried and delivered, for whoever waits on one.
     notices_sent: Arc<tokio::sync::watch::Sender<crate::deliver::Sent>>,
 }
@@ -95,6 +97,7 @@ impl App {
             connections: crate::server::connections::Settings::from_config(config),
             sync_schedule: Arc::new(sync_schedule),
             sync_passes: Arc::new(tokio::sync::watch::Sender::new(0)),
+            notice_hold: crate::deliver::hold(config.federation.timeout),
             notices_sent: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
         })
     }
@@ -342,6 +345,7 @@ impl App {
         schedules.push(tokio::spawn(crate::deliver::run(
             self.store.clone(),
             self.partners.clone(),
+            self.notice_hold,
             self.notices_sent.clone(),
         )));
         let served = serve_tls(

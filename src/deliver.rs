@@ -15,9 +15,14 @@ use crate::error::AppError;
 use crate::federation::{Partners, notice};
 use crate::store::Store;
 
-/// How long a deliverer holds the notices it claimed: longer than a partner
-/// call may take, so that no other deliverer sends one meanwhile.
-pub const HOLD: Duration = Duration::from_secs(60);
+/// How long a deliverer holds the notices it claims, given how long a
+/// partner call may take: a pass sends its notices at once, so four calls'
+/// time leaves room for the database on either side. A deliverer that dies
+/// holding some delays them by this much; one that outlives its hold may
+/// send a notice another also sends, which the partner stores once.
+pub fn hold(partner_timeout: Duration) -> Duration {
+    partner_timeout * 4
+}
 
 /// Longest a deliverer sleeps with nothing due: another process of the
 /// province may owe a notice without waking this one.
@@ -32,8 +37,12 @@ pub struct Sent {
 
 /// Sends every notice due now, each partner's at once; says how many were
 /// tried and how many delivered.
-pub async fn deliver_due(store: &Store, partners: &Partners) -> Result<Sent, AppError> {
-    let owed = store.claim_due_notices(HOLD).await?;
+pub async fn deliver_due(
+    store: &Store,
+    partners: &Partners,
+    hold: Duration,
+) -> Result<Sent, AppError> {
+    let owed = store.claim_due_notices(hold).await?;
     let sent = join_all(owed.iter().map(|owed| async move {
         let delivery = &owed.delivery;
         let partner = partners.get(delivery.partner)?;
@@ -71,10 +80,11 @@ pub async fn deliver_due(store: &Store, partners: &Partners) -> Result<Sent, App
 pub async fn run(
     store: Store,
     partners: Partners,
+    hold: Duration,
     sent: std::sync::Arc<tokio::sync::watch::Sender<Sent>>,
 ) {
     loop {
-        let wait = match deliver_due(&store, &partners).await {
+        let wait = match deliver_due(&store, &partners, hold).await {
             Ok(pass) => {
                 if pass.attempts > 0 {
                     sent.send_modify(|total| {

@@ -711,3 +711,82 @@ async fn a_notice_waits_for_a_partner_that_is_down_and_arrives_once_when_it_retu
         json!([{ "node": { "alertId": alert["id"] } }])
     );
 }
+
+/// Outbox claims, without a deliverer running: a claim holds a notice from
+/// other deliverers until it lapses (its holder died), and a delivered
+/// notice is never claimed again.
+#[tokio::test]
+async fn a_claimed_notice_is_held_until_its_claim_lapses_and_sent_until_delivered() {
+    use caunoi::domain::{
+        AlertData, AlertStatus, AlertStatusChange, Classification, Hazard, HazardCategory,
+        NotificationBasis, ProvinceCode, RiskDecision,
+    };
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = crate::helpers::fresh_store(dir.path()).await;
+    let province = |code| ProvinceCode::parse(code).unwrap();
+    let data = AlertData {
+        classification: Classification::InformationForAttention,
+        risk: RiskDecision::Undecided,
+        basis: NotificationBasis::ConsumerComplaint,
+        subject: "Dị vật trong chè".to_owned(),
+        description: "Khách hàng phản ánh có dị vật.".to_owned(),
+        hazards: vec![
+            Hazard::new(
+                HazardCategory::ForeignBody,
+                "Mảnh kim loại",
+                None,
+                None,
+                None,
+            )
+            .unwrap(),
+        ],
+        measures: vec![],
+        products: vec![],
+        facilities: vec![],
+        lots: vec!["TC-2026-01".to_owned()],
+        provinces: vec![province("19"), province("40")],
+    };
+    let alert = store.raise_alert(data).await.unwrap();
+    assert!(
+        store
+            .claim_due_notices(Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a draft owes nothing"
+    );
+    let notify = AlertStatusChange {
+        to: AlertStatus::Notified,
+        reason: None,
+    };
+    let alert = store
+        .change_alert_status(alert.id, alert.version, notify)
+        .await
+        .unwrap();
+    let claim = |hold| store.claim_due_notices(hold);
+    // A claim that lapsed at once, as a dead holder's does: free again.
+    let first = claim(Duration::ZERO).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].delivery.partner, province("40"));
+    assert_eq!(first[0].delivery.about, alert.id);
+    assert_eq!(first[0].delivery.version, alert.version);
+    let taken_over = claim(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(taken_over.len(), 1);
+    assert!(
+        claim(Duration::from_secs(60)).await.unwrap().is_empty(),
+        "held"
+    );
+    store.record_attempt(&taken_over[0], Ok(())).await.unwrap();
+    // The dead holder's late record of its attempt changes nothing more.
+    store
+        .record_attempt(&first[0], Err(("PARTNER_TIMEOUT", chrono::Utc::now())))
+        .await
+        .unwrap();
+    assert!(claim(Duration::ZERO).await.unwrap().is_empty(), "delivered");
+    let deliveries = store.deliveries(alert.id).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert!(deliveries[0].delivered_at.is_some());
+    assert_eq!(deliveries[0].attempts, 1);
+    assert_eq!(deliveries[0].last_error, None);
+}
