@@ -6,7 +6,8 @@
 //! through the partner's feed from our stored cursor, `federation.sync_page`
 //! (default 1000) changes a page. For each page, fetch the changed records from
 //! their owner in one `nodes` request, and apply the page — rows upserted only
-//! when newer, records no longer shared removed, cursor advanced — in one
+//! when newer, records no longer shared removed, the partner's alerts kept as
+//! notices (if its push of one was lost), cursor advanced — in one
 //! transaction. A crash at any instant therefore
 //! loses nothing and applies nothing twice: the next pass resumes from the last
 //! committed cursor. A feed whose epoch changed, or a cursor that does not move
@@ -19,7 +20,7 @@
 
 use chrono::Utc;
 
-use crate::domain::{GlobalId, ProvinceCode};
+use crate::domain::{GlobalId, ProvinceCode, Record};
 use crate::federation::feed;
 use crate::federation::{Partner, PartnerError, Partners, Trace};
 use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
@@ -335,19 +336,27 @@ impl Source<'_> {
             until: changed.until,
             rows: Vec::new(),
             removed: Vec::new(),
+            notices: Vec::new(),
         };
         for (id, copy) in changed.ids.iter().zip(copies) {
             let kind = id.kind.code().to_owned();
             match copy {
                 // No longer shared with us (or gone): our copy goes too.
                 None => page.removed.push((kind, id.local)),
-                Some(copy) => page.rows.push(ReplicaRow {
-                    kind,
-                    record_id: id.local,
-                    version: copy.record.version(),
-                    number: copy.record.number().map(|n| n.to_string()),
-                    body: copy.body,
-                }),
+                Some(copy) => {
+                    // A partner shares an alert with us once it is notified
+                    // to us: its copy is the notice, if the push was lost.
+                    if let Record::Alert(alert) = &copy.record {
+                        page.notices.push((alert.id, alert.version));
+                    }
+                    page.rows.push(ReplicaRow {
+                        kind,
+                        record_id: id.local,
+                        version: copy.record.version(),
+                        number: copy.record.number().map(|n| n.to_string()),
+                        body: copy.body,
+                    });
+                }
             }
         }
         Ok(page)

@@ -29,8 +29,25 @@ impl Store {
         about: GlobalId,
         version: i32,
     ) -> Result<(Notice, bool), AppError> {
-        use notice::Column as N;
         let txn = self.write().await?;
+        let known = self.note_notice(&txn, about, version).await?;
+        let notice = notice_of(&txn, about)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the notice of {about} vanished")))?;
+        txn.commit().await?;
+        Ok((notice, known))
+    }
+
+    /// Keeps, in `txn`, the notice of `about` at `version` — pushed by its
+    /// owner, or found in the owner's change feed by a sync — once: says
+    /// whether it was known already (its version then kept at the latest).
+    pub(super) async fn note_notice(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        about: GlobalId,
+        version: i32,
+    ) -> Result<bool, AppError> {
+        use notice::Column as N;
         let inserted = notice::Entity::insert(notice::ActiveModel {
             sender: Set(about.province.number()),
             kind: Set(about.kind.code().to_owned()),
@@ -45,7 +62,7 @@ impl Store {
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
         let known = inserted == 0;
         if known {
@@ -53,14 +70,10 @@ impl Store {
                 .col_expr(N::Version, Expr::value(version))
                 .filter(of(about))
                 .filter(N::Version.lt(version))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
         }
-        let notice = notice_of(&txn, about)
-            .await?
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the notice of {about} vanished")))?;
-        txn.commit().await?;
-        Ok((notice, known))
+        Ok(known)
     }
 
     /// Records that one of our operators acknowledged the notice of `about`

@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::Store;
-use crate::domain::{CertificateNumber, ProvinceCode};
+use crate::domain::{CertificateNumber, GlobalId, ProvinceCode};
 use crate::error::AppError;
 
 /// Rows upserted per statement: 7 values each, well inside both databases'
@@ -57,6 +57,9 @@ pub struct SyncPage {
     pub rows: Vec<ReplicaRow>,
     /// Records the partner no longer shares (or no longer has): `(kind, id)`.
     pub removed: Vec<(String, i64)>,
+    /// The partner's alerts in the page, each notified to us, at their
+    /// version: kept as notices, in case the partner's push of one was lost.
+    pub notices: Vec<(GlobalId, i32)>,
 }
 
 impl Store {
@@ -227,6 +230,9 @@ impl Store {
                 .exec(&txn)
                 .await?
                 .rows_affected;
+        }
+        for (about, version) in &page.notices {
+            self.note_notice(&txn, *about, *version).await?;
         }
         sync_state::ActiveModel {
             province: sea_orm::ActiveValue::Unchanged(province.number()),

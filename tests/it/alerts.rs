@@ -790,3 +790,52 @@ async fn a_claimed_notice_is_held_until_its_claim_lapses_and_sent_until_delivere
     assert_eq!(deliveries[0].attempts, 1);
     assert_eq!(deliveries[0].last_error, None);
 }
+
+#[tokio::test]
+async fn a_notice_whose_push_never_came_is_caught_up_from_the_partners_feed() {
+    // Nghệ An cannot reach Thái Nguyên to push; Thái Nguyên reads Nghệ An's feed.
+    let (thai_nguyen, nghe_an) =
+        crate::helpers::spawn_pair_with(|_| {}, |config| config.partners[0].endpoint = None).await;
+    let facility = nghe_an
+        .create_facility(
+            "Hợp tác xã cam Vinh Nghi Diên",
+            json!({ "commune": "Nghi Diên", "suppliesTo": ["19"] }),
+        )
+        .await;
+    let alert = raise(&nghe_an, residue(&[], &[&facility])).await;
+    let alert = change(&nghe_an, &alert, "NOTIFIED", None).await;
+    let notices = "{ alertNotices { edges { node { alertId version } } } }";
+    let before = thai_nguyen.data(notices, json!({})).await;
+    assert_eq!(
+        before["alertNotices"]["edges"],
+        json!([]),
+        "nothing was pushed"
+    );
+    let province = caunoi::domain::ProvinceCode::parse("40").unwrap();
+    caunoi::sync::sync_once(
+        thai_nguyen.app.store(),
+        thai_nguyen.app.partners(),
+        province,
+        "w",
+    )
+    .await
+    .unwrap();
+    let after = thai_nguyen.data(notices, json!({})).await;
+    assert_eq!(
+        after["alertNotices"]["edges"],
+        json!([{ "node": { "alertId": alert["id"], "version": alert["version"] } }])
+    );
+    // A push that comes late is the same notice.
+    let gateway = thai_nguyen.client(Some(&nghe_an.pki.leaf("40", Role::Gateway)));
+    let (_, pushed) = thai_nguyen
+        .post_with(
+            &gateway,
+            "mutation($id: ID!, $v: Int!) { receiveAlertNotice(alertId: $id, version: $v) { duplicate } }",
+            json!({ "id": alert["id"], "v": alert["version"] }),
+        )
+        .await;
+    assert_eq!(
+        pushed["data"]["receiveAlertNotice"]["duplicate"], true,
+        "{pushed:#}"
+    );
+}

@@ -280,6 +280,7 @@ async fn a_replayed_or_stale_page_changes_nothing() {
         until: "c1".to_owned(),
         rows: vec![row(2)],
         removed: Vec::new(),
+        notices: Vec::new(),
     };
     let lease_until = chrono::Utc::now() + chrono::Duration::minutes(1);
     assert_eq!(
@@ -842,6 +843,7 @@ async fn a_page_that_cannot_be_applied_stops_the_pass_while_later_pages_wait() {
             number: Some(issued[0].number.to_string()),
         }],
         removed: Vec::new(),
+        notices: Vec::new(),
     };
     store
         .apply_sync_page(nghe_an(), &planted, "planter", until)
