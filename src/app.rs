@@ -73,6 +73,7 @@ impl App {
                 .data(store.clone())
                 .data(names.clone())
                 .data(partners.clone())
+                .data(config.supervision.deadlines())
         });
         let sync_schedule = config
             .partners

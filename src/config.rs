@@ -17,7 +17,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ProvinceCode;
+use crate::domain::{Deadlines, ProvinceCode};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,6 +39,7 @@ pub struct Config {
     pub partners: Vec<Partner>,
     pub federation: Federation,
     pub limits: Limits,
+    pub supervision: Supervision,
     pub log: Log,
 }
 
@@ -83,6 +84,7 @@ fn sections(figment: &Figment, whole: figment::Error) -> Vec<Problem> {
     problems.extend(read::<Vec<Partner>>(figment, "partners"));
     problems.extend(read::<Federation>(figment, "federation"));
     problems.extend(read::<Limits>(figment, "limits"));
+    problems.extend(read::<Supervision>(figment, "supervision"));
     problems.extend(read::<Log>(figment, "log"));
     let known = serde_json::to_value(Config::default()).unwrap_or_default();
     for key in data.values().flat_map(|dict| dict.keys()) {
@@ -248,6 +250,40 @@ pub struct ProvinceConfig {
     pub name: Option<String>,
 }
 
+/// Working days a province has to answer an inspection request, by the
+/// alert's risk decision; Saturdays and Sundays are not counted.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Supervision {
+    pub serious_days: u32,
+    pub potentially_serious_days: u32,
+    pub not_serious_days: u32,
+    pub undecided_days: u32,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        let d = Deadlines::default();
+        Self {
+            serious_days: d.serious,
+            potentially_serious_days: d.potentially_serious,
+            not_serious_days: d.not_serious,
+            undecided_days: d.undecided,
+        }
+    }
+}
+
+impl Supervision {
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            serious: self.serious_days,
+            potentially_serious: self.potentially_serious_days,
+            not_serious: self.not_serious_days,
+            undecided: self.undecided_days,
+        }
+    }
+}
+
 /// Limits on requests and connections. Those of a query (depth to
 /// `partner_calls`) are judged before any resolver runs, as `graphql::cost`
 /// measures them.
@@ -340,6 +376,7 @@ impl Default for Config {
             partners: Vec::new(),
             federation: Federation::default(),
             limits: Limits::default(),
+            supervision: Supervision::default(),
             log: Log::default(),
         }
     }

@@ -46,7 +46,7 @@ pub async fn deliver_due(
     let sent = join_all(owed.iter().map(|owed| async move {
         let delivery = &owed.delivery;
         let partner = partners.get(delivery.partner)?;
-        notice::send(partner, delivery.about, delivery.version).await
+        notice::send(partner, &owed.told).await
     }))
     .await;
     let mut delivered = 0;

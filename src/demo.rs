@@ -233,8 +233,9 @@ async fn ask(app: &App, identity: &Identity, example: &Example) -> anyhow::Resul
 
 /// A rapid alert across the border: `here` finds a pesticide residue in a
 /// product of `there` (cam Vinh, when `there` is Nghệ An) sold at one of its
-/// markets, raises the alert and notifies it; `there` receives it and
-/// writes what it found at the source; `here` reads the thread from both.
+/// markets, raises the alert and notifies it; `there` receives it, lists
+/// the inspection of the source asked of it, and answers it; `here` reads
+/// the thread and the requests, answered.
 async fn alert_story(here: &App, there: &App) -> anyhow::Result<bool> {
     let (us, them) = (here.store().province(), there.store().province());
     let operator = Identity::local(us, Role::Operator);
@@ -289,7 +290,7 @@ mutation Raise($input: AlertInput!) {
             }
         }),
     };
-    let mut sent = here.notices_sent();
+    let sent = here.notices_sent();
     let delivered_before = sent.borrow().delivered;
     let (mut ok, raised) = ask(here, &operator, &raise).await?;
     let alert = raised["raiseAlert"].clone();
@@ -307,15 +308,7 @@ mutation Notify($id: ID!, $version: Int!) {
     };
     ok &= ask(here, &operator, &notify).await?.0;
     // The deliverer tells the partner through its outbox.
-    let arrived = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        sent.wait_for(|sent| sent.delivered > delivered_before),
-    )
-    .await;
-    if !matches!(arrived, Ok(Ok(_))) {
-        println!("✗ WRONG ANSWER: the notice did not reach province {them} within 10 s\n");
-        ok = false;
-    }
+    ok &= delivered(sent, delivered_before, "the notice", them).await;
     let acknowledge = Example {
         question: format!("Province {them} received the notice; an operator acknowledges it"),
         query: r#"
@@ -353,33 +346,74 @@ query Received($id: ID!) {
         }),
     };
     ok &= ask(there, &their_dashboard, &received).await?.0;
-    let follow_up = Example {
-        question: format!("An operator of province {them} adds what it found at the source"),
+    let work = Example {
+        question: format!(
+            "Province {them} lists the inspections asked of it: the agreement gives it the stages of production"
+        ),
         query: r#"
-mutation FollowUp($input: FollowUpInput!) {
-  addFollowUp(input: $input) { id province { name } findings }
+query Work($filter: InspectionRequestFilterInput) {
+  inspectionRequests(scope: ALL, filter: $filter) {
+    edges { node { id province { code } facilityId facility { name } stage dueOn state } }
+  }
 }"#,
-        variables: json!({ "input": {
-            "alertId": alert["id"],
-            "findings": "Lấy mẫu tại vườn của cơ sở sản xuất: dư lượng 0,48 mg/kg; cơ sở đã ngừng thu hoạch.",
-            "measures": [{ "kind": "DETENTION", "detail": "Tạm giữ 2 tấn chưa xuất bán" }],
-        } }),
-        check: Box::new(|data| match data["addFollowUp"]["id"].as_str() {
-            Some(_) => Ok(()),
-            None => Err("no follow-up".to_owned()),
+        variables: json!({ "filter": { "alertId": alert["id"], "assignee": them.to_string(), "state": "OPEN" } }),
+        check: Box::new(|data| {
+            let edges = non_empty(&data["inspectionRequests"]["edges"])?;
+            if edges.iter().all(|e| e["node"]["stage"] == json!("TRADING")) {
+                return Err("no request for a stage of production".to_owned());
+            }
+            Ok(())
         }),
     };
-    ok &= ask(there, &their_operator, &follow_up).await?.0;
+    let (listed, work) = ask(there, &their_dashboard, &work).await?;
+    ok &= listed;
+    let requests = work["inspectionRequests"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let request = requests
+        .iter()
+        .map(|e| &e["node"])
+        .find(|r| r["stage"] != json!("TRADING"))
+        .cloned()
+        .unwrap_or_default();
+    let sent_back = there.notices_sent();
+    let answered_before = sent_back.borrow().delivered;
+    let inspect = Example {
+        question: format!(
+            "An inspector of province {them} records the inspection at the source, answering the request"
+        ),
+        query: r#"
+mutation Inspect($input: RecordInspectionInput!) {
+  recordInspection(input: $input) { id stage result findings }
+}"#,
+        variables: json!({ "input": {
+            "facilityId": request["facilityId"],
+            "stage": request["stage"],
+            "inspectedOn": crate::domain::today().to_string(),
+            "result": "FAIL",
+            "findings": "Lấy mẫu tại vườn: dư lượng chlorpyrifos 0,48 mg/kg; cơ sở đã ngừng thu hoạch và tạm giữ 2 tấn chưa xuất bán.",
+            "answersRequestId": request["id"],
+        } }),
+        check: Box::new(|data| match data["recordInspection"]["id"].as_str() {
+            Some(_) => Ok(()),
+            None => Err("no inspection".to_owned()),
+        }),
+    };
+    ok &= ask(there, &their_operator, &inspect).await?.0;
+    // Its follow-up goes back to the alert's owner through its outbox.
+    ok &= delivered(sent_back, answered_before, "the answer", us).await;
     let thread = Example {
         question: format!(
-            "The alert's thread as province {us} reads it: each follow-up from the province that wrote it"
+            "The alert as province {us} reads it: each follow-up from the province that wrote it, and the inspections asked, answered"
         ),
         query: r#"
 query Thread($id: ID!) {
   node(id: $id) {
     ... on Alert { subject status provincesConcerned { code }
                    deliveries { province { code } state attempts deliveredAt acknowledgedAt }
-                   followUps { edges { node { province { code name } findings measures { kind detail } } } }
+                   followUps { edges { node { province { code name } findings results answersRequestId } } }
+                   inspectionRequests { edges { node { stage assignee { code } dueOn state } } }
                    earlierAlerts { id subject } }
   }
 }"#,
@@ -402,6 +436,13 @@ query Thread($id: ID!) {
                 {
                     return Err(format!("province {them}'s follow-up is missing"));
                 }
+                let requests = non_empty(&data["node"]["inspectionRequests"]["edges"])?;
+                if !requests.iter().any(|e| {
+                    e["node"]["assignee"]["code"] == json!(them)
+                        && e["node"]["state"] == json!("ANSWERED")
+                }) {
+                    return Err(format!("province {them}'s request is not answered"));
+                }
                 Ok(())
             }
         }),
@@ -410,6 +451,26 @@ query Thread($id: ID!) {
         .await?
         .0;
     Ok(ok)
+}
+
+/// Whether a gateway's deliverer, `sent`, delivers more than `before`
+/// notices within ten seconds; says so when it does not.
+async fn delivered(
+    mut sent: tokio::sync::watch::Receiver<crate::deliver::Sent>,
+    before: u64,
+    what: &str,
+    to: ProvinceCode,
+) -> bool {
+    let arrived = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sent.wait_for(|sent| sent.delivered > before),
+    )
+    .await;
+    let ok = matches!(arrived, Ok(Ok(_)));
+    if !ok {
+        println!("✗ WRONG ANSWER: {what} did not reach province {to} within 10 s\n");
+    }
+    ok
 }
 
 /// The string at `pointer` in the answer to `{ <selection> }`, or "".

@@ -17,7 +17,11 @@ const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
 /// Root fields only our own callers may ask for: they describe our partnerships.
 const INTERNAL_FIELDS: &[&str] = &["provinces", "alertNotices"];
 /// The mutations made for partners' gateways, and only for them.
-const PARTNER_MUTATIONS: &[&str] = &["receiveAlertNotice"];
+const PARTNER_MUTATIONS: &[&str] = &[
+    "receiveAlertNotice",
+    "receiveFollowUpNotice",
+    "receiveInspectionRequestNotice",
+];
 /// Root fields a sync job may ask for.
 const FEED_FIELDS: &[&str] = &["changes"];
 

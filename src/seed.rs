@@ -12,9 +12,9 @@ use chrono::{Days, NaiveDate};
 use fastrand::Rng;
 
 use crate::domain::{
-    BusinessRegistrationNumber, CertificateKind, ChainStage, FacilityKind, Grade, IdNumber,
-    InspectionResult, OcopRating, PhoneNumber, ProductCategory, ProvinceCode, Stars, StoredStatus,
-    default_expiry, today,
+    BusinessRegistrationNumber, CertificateKind, FacilityKind, Grade, IdNumber, InspectionResult,
+    OcopRating, PhoneNumber, ProductCategory, ProvinceCode, Stars, StoredStatus, default_expiry,
+    today,
 };
 use crate::domain::{
     CertificateData, FacilityData, InspectionData, ProductData, Renewal, StatusAction,
@@ -543,34 +543,30 @@ impl Seeder<'_> {
         kind: FacilityKind,
         index: usize,
     ) -> Result<(), AppError> {
-        let stage = match kind {
-            FacilityKind::PrimaryProducer | FacilityKind::Cooperative | FacilityKind::Household => {
-                ChainStage::PrimaryProduction
-            }
-            FacilityKind::PreliminaryProcessor => ChainStage::PreliminaryProcessing,
-            FacilityKind::Processor | FacilityKind::Slaughterhouse => ChainStage::Processing,
-            FacilityKind::Trader => ChainStage::Trading,
-        };
+        let stage = kind.stage();
         for round in 0..(1 + index % 2) {
             let failed = (index + round) % 9 == 4;
             self.store
-                .record_inspection(InspectionData {
-                    facility,
-                    stage,
-                    inspected_on: self.days_ago(1..700),
-                    result: if failed {
-                        InspectionResult::Fail
-                    } else {
-                        InspectionResult::Pass
+                .record_inspection(
+                    InspectionData {
+                        facility,
+                        stage,
+                        inspected_on: self.days_ago(1..700),
+                        result: if failed {
+                            InspectionResult::Fail
+                        } else {
+                            InspectionResult::Pass
+                        },
+                        findings: Some(if failed {
+                            "Dư lượng thuốc bảo vệ thực vật vượt mức cho phép ở một mẫu".to_owned()
+                        } else {
+                            "Đạt yêu cầu về điều kiện bảo đảm an toàn thực phẩm".to_owned()
+                        }),
+                        internal_notes: failed
+                            .then(|| "Tái kiểm tra sau 30 ngày; đã lấy mẫu lưu".to_owned()),
                     },
-                    findings: Some(if failed {
-                        "Dư lượng thuốc bảo vệ thực vật vượt mức cho phép ở một mẫu".to_owned()
-                    } else {
-                        "Đạt yêu cầu về điều kiện bảo đảm an toàn thực phẩm".to_owned()
-                    }),
-                    internal_notes: failed
-                        .then(|| "Tái kiểm tra sau 30 ngày; đã lấy mẫu lưu".to_owned()),
-                })
+                    None,
+                )
                 .await?;
             self.report.inspections += 1;
         }

@@ -20,7 +20,7 @@
 
 use chrono::Utc;
 
-use crate::domain::{GlobalId, ProvinceCode, Record};
+use crate::domain::{GlobalId, ProvinceCode};
 use crate::federation::feed;
 use crate::federation::{Partner, PartnerError, Partners, Trace};
 use crate::store::{FeedPosition, ReplicaRow, Store, SyncPage};
@@ -196,7 +196,7 @@ async fn pass(
     let state = store.sync_state(province).await.map_err(store_error)?;
     // Fetched pages wait here only until the one before them is applied.
     let (pages, mut ready) = tokio::sync::mpsc::channel::<SyncPage>(PAGES_AHEAD);
-    let fetching = fetch(partner, state.cursor, state.epoch, pages);
+    let fetching = fetch(partner, store.province(), state.cursor, state.epoch, pages);
     // `move`: the receiver goes with the applier, so an applier that stops
     // closes the channel and a fetcher waiting to send is told at once.
     // The lease is renewed as each page is applied, not as it is fetched: a
@@ -225,12 +225,14 @@ async fn pass(
 /// are asked for meanwhile.
 async fn fetch(
     partner: &Partner,
+    us: ProvinceCode,
     after: Option<String>,
     epoch: Option<String>,
     pages: tokio::sync::mpsc::Sender<SyncPage>,
 ) -> Result<(), SyncError> {
     let source = Source {
         partner,
+        us,
         trace: Trace::from_headers(None, None),
     };
     // A feed that started again refuses our cursor; say so plainly first.
@@ -282,6 +284,8 @@ struct Changed {
 /// Where one pass reads from.
 struct Source<'a> {
     partner: &'a Partner,
+    /// Our province, which the partner tells of some of its records.
+    us: ProvinceCode,
     trace: Trace,
 }
 
@@ -344,11 +348,9 @@ impl Source<'_> {
                 // No longer shared with us (or gone): our copy goes too.
                 None => page.removed.push((kind, id.local)),
                 Some(copy) => {
-                    // A partner shares an alert with us once it is notified
-                    // to us: its copy is the notice, if the push was lost.
-                    if let Record::Alert(alert) = &copy.record {
-                        page.notices.push((alert.id, alert.version));
-                    }
+                    // A copy of what the partner tells us of is its notice,
+                    // if the push was lost.
+                    page.notices.extend(copy.record.notice_to(self.us));
                     page.rows.push(ReplicaRow {
                         kind,
                         record_id: id.local,

@@ -15,6 +15,10 @@ pub struct Model {
     pub findings: String,
     pub measures: String,
     pub results: Option<String>,
+    /// The request (of the alert's owner) this follow-up answers.
+    pub answers_request: Option<i64>,
+    /// Our inspection that answers it.
+    pub inspection_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

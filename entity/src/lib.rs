@@ -19,6 +19,7 @@ pub mod facility;
 pub mod facility_market;
 pub mod follow_up;
 pub mod inspection;
+pub mod inspection_request;
 pub mod notice;
 pub mod number_counter;
 pub mod outbox;

@@ -16,6 +16,7 @@ mod m0006_audit_links;
 mod m0007_alerts;
 mod m0008_notices;
 mod m0009_outbox;
+mod m0010_inspection_requests;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_alerts::Migration),
             Box::new(m0008_notices::Migration),
             Box::new(m0009_outbox::Migration),
+            Box::new(m0010_inspection_requests::Migration),
         ]
     }
 }

@@ -4,15 +4,18 @@
 use std::collections::BTreeSet;
 
 use super::{Access, Consistency, Note, Noted};
-use crate::domain::{GlobalId, ProvinceCode, Record};
+use crate::domain::{FacilityRecord, GlobalId, Link, ProvinceCode, Record};
 use crate::error::AppError;
 use crate::federation::PartnerError;
 
-/// The provinces an alert's records concern, and the records that could not
-/// count.
+/// The provinces an alert's records concern, the facilities of their chain,
+/// and the records that could not count.
 #[derive(Debug, Default)]
 pub struct Concerned {
     pub provinces: Vec<ProvinceCode>,
+    /// The facilities concerned and those of the products concerned, as
+    /// their owners describe them.
+    pub chain: Vec<Link>,
     /// Records their owner says it does not have (or does not share with us).
     pub unknown: Vec<GlobalId>,
     /// Records of a province that is not our partner.
@@ -22,9 +25,10 @@ pub struct Concerned {
 impl Access {
     /// The provinces an alert on `products` and `facilities` concerns: ours,
     /// the owner of each record and of each product's facility, and every
-    /// province those facilities supply. A record whose owner cannot answer
-    /// now counts for its owner alone, and the failure is noted: an alert is
-    /// not held up by a partner that is down.
+    /// province those facilities supply; and the facilities of that chain.
+    /// A record whose owner cannot answer now (nor our replica for it)
+    /// counts for its owner alone and adds no facility, and the failure is
+    /// noted: an alert is not held up by a partner that is down.
     pub async fn provinces_concerned(
         &self,
         products: &[GlobalId],
@@ -45,6 +49,7 @@ impl Access {
             match record {
                 Some(Record::Facility(facility)) => {
                     provinces.extend(facility.data.supplies_to.iter().copied());
+                    concerned.chain.push(link(&facility));
                 }
                 Some(Record::Product(product)) => of_products.push(product.data.facility),
                 Some(_) => {}
@@ -58,6 +63,7 @@ impl Access {
         for record in found.into_iter().flatten() {
             if let Record::Facility(facility) = record {
                 provinces.extend(facility.data.supplies_to.iter().copied());
+                concerned.chain.push(link(&facility));
             }
         }
         concerned.provinces = provinces.into_iter().collect();
@@ -119,5 +125,13 @@ impl Access {
         self.reach
             .as_ref()
             .is_some_and(|reach| reach.calls.partners.get(province).is_ok())
+    }
+}
+
+fn link(facility: &FacilityRecord) -> Link {
+    Link {
+        facility: facility.id,
+        kind: facility.data.kind,
+        supplies_to: facility.data.supplies_to.clone(),
     }
 }

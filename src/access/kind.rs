@@ -7,14 +7,14 @@ use futures_util::future::BoxFuture;
 
 use crate::domain::{
     AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
-    ProductRecord, Record,
+    InspectionRequestRecord, ProductRecord, Record,
 };
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::AppError;
 use crate::federation::calls::{self, List};
 use crate::store::{
     Admits, AlertFilter, Audience, CertificateFilter, FacilityFilter, FollowUpFilter,
-    InspectionFilter, Page, PageRequest, ProductFilter, Store,
+    InspectionFilter, InspectionRequestFilter, Page, PageRequest, ProductFilter, Store,
 };
 
 /// A kind of record.
@@ -128,4 +128,11 @@ kind!(
     FollowUpFilter,
     FOLLOW_UPS,
     follow_ups
+);
+kind!(
+    InspectionRequestRecord,
+    InspectionRequest,
+    InspectionRequestFilter,
+    INSPECTION_REQUESTS,
+    inspection_requests
 );

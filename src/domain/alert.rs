@@ -323,6 +323,16 @@ pub struct FollowUpData {
     pub measures: Vec<Measure>,
     /// Results of analyses or of the measures.
     pub results: Option<String>,
+    /// The inspection request this follow-up answers, with its inspection.
+    pub answers: Option<Answering>,
+}
+
+/// What a follow-up answers: an inspection request of the alert's owner,
+/// with the writer's inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answering {
+    pub request: GlobalId,
+    pub inspection: GlobalId,
 }
 
 /// A stored follow-up. Its owner is the province that wrote it.
@@ -367,6 +377,15 @@ pub struct Notice {
     pub received_at: DateTime<Utc>,
     /// When one of our operators acknowledged it.
     pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// A notice as its sender tells it: of its record `about` at `version`; a
+/// follow-up's says which request it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    pub about: GlobalId,
+    pub version: i32,
+    pub answers: Option<Answering>,
 }
 
 /// A notice of one of our records owed to a partner, and how delivering it

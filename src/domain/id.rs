@@ -14,6 +14,7 @@ pub enum RecordKind {
     Inspection,
     Alert,
     FollowUp,
+    InspectionRequest,
 }
 
 impl RecordKind {
@@ -25,6 +26,7 @@ impl RecordKind {
             RecordKind::Inspection => "Inspection",
             RecordKind::Alert => "Alert",
             RecordKind::FollowUp => "FollowUp",
+            RecordKind::InspectionRequest => "InspectionRequest",
         }
     }
 
@@ -37,6 +39,7 @@ impl RecordKind {
             RecordKind::Inspection => "inspection",
             RecordKind::Alert => "alert",
             RecordKind::FollowUp => "follow_up",
+            RecordKind::InspectionRequest => "inspection_request",
         }
     }
 
@@ -45,13 +48,14 @@ impl RecordKind {
         Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::Facility,
         RecordKind::Certificate,
         RecordKind::Product,
         RecordKind::Inspection,
         RecordKind::Alert,
         RecordKind::FollowUp,
+        RecordKind::InspectionRequest,
     ];
 
     fn from_name(name: &str) -> Option<Self> {

@@ -17,12 +17,13 @@ mod inspection;
 mod product;
 mod province;
 mod record;
+mod supervision;
 pub mod text;
 
 pub use alert::{
-    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Classification, Delivery, FollowUpData,
-    FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, Notice, NotificationBasis,
-    RECURRENCE_DAYS, RiskDecision, redelivery_delay,
+    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Answering, Classification, Delivery,
+    FollowUpData, FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, Notice,
+    NotificationBasis, RECURRENCE_DAYS, RiskDecision, Told, redelivery_delay,
 };
 pub use certificate::{
     CertificateData, CertificateKind, CertificateNumber, CertificateRecord, CertificateStatus,
@@ -38,6 +39,10 @@ pub use inspection::{ChainStage, InspectionData, InspectionRecord, InspectionRes
 pub use product::{OcopRating, ProductCategory, ProductData, ProductRecord, Stars};
 pub use province::ProvinceCode;
 pub use record::Record;
+pub use supervision::{
+    Answer, Deadlines, InspectionRequestData, InspectionRequestRecord, Link, Needed, RequestState,
+    Responsible, SUPERVISION, inspections_needed,
+};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 

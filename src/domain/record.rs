@@ -3,7 +3,7 @@
 
 use super::{
     AlertRecord, CertificateNumber, CertificateRecord, FacilityRecord, FollowUpRecord, GlobalId,
-    InspectionRecord, ProductRecord,
+    InspectionRecord, InspectionRequestRecord, ProductRecord, ProvinceCode, Told,
 };
 
 /// Any record: one of ours, or a partner's as its owner sent it.
@@ -15,6 +15,7 @@ pub enum Record {
     Inspection(InspectionRecord),
     Alert(AlertRecord),
     FollowUp(FollowUpRecord),
+    InspectionRequest(InspectionRequestRecord),
 }
 
 impl Record {
@@ -27,7 +28,26 @@ impl Record {
             Record::Inspection(r) => r.id,
             Record::Alert(r) => r.id,
             Record::FollowUp(r) => r.id,
+            Record::InspectionRequest(r) => r.id,
         }
+    }
+
+    /// The notice its owner sends `province` of this record, when it sends
+    /// one: of an alert notified to it, of a follow-up it may read, of an
+    /// inspection request assigned to it. A copy of one found in the
+    /// owner's change feed stands for a push that was lost.
+    pub fn notice_to(&self, province: ProvinceCode) -> Option<Told> {
+        let answers = match self {
+            Record::Alert(_) => None,
+            Record::FollowUp(r) => r.data.answers,
+            Record::InspectionRequest(r) if r.data.assignee == province => None,
+            _ => return None,
+        };
+        Some(Told {
+            about: self.id(),
+            version: self.version(),
+            answers,
+        })
     }
 
     /// A certificate's number.
@@ -47,6 +67,7 @@ impl Record {
             Record::Inspection(r) => r.version,
             Record::Alert(r) => r.version,
             Record::FollowUp(r) => r.version,
+            Record::InspectionRequest(r) => r.version,
         }
     }
 }

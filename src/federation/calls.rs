@@ -11,7 +11,7 @@ use super::records::{self, Reader, RemotePage};
 use super::{Budget, PartnerError, Partners, Trace};
 use crate::domain::{
     AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
-    ProductRecord, Record, StatusChangeRecord,
+    InspectionRequestRecord, ProductRecord, Record, StatusChangeRecord,
 };
 use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
 
@@ -293,6 +293,11 @@ pub const FOLLOW_UPS: List<FollowUpRecord> = List {
     query: records::follow_ups_query,
     field: "followUps",
     read: Reader::follow_up,
+};
+pub const INSPECTION_REQUESTS: List<InspectionRequestRecord> = List {
+    query: records::inspection_requests_query,
+    field: "inspectionRequests",
+    read: Reader::inspection_request,
 };
 
 /// A partner facility's own lists, which take `$facility`.

@@ -5,17 +5,33 @@
 use serde_json::json;
 
 use super::{Partner, PartnerError, Trace};
-use crate::domain::{GlobalId, RecordKind};
+use crate::domain::{RecordKind, Told};
 
-/// Our alert `$alert`, at `$version`, concerns the partner.
-pub const RECEIVE_ALERT_NOTICE: &str = "mutation Notice($alert: ID!, $version: Int!) { \
-    receiveAlertNotice(alertId: $alert, version: $version) { alertId duplicate } }";
+/// Our alert `$id`, at `$version`, concerns the partner.
+pub const RECEIVE_ALERT_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!) { \
+    receiveAlertNotice(alertId: $id, version: $version) { recordId duplicate } }";
 
-/// Tells `partner` of our record `about` at `version`; `Ok` once the partner
+/// We wrote the follow-up `$id` in the thread of an alert that concerns the
+/// partner, perhaps answering its request `$request` with our inspection.
+pub const RECEIVE_FOLLOW_UP_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!, \
+    $request: ID, $inspection: ID) { receiveFollowUpNotice(followUpId: $id, version: $version, \
+    answersRequestId: $request, inspectionId: $inspection) { recordId duplicate } }";
+
+/// Our inspection request `$id` is assigned to the partner.
+pub const RECEIVE_INSPECTION_REQUEST_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!) { \
+    receiveInspectionRequestNotice(requestId: $id, version: $version) { recordId duplicate } }";
+
+/// Tells `partner` what `told` says of our record; `Ok` once the partner
 /// has stored the notice.
-pub async fn send(partner: &Partner, about: GlobalId, version: i32) -> Result<(), PartnerError> {
+pub async fn send(partner: &Partner, told: &Told) -> Result<(), PartnerError> {
+    let about = told.about;
     let (query, field) = match about.kind {
         RecordKind::Alert => (RECEIVE_ALERT_NOTICE, "receiveAlertNotice"),
+        RecordKind::FollowUp => (RECEIVE_FOLLOW_UP_NOTICE, "receiveFollowUpNotice"),
+        RecordKind::InspectionRequest => (
+            RECEIVE_INSPECTION_REQUEST_NOTICE,
+            "receiveInspectionRequestNotice",
+        ),
         other => {
             return Err(PartnerError::BadResponse(format!(
                 "no notice is made for a {}",
@@ -23,11 +39,15 @@ pub async fn send(partner: &Partner, about: GlobalId, version: i32) -> Result<()
             )));
         }
     };
-    let variables = json!({ "alert": about.to_string(), "version": version });
+    let mut variables = json!({ "id": about.to_string(), "version": told.version });
+    if let Some(answers) = told.answers {
+        variables["request"] = json!(answers.request.to_string());
+        variables["inspection"] = json!(answers.inspection.to_string());
+    }
     let data = partner
         .query(query, variables, &Trace::from_headers(None, None))
         .await?;
-    match data[field]["alertId"].as_str() {
+    match data[field]["recordId"].as_str() {
         Some(id) if id == about.to_string() => Ok(()),
         _ => Err(PartnerError::BadResponse(format!(
             "province {} did not confirm the notice of {about}",
@@ -35,3 +55,11 @@ pub async fn send(partner: &Partner, about: GlobalId, version: i32) -> Result<()
         ))),
     }
 }
+
+/// Every mutation sent to partners, for the test that runs them on our
+/// schema.
+pub const ALL: [&str; 3] = [
+    RECEIVE_ALERT_NOTICE,
+    RECEIVE_FOLLOW_UP_NOTICE,
+    RECEIVE_INSPECTION_REQUEST_NOTICE,
+];

@@ -18,6 +18,9 @@ use crate::domain::{
     AlertStatus, Classification, HazardCategory, MeasureKind, NotificationBasis, RiskDecision,
 };
 use crate::domain::{
+    Answer, Answering, InspectionRequestData, InspectionRequestRecord, RequestState,
+};
+use crate::domain::{
     BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
     GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
     Standard, Stars, StatusChange, StoredStatus,
@@ -38,7 +41,10 @@ pub const ALERT: &str = "fragment AlertFields on Alert { id version classificati
     measures { kind detail } productIds facilityIds lots provincesConcerned { code } \
     status statusReason notifiedAt createdAt updatedAt }";
 pub const FOLLOW_UP: &str = "fragment FollowUpFields on FollowUp { id version alertId findings \
-    measures { kind detail } results createdAt }";
+    measures { kind detail } results answersRequestId inspectionId createdAt }";
+pub const INSPECTION_REQUEST: &str = "fragment InspectionRequestFields on InspectionRequest { \
+    id version alertId facilityId stage assignee { code } dueOn state answerFollowUpId \
+    answerInspectionId createdAt updatedAt }";
 
 /// The fragment that reads a kind of record, and its name.
 fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
@@ -49,6 +55,7 @@ fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
         RecordKind::Inspection => ("InspectionFields", INSPECTION),
         RecordKind::Alert => ("AlertFields", ALERT),
         RecordKind::FollowUp => ("FollowUpFields", FOLLOW_UP),
+        RecordKind::InspectionRequest => ("InspectionRequestFields", INSPECTION_REQUEST),
     }
 }
 
@@ -112,6 +119,7 @@ pub fn all_queries() -> Vec<String> {
         inspections_query(),
         alerts_query(),
         follow_ups_query(),
+        inspection_requests_query(),
         FEED.to_owned(),
         EPOCH.to_owned(),
     ]
@@ -138,6 +146,7 @@ impl Reader {
             Some("Inspection") => Record::Inspection(self.inspection(value)?),
             Some("Alert") => Record::Alert(self.alert(value)?),
             Some("FollowUp") => Record::FollowUp(self.follow_up(value)?),
+            Some("InspectionRequest") => Record::InspectionRequest(self.inspection_request(value)?),
             other => return Err(bad(format!("unknown type {other:?}"))),
         }))
     }
@@ -368,8 +377,60 @@ impl Reader {
                 findings: string(&v["findings"])?,
                 measures: measures(&v["measures"])?,
                 results: optional(&v["results"])?,
+                // A request is the alert's owner's; the inspection, ours.
+                answers: match (&v["answersRequestId"], &v["inspectionId"]) {
+                    (Value::Null, Value::Null) => None,
+                    (request, inspection) => Some(Answering {
+                        request: GlobalId::parse_kind(str(request)?, RecordKind::InspectionRequest)
+                            .ok()
+                            .filter(|r| r.province == alert.province)
+                            .ok_or_else(|| bad(format!("answersRequestId {request}")))?,
+                        inspection: self.owned_id(inspection, RecordKind::Inspection)?,
+                    }),
+                },
             },
             created_at: time(&v["createdAt"])?,
+        })
+    }
+
+    pub fn inspection_request(&self, v: &Value) -> Result<InspectionRequestRecord, PartnerError> {
+        // The facility may be of any province; the alert and the request are
+        // the asker's, the answer the assignee's.
+        let facility = GlobalId::parse_kind(str(&v["facilityId"])?, RecordKind::Facility)
+            .map_err(|e| bad(e.0))?;
+        let assignee = ProvinceCode::parse(str(&v["assignee"]["code"])?).map_err(|e| bad(e.0))?;
+        let of_assignee = |value: &Value, kind| match value {
+            Value::Null => Ok(None),
+            value => GlobalId::parse_kind(str(value)?, kind)
+                .ok()
+                .filter(|id| id.province == assignee)
+                .map(Some)
+                .ok_or_else(|| bad(format!("{} {value}", kind.name()))),
+        };
+        let answer = match (
+            of_assignee(&v["answerFollowUpId"], RecordKind::FollowUp)?,
+            of_assignee(&v["answerInspectionId"], RecordKind::Inspection)?,
+        ) {
+            (Some(follow_up), Some(inspection)) => Some(Answer {
+                follow_up,
+                inspection,
+            }),
+            _ => None,
+        };
+        Ok(InspectionRequestRecord {
+            id: self.id(&v["id"], RecordKind::InspectionRequest)?,
+            version: int(&v["version"])?,
+            data: InspectionRequestData {
+                alert: self.owned_id(&v["alertId"], RecordKind::Alert)?,
+                facility,
+                stage: coded(&v["stage"], ChainStage::from_code)?,
+                assignee,
+                due_on: date(&v["dueOn"])?,
+            },
+            state: coded(&v["state"], RequestState::from_code)?,
+            answer,
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
         })
     }
 }
@@ -579,6 +640,10 @@ pub fn alerts_query() -> String {
 
 pub fn follow_ups_query() -> String {
     list_query(RecordKind::FollowUp, "followUps", false)
+}
+
+pub fn inspection_requests_query() -> String {
+    list_query(RecordKind::InspectionRequest, "inspectionRequests", false)
 }
 
 /// The epoch of a partner's change feed.

@@ -6,22 +6,26 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::answer::{access, find, listed, local, told, wrap};
-use super::objects::{Facility, Product};
+use super::objects::{Facility, Inspection, Product};
+use super::scalars::Date;
 use super::{
     InternalOnly, Province, as_argument, as_input, audience, check, forward, heavy, opt_check,
     refused_at, store, writable_id,
 };
 use crate::access::{Consistency, Listing, Paged, Scope};
 use crate::domain::{
-    AlertData, AlertRecord, AlertStatusChange, Delivery, FollowUpData, FollowUpRecord, Hazard,
-    Measure, Notice,
+    AlertData, AlertRecord, AlertStatusChange, Answering, Deadlines, Delivery, FollowUpData,
+    FollowUpRecord, Hazard, InspectionRequestRecord, Measure, Needed, Notice, Told,
+    inspections_needed,
 };
 use crate::domain::{
-    AlertStatus, Caller, Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis,
-    RECURRENCE_DAYS, RecordKind, RiskDecision, text,
+    AlertStatus, Caller, ChainStage, Classification, GlobalId, HazardCategory, MeasureKind,
+    NotificationBasis, RECURRENCE_DAYS, RecordKind, RequestState, RiskDecision, text, today,
 };
 use crate::error::{AppError, FieldContext};
-use crate::store::{AlertFilter, FollowUpFilter, MAX_PAGE, NoticeFilter};
+use crate::store::{
+    AlertFilter, Audience, FollowUpFilter, InspectionRequestFilter, MAX_PAGE, NoticeFilter,
+};
 
 super::answer::record_object! {
     /// A rapid alert on unsafe food, owned by the province that raised it.
@@ -130,6 +134,31 @@ super::answer::record_object! {
         })
         .await
     }
+    /// The inspections this alert asks of the provinces of its chain, from
+    /// its owner, which asked.
+    async fn inspection_requests(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<InspectionRequestConnection> {
+        heavy(async {
+            let filter = InspectionRequestFilter {
+                alert: Some(self.0.id),
+                audience: audience(ctx),
+                ..Default::default()
+            };
+            let forwarded = forward(&Some(InspectionRequestFilterInput {
+                alert_id: Some(ID(self.0.id.to_string())),
+                ..Default::default()
+            }));
+            let ours = self.0.id.province == store(ctx).province();
+            let scope = if ours { Scope::Local } else { Scope::Partners };
+            let listing = Listing::new(Some(scope), None, filter, forwarded).none_of_ours(!ours);
+            listed(ctx, listing, first, after).await
+        })
+        .await
+    }
     /// Alerts of either province notified in the twelve months before this
     /// one on the same facility, or on the same product with the same hazard.
     async fn earlier_alerts(&self, ctx: &Context<'_>, scope: Option<Scope>) -> Result<Vec<Alert>> {
@@ -219,9 +248,108 @@ super::answer::record_object! {
     async fn results(&self) -> Option<&str> {
         self.0.data.results.as_deref()
     }
+    /// The inspection request this follow-up answers, which the alert's
+    /// owner made.
+    async fn answers_request_id(&self) -> Option<ID> {
+        self.0.data.answers.map(|a| ID(a.request.to_string()))
+    }
+    /// The request answered, from its owner.
+    async fn answers_request(&self, ctx: &Context<'_>) -> Result<Option<InspectionRequest>> {
+        let Some(answering) = self.0.data.answers else {
+            return Ok(None);
+        };
+        heavy(find::<InspectionRequest>(ctx, answering.request)).await
+    }
+    /// The writer's inspection that answers the request.
+    async fn inspection_id(&self) -> Option<ID> {
+        self.0.data.answers.map(|a| ID(a.inspection.to_string()))
+    }
+    /// That inspection, from its owner, the writer.
+    async fn inspection(&self, ctx: &Context<'_>) -> Result<Option<Inspection>> {
+        let Some(answering) = self.0.data.answers else {
+            return Ok(None);
+        };
+        heavy(find::<Inspection>(ctx, answering.inspection)).await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+super::answer::record_object! {
+    /// An inspection that an alert's owner asks of a province of the chain,
+    /// by the agreement's split of supervision; owned by the alert's owner.
+    /// The assignee answers it by recording the inspection
+    /// (`recordInspection` with `answersRequestId`), which adds a follow-up
+    /// to the alert's thread.
+    object InspectionRequest(InspectionRequestRecord), InspectionRequestEdge, InspectionRequestConnection;
+    province: " The owner: the province that raised the alert and asked.";
+    version: " Grows by one on each change of state.";
+    /// The alert, the asking province's.
+    async fn alert_id(&self) -> ID {
+        ID(self.0.data.alert.to_string())
+    }
+    async fn alert(&self, ctx: &Context<'_>) -> Result<Option<Alert>> {
+        heavy(find::<Alert>(ctx, self.0.data.alert)).await
+    }
+    /// The facility to inspect, which names its owner.
+    async fn facility_id(&self) -> ID {
+        ID(self.0.data.facility.to_string())
+    }
+    async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
+        heavy(find::<Facility>(ctx, self.0.data.facility)).await
+    }
+    /// The stage of the chain to inspect.
+    async fn stage(&self) -> ChainStage {
+        self.0.data.stage
+    }
+    /// The province that is to inspect.
+    async fn assignee(&self) -> Province {
+        Province(self.0.data.assignee)
+    }
+    /// The last day to answer, in Vietnam; set by the alert's risk.
+    async fn due_on(&self) -> Date {
+        Date(self.0.data.due_on)
+    }
+    async fn state(&self) -> RequestState {
+        self.0.state
+    }
+    /// Open past its last day.
+    async fn overdue(&self) -> bool {
+        self.0.overdue(today())
+    }
+    /// The assignee's follow-up that answered it.
+    async fn answer_follow_up_id(&self) -> Option<ID> {
+        self.0.answer.map(|a| ID(a.follow_up.to_string()))
+    }
+    /// The assignee's inspection that answered it.
+    async fn answer_inspection_id(&self) -> Option<ID> {
+        self.0.answer.map(|a| ID(a.inspection.to_string()))
+    }
+    /// That inspection, from the assignee.
+    async fn answer_inspection(&self, ctx: &Context<'_>) -> Result<Option<Inspection>> {
+        let Some(answer) = self.0.answer else {
+            return Ok(None);
+        };
+        heavy(find::<Inspection>(ctx, answer.inspection)).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Which inspection requests to list.
+#[derive(InputObject, Default)]
+pub struct InspectionRequestFilterInput {
+    pub alert_id: Option<ID>,
+    /// Requests assigned to this province.
+    pub assignee: Option<super::scalars::ProvinceCode>,
+    pub state: Option<RequestState>,
+    /// Open past their last day (true), or not (false).
+    pub overdue: Option<bool>,
 }
 
 /// A partner's notice of one of its alerts, as we received it; the alert is
@@ -313,7 +441,8 @@ impl AlertDelivery {
 /// What a partner's gateway is told when it delivers a notice.
 #[derive(SimpleObject)]
 pub struct NoticeReceipt {
-    pub alert_id: ID,
+    /// The record the notice is of.
+    pub record_id: ID,
     /// When the first delivery arrived.
     pub received_at: DateTime<Utc>,
     /// Whether it had been delivered before (and is stored once).
@@ -539,9 +668,11 @@ impl AlertQuery {
         after: Option<String>,
     ) -> Result<AlertNoticeConnection> {
         let request = super::pagination::request(first, after.as_deref())?;
-        let page = store(ctx)
-            .notices(&NoticeFilter { acknowledged }, request)
-            .await?;
+        let filter = NoticeFilter {
+            kind: Some(RecordKind::Alert),
+            acknowledged,
+        };
+        let page = store(ctx).notices(&filter, request).await?;
         let paged = Paged::ours(page, |(row, _)| *row);
         Ok(super::pagination::assemble(paged, |sourced| {
             AlertNotice(sourced.record.1)
@@ -595,8 +726,14 @@ impl AlertMutation {
             text::paragraph(r, text::LONG)
         })?;
         let change = AlertStatusChange { to: status, reason };
+        let needed = if status == AlertStatus::Notified {
+            inspections_asked(ctx, id).await?
+        } else {
+            Vec::new()
+        };
+        let deadlines = ctx.data_unchecked::<Deadlines>();
         let changed = store(ctx)
-            .change_alert_status(id, version, change)
+            .change_alert_status(id, version, change, &needed, deadlines)
             .await
             .map_err(as_argument)?;
         Ok(local(ctx, changed))
@@ -611,27 +748,56 @@ impl AlertMutation {
         version: i32,
     ) -> Result<NoticeReceipt> {
         let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
-        let Caller::Partner(sender) = *ctx.data::<Caller>()? else {
-            return Err(
-                AppError::Forbidden("notices come from partners' gateways".to_owned()).into(),
-            );
-        };
-        if alert.province != sender {
-            return Err(AppError::NotOwner {
-                province: alert.province,
-                message: format!(
-                    "alertId: {alert} belongs to province {}; a province notifies its own alerts",
-                    alert.province
-                ),
+        received(ctx, "alertId", alert, version, None).await
+    }
+
+    /// For partners' gateways: the partner wrote the follow-up `followUpId`
+    /// in the thread of an alert that concerns us; one that answers an
+    /// inspection request of ours (`answersRequestId`, with the partner's
+    /// `inspectionId`) answers it. Delivered again, it is stored once.
+    async fn receive_follow_up_notice(
+        &self,
+        ctx: &Context<'_>,
+        follow_up_id: ID,
+        version: i32,
+        answers_request_id: Option<ID>,
+        inspection_id: Option<ID>,
+    ) -> Result<NoticeReceipt> {
+        let follow_up =
+            GlobalId::parse_kind(&follow_up_id, RecordKind::FollowUp).field("followUpId")?;
+        let answers = match (answers_request_id, inspection_id) {
+            (None, None) => None,
+            (Some(request), Some(inspection)) => Some(Answering {
+                request: GlobalId::parse_kind(&request, RecordKind::InspectionRequest)
+                    .field("answersRequestId")?,
+                inspection: GlobalId::parse_kind(&inspection, RecordKind::Inspection)
+                    .field("inspectionId")?,
+            }),
+            (Some(_), None) => {
+                return Err(AppError::invalid(
+                    "inspectionId",
+                    "a follow-up that answers a request names its inspection",
+                )
+                .into());
             }
+            (None, Some(_)) => {
+                return Err(AppError::invalid(
+                    "answersRequestId",
+                    "an inspection is named with the request it answers",
+                )
+                .into());
+            }
+        };
+        if let Some(answering) = answers
+            && answering.inspection.province != follow_up.province
+        {
+            return Err(AppError::invalid(
+                "inspectionId",
+                "a follow-up answers with its writer's own inspection",
+            )
             .into());
         }
-        let (notice, duplicate) = store(ctx).receive_notice(alert, version).await?;
-        Ok(NoticeReceipt {
-            alert_id: ID(alert.to_string()),
-            received_at: notice.received_at,
-            duplicate,
-        })
+        received(ctx, "followUpId", follow_up, version, answers).await
     }
 
     /// Acknowledges a partner's alert notified to us: an operator has read it.
@@ -640,7 +806,8 @@ impl AlertMutation {
         Ok(AlertNotice(store(ctx).acknowledge_notice(alert).await?))
     }
 
-    /// Adds a follow-up to an open alert's thread, ours or a partner's.
+    /// Adds a follow-up to an open alert's thread, ours or a partner's; each
+    /// other province the alert concerns is sent a notice of it.
     async fn add_follow_up(&self, ctx: &Context<'_>, input: FollowUpInput) -> Result<FollowUp> {
         let alert =
             GlobalId::parse_kind(&input.alert_id, RecordKind::Alert).field("input.alertId")?;
@@ -654,36 +821,108 @@ impl AlertMutation {
             results: opt_check("input.results", input.results.as_deref(), |r| {
                 text::paragraph(r, text::LONG)
             })?,
+            answers: None,
         };
-        let store = store(ctx);
-        let partner_alert = if alert.province == store.province() {
-            None
-        } else {
-            // The alert's owner must show it to us, open; an owner that
-            // cannot say is its failure, not a missing alert.
-            let found = access(ctx).find_kind::<AlertRecord>(alert).await?;
-            if found.value.is_none()
-                && let Some(crate::access::Note::Failed { province, error }) = found.notes.first()
-            {
-                return Err(error.to_error(*province));
-            }
-            match told(ctx, found) {
-                Some(found) => Some(found.record),
-                None => {
-                    return Err(AppError::invalid(
-                        "input.alertId",
-                        format!("province {} shows us no alert {alert}", alert.province),
-                    )
-                    .into());
-                }
-            }
-        };
-        let added = store
+        let partner_alert = partner_record::<AlertRecord>(ctx, alert, "input.alertId").await?;
+        let added = store(ctx)
             .add_follow_up(data, partner_alert.as_ref())
             .await
             .map_err(as_input)?;
         Ok(local(ctx, added))
     }
+}
+
+/// A partner's record `id` as its owner shows it to us, to write about it;
+/// `None` for one of ours, which the store reads in its write. An owner
+/// that cannot say is its failure (`PARTNER_*`), not a missing record; one
+/// it does not show us is `INVALID_INPUT` on `field`.
+pub(crate) async fn partner_record<K: crate::access::Kind>(
+    ctx: &Context<'_>,
+    id: GlobalId,
+    field: &str,
+) -> Result<Option<K>> {
+    if id.province == store(ctx).province() {
+        return Ok(None);
+    }
+    let found = access(ctx).find_kind::<K>(id).await?;
+    if found.value.is_none()
+        && let Some(crate::access::Note::Failed { province, error }) = found.notes.first()
+    {
+        return Err(error.to_error(*province));
+    }
+    match told(ctx, found) {
+        Some(found) => Ok(Some(found.record)),
+        None => Err(AppError::invalid(
+            field,
+            format!(
+                "province {} shows us no {} {id}",
+                id.province,
+                id.kind.name()
+            ),
+        )
+        .into()),
+    }
+}
+
+/// Keeps a partner's notice of its record `about` (named by the argument
+/// `field`), which only the partner that owns it sends.
+pub(crate) async fn received(
+    ctx: &Context<'_>,
+    field: &str,
+    about: GlobalId,
+    version: i32,
+    answers: Option<Answering>,
+) -> Result<NoticeReceipt> {
+    let Caller::Partner(sender) = *ctx.data::<Caller>()? else {
+        return Err(AppError::Forbidden("notices come from partners' gateways".to_owned()).into());
+    };
+    if about.province != sender {
+        return Err(AppError::NotOwner {
+            province: about.province,
+            message: format!(
+                "{field}: {about} belongs to province {}; a province tells of its own records",
+                about.province
+            ),
+        }
+        .into());
+    }
+    let told = Told {
+        about,
+        version,
+        answers,
+    };
+    let (notice, duplicate) = store(ctx).receive_notice(told).await?;
+    Ok(NoticeReceipt {
+        record_id: ID(about.to_string()),
+        received_at: notice.received_at,
+        duplicate,
+    })
+}
+
+/// The inspections our draft `id`, about to be notified, asks for: by the
+/// split of supervision, over the facilities of its chain as their owners
+/// describe them now. A facility no one can describe (its owner down, our
+/// replica without it) asks for nothing, and the owner's failure is told.
+async fn inspections_asked(ctx: &Context<'_>, id: GlobalId) -> Result<Vec<Needed>> {
+    let Some(alert) = store(ctx)
+        .alerts_by_id(&[id.local], Audience::Internal)
+        .await?
+        .pop()
+    else {
+        return Ok(Vec::new());
+    };
+    let data = &alert.data;
+    let concerned = told(
+        ctx,
+        access(ctx)
+            .provinces_concerned(&data.products, &data.facilities)
+            .await?,
+    );
+    Ok(inspections_needed(
+        &concerned.chain,
+        &data.provinces,
+        id.province,
+    ))
 }
 
 /// Reads an alert's input into its data, asking the owners of the records

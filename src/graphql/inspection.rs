@@ -2,14 +2,16 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
+use super::alert::partner_record;
 use super::answer::{access, listed, local};
 use super::objects::{Inspection, InspectionConnection};
 use super::{as_input, audience, forward, opt_check, scalars, store};
 use crate::access::{Consistency, Listing, Scope};
+use crate::domain::{AlertRecord, InspectionRequestRecord};
 use crate::domain::{ChainStage, GlobalId, InspectionResult, RecordKind, text, today};
 use crate::domain::{InspectionData, InspectionRecord};
 use crate::error::{AppError, FieldContext};
-use crate::store::InspectionFilter;
+use crate::store::{Audience, InspectionFilter, Reply};
 
 /// Which inspections to list.
 #[derive(InputObject, Default)]
@@ -30,6 +32,11 @@ pub struct RecordInspectionInput {
     /// Required when the result is `FAIL`.
     pub findings: Option<String>,
     pub internal_notes: Option<String>,
+    /// The inspection request, of either province, assigned to this province,
+    /// that this inspection answers: it must be open and ask for this
+    /// facility and stage. The answer closes it and adds a follow-up to its
+    /// alert's thread.
+    pub answers_request_id: Option<ID>,
 }
 
 #[derive(Default)]
@@ -70,7 +77,8 @@ pub struct InspectionMutation;
 
 #[Object]
 impl InspectionMutation {
-    /// Records an inspection of a facility of this province.
+    /// Records an inspection: of any stage of a facility of this province, or
+    /// of the trading of a partner's facility here.
     async fn record_inspection(
         &self,
         ctx: &Context<'_>,
@@ -107,6 +115,10 @@ impl InspectionMutation {
                 .into());
             }
         }
+        let reply = match &input.answers_request_id {
+            Some(id) => Some(reply(ctx, id).await?),
+            None => None,
+        };
         let data = InspectionData {
             facility,
             stage: input.stage,
@@ -119,9 +131,30 @@ impl InspectionMutation {
                 long,
             )?,
         };
-        Ok(local::<Inspection>(
-            ctx,
-            store(ctx).record_inspection(data).await.map_err(as_input)?,
-        ))
+        let recorded = store(ctx)
+            .record_inspection(data, reply)
+            .await
+            .map_err(as_input)?;
+        Ok(local::<Inspection>(ctx, recorded))
     }
+}
+
+/// The request `id` as its owner shows it, with its alert when the owner is
+/// a partner: what an inspection that answers it writes about.
+async fn reply(ctx: &Context<'_>, id: &ID) -> Result<Reply> {
+    let field = "input.answersRequestId";
+    let id = GlobalId::parse_kind(id, RecordKind::InspectionRequest).field(field)?;
+    let request = match partner_record::<InspectionRequestRecord>(ctx, id, field).await? {
+        Some(request) => request,
+        None => store(ctx)
+            .inspection_requests_by_id(&[id.local], Audience::Internal)
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::invalid(field, format!("no inspection request {id}")))?,
+    };
+    let partner_alert = partner_record::<AlertRecord>(ctx, request.data.alert, field).await?;
+    Ok(Reply {
+        request,
+        partner_alert,
+    })
 }

@@ -25,6 +25,7 @@ mod request;
 mod resolve;
 pub mod scalars;
 mod shape;
+mod supervision;
 
 pub use answer::Returned;
 pub use objects::{Certificate, Facility, Inspection, Product};
@@ -50,6 +51,7 @@ pub struct Query(
     product::ProductQuery,
     inspection::InspectionQuery,
     alert::AlertQuery,
+    supervision::SupervisionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -59,6 +61,7 @@ pub struct Mutation(
     product::ProductMutation,
     inspection::InspectionMutation,
     alert::AlertMutation,
+    supervision::SupervisionMutation,
 );
 
 pub type CauNoiSchema = Schema<Query, Mutation, EmptySubscription>;

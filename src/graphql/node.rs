@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::alert::{Alert, FollowUp};
+use super::alert::{Alert, FollowUp, InspectionRequest};
 use super::answer::{access, told, wrap};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
 use crate::access::{Consistency, Sourced};
@@ -20,6 +20,7 @@ pub enum Node {
     Inspection(Inspection),
     Alert(Alert),
     FollowUp(FollowUp),
+    InspectionRequest(InspectionRequest),
 }
 
 impl Node {
@@ -40,6 +41,9 @@ impl Node {
             Record::Alert(record) => wrap::<Alert>(ctx, Sourced { record, provenance }).into(),
             Record::FollowUp(record) => {
                 wrap::<FollowUp>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::InspectionRequest(record) => {
+                wrap::<InspectionRequest>(ctx, Sourced { record, provenance }).into()
             }
         }
     }

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{alert, alert_concern, alert_province, follow_up};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, sea_query::Query,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Query,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +22,8 @@ use super::{
     holds_terms, matches_terms, page, search_text, stored, stored_kind,
 };
 use crate::domain::{
-    AlertData, AlertRecord, AlertStatus, AlertStatusChange, FacilityRecord, FollowUpData,
-    FollowUpRecord, Hazard, Measure,
+    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Answer, Answering, Deadlines,
+    FacilityRecord, FollowUpData, FollowUpRecord, Hazard, Measure, Needed,
 };
 use crate::domain::{
     Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis, ProvinceCode,
@@ -247,14 +247,17 @@ impl Store {
         Ok(record)
     }
 
-    /// Moves an alert along its life; notifying it shares it with the
-    /// provinces concerned.
-    #[tracing::instrument(skip(self, change), fields(to = %change.to))]
+    /// Moves an alert along its life. Notifying it shares it with the
+    /// provinces concerned and asks for the inspections `needed`, due by
+    /// `deadlines`; closing or withdrawing it cancels those still open.
+    #[tracing::instrument(skip(self, change, needed, deadlines), fields(to = %change.to))]
     pub async fn change_alert_status(
         &self,
         id: GlobalId,
         version: i32,
         change: AlertStatusChange,
+        needed: &[Needed],
+        deadlines: &Deadlines,
     ) -> Result<AlertRecord, AppError> {
         let txn = self.write().await?;
         claim(&txn, "alert", id, version).await?;
@@ -288,14 +291,24 @@ impl Store {
         };
         let change = Change::of(record.id, record.version, ChangeOperation::Update, shared);
         self.record_changes(&txn, &[change]).await?;
-        // Notified, the alert is owed to every partner concerned.
-        let owed = if record.status == AlertStatus::Notified {
-            record.data.partners(self.province)
-        } else {
-            Vec::new()
-        };
-        self.owe_notices(&txn, &owed, record.id, record.version)
-            .await?;
+        // Notified, the alert is owed to every partner concerned, and each
+        // assignee its requests.
+        let mut owed = Vec::new();
+        match record.status {
+            AlertStatus::Notified => {
+                owed = record.data.partners(self.province);
+                self.owe_notices(&txn, &owed, record.id, record.version)
+                    .await?;
+                owed.extend(
+                    self.ask_inspections(&txn, &record, needed, deadlines)
+                        .await?,
+                );
+            }
+            AlertStatus::Closed | AlertStatus::Withdrawn => {
+                self.cancel_requests(&txn, &record).await?;
+            }
+            AlertStatus::Draft | AlertStatus::UnderInvestigation => {}
+        }
         txn.commit().await?;
         if !owed.is_empty() {
             self.wake_deliverer();
@@ -367,22 +380,40 @@ impl Store {
         partner_alert: Option<&AlertRecord>,
     ) -> Result<FollowUpRecord, AppError> {
         let txn = self.write().await?;
-        let shared_with = match partner_alert {
-            Some(alert) => {
-                data.check(alert)?;
-                // The alert's owner reads the thread from each writer.
-                SharedWith::Provinces(vec![data.alert.province])
-            }
+        let record = self.write_follow_up(&txn, data, partner_alert).await?;
+        txn.commit().await?;
+        self.wake_deliverer();
+        Ok(record)
+    }
+
+    /// Writes a follow-up in `txn`, as [`Store::add_follow_up`] says; every
+    /// other province the alert concerns, its owner first, is owed a notice
+    /// of it. One that answers a request of ours answers it here.
+    pub(super) async fn write_follow_up(
+        &self,
+        txn: &DatabaseTransaction,
+        data: FollowUpData,
+        partner_alert: Option<&AlertRecord>,
+    ) -> Result<FollowUpRecord, AppError> {
+        let alert = match partner_alert {
+            Some(alert) => alert.clone(),
             None => {
                 self.owned(data.alert, "alert")?;
-                let alert = self.alert_in(&txn, data.alert).await.map_err(|e| match e {
+                self.alert_in(txn, data.alert).await.map_err(|e| match e {
                     AppError::NotFound(message) => AppError::invalid("alert", message),
                     other => other,
-                })?;
-                data.check(&alert)?;
-                SharedWith::Provinces(alert.data.partners(self.province))
+                })?
             }
         };
+        data.check(&alert)?;
+        // A partner reads our follow-ups on its own alerts, and on ours that
+        // concern it.
+        let told = if alert.id.province == self.province {
+            alert.data.partners(self.province)
+        } else {
+            vec![alert.id.province]
+        };
+        let shared_with = SharedWith::Provinces(told.clone());
         let now = Utc::now();
         let row = follow_up::ActiveModel {
             province: Set(self.province.number()),
@@ -392,11 +423,13 @@ impl Store {
             findings: Set(data.findings),
             measures: Set(measures_json(&data.measures)),
             results: Set(data.results),
+            answers_request: Set(data.answers.map(|a| a.request.local)),
+            inspection_id: Set(data.answers.map(|a| a.inspection.local)),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         let record = self.follow_up_record(row)?;
         let change = Change::of(
@@ -405,13 +438,28 @@ impl Store {
             ChangeOperation::Create,
             shared_with,
         );
-        self.record_changes(&txn, &[change]).await?;
-        txn.commit().await?;
+        self.record_changes(txn, &[change]).await?;
+        if let Some(answering) = record.data.answers
+            && answering.request.province == self.province
+        {
+            let answer = Answer {
+                follow_up: record.id,
+                inspection: answering.inspection,
+            };
+            if !self.answer_request(txn, answering.request, answer).await? {
+                return Err(AppError::Conflict(format!(
+                    "{} is no longer open for this province to answer",
+                    answering.request
+                )));
+            }
+        }
+        self.owe_notices(txn, &told, record.id, record.version)
+            .await?;
         Ok(record)
     }
 
     /// The alerts `audience` may see: a partner, those notified to it.
-    fn visible_alerts(&self, audience: Audience) -> Condition {
+    pub(super) fn visible_alerts(&self, audience: Audience) -> Condition {
         match audience {
             Audience::Internal => Condition::all(),
             Audience::Partner(partner) => Condition::all()
@@ -538,6 +586,18 @@ impl Store {
                 findings: row.findings,
                 measures: read_measures(&row.measures)?,
                 results: row.results,
+                // A request is its alert's owner's.
+                answers: match (row.answers_request, row.inspection_id) {
+                    (Some(request), Some(inspection)) => Some(Answering {
+                        request: GlobalId::new(
+                            RecordKind::InspectionRequest,
+                            alert_province,
+                            request,
+                        ),
+                        inspection: self.id(RecordKind::Inspection, inspection),
+                    }),
+                    _ => None,
+                },
             },
             created_at: row.created_at,
         })

@@ -3,12 +3,13 @@
 use chrono::Utc;
 use entity::inspection;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    QueryFilter,
 };
 
 use super::{
     Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store,
-    facility::of_visible_facilities, page, stored,
+    facility::of_visible_facilities, page, stored, supervision::Reply,
 };
 use crate::domain::{ChainStage, GlobalId, InspectionResult, ProvinceCode, RecordKind};
 use crate::domain::{FacilityRecord, InspectionData, InspectionRecord};
@@ -92,19 +93,44 @@ impl Store {
     /// Records an inspection. A facility of ours must exist here; a partner's
     /// facility must have been confirmed with its owner by the caller (only
     /// `federation` talks to partners), and only its trading is ours to inspect.
-    #[tracing::instrument(skip(self, data), fields(stage = %data.stage))]
+    /// An inspection that answers a request (`reply`) adds its follow-up to
+    /// the request's alert in the same transaction.
+    #[tracing::instrument(skip(self, data, reply), fields(stage = %data.stage))]
     pub async fn record_inspection(
         &self,
         data: InspectionData,
+        reply: Option<Reply>,
     ) -> Result<InspectionRecord, AppError> {
         data.check(self.province)?;
+        if let Some(reply) = &reply {
+            reply.request.answered_by(self.province, &data)?;
+        }
+        let txn = self.write().await?;
+        let record = self.insert_inspection(&txn, data).await?;
+        let replied = reply.is_some();
+        if let Some(reply) = reply {
+            let answer = record.data.answering(record.id, &reply.request);
+            self.write_follow_up(&txn, answer, reply.partner_alert.as_ref())
+                .await?;
+        }
+        txn.commit().await?;
+        if replied {
+            self.wake_deliverer();
+        }
+        Ok(record)
+    }
+
+    async fn insert_inspection(
+        &self,
+        txn: &DatabaseTransaction,
+        data: InspectionData,
+    ) -> Result<InspectionRecord, AppError> {
         let partner_facility = data.facility.province != self.province;
         let data_facility_province = data.facility.province;
-        let txn = self.write().await?;
         let facility_id = if partner_facility {
             data.facility.local
         } else {
-            self.existing_facility(&txn, data.facility).await?
+            self.existing_facility(txn, data.facility).await?
         };
         let now = Utc::now();
         let row = inspection::ActiveModel {
@@ -121,14 +147,14 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         let record = self.inspection_record(row)?;
         let shared_with = if partner_facility {
             // The facility's owner sees how its facility's trading was inspected.
             SharedWith::Provinces(vec![data_facility_province])
         } else {
-            SharedWith::Provinces(self.markets_of(&txn, facility_id).await?)
+            SharedWith::Provinces(self.markets_of(txn, facility_id).await?)
         };
         let change = Change {
             kind: RecordKind::Inspection,
@@ -137,8 +163,7 @@ impl Store {
             operation: ChangeOperation::Create,
             shared_with,
         };
-        self.record_changes(&txn, &[change]).await?;
-        txn.commit().await?;
+        self.record_changes(txn, &[change]).await?;
         Ok(record)
     }
 

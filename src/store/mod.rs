@@ -19,6 +19,7 @@ mod notice;
 mod outbox;
 mod product;
 mod replica;
+mod supervision;
 
 pub use alert::{AlertFilter, FollowUpFilter};
 pub use audit::AuditFilter;
@@ -30,6 +31,7 @@ pub use notice::NoticeFilter;
 pub use outbox::Owed;
 pub use product::ProductFilter;
 pub use replica::{ReplicaRow, SyncPage, SyncState};
+pub use supervision::{InspectionRequestFilter, Reply};
 
 use std::time::Duration;
 
@@ -335,6 +337,12 @@ impl Store {
                         .await?
                         .into_iter()
                         .map(Record::FollowUp),
+                ),
+                RecordKind::InspectionRequest => records.extend(
+                    self.inspection_requests_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::InspectionRequest),
                 ),
             }
         }

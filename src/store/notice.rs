@@ -5,32 +5,32 @@ use chrono::Utc;
 use entity::notice;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 
 use super::{Page, PageRequest, Store, page, stored, stored_kind};
-use crate::domain::{GlobalId, Notice, ProvinceCode};
+use crate::domain::{Answer, GlobalId, Notice, ProvinceCode, RecordKind, Told};
 use crate::error::AppError;
 
 /// Which notices a list holds.
 #[derive(Debug, Clone, Default)]
 pub struct NoticeFilter {
+    /// Notices of records of this kind.
+    pub kind: Option<RecordKind>,
     pub acknowledged: Option<bool>,
 }
 
 impl Store {
     /// Keeps the notice that the partner owning `about` sent of it at
     /// `version`; a notice delivered again is the same notice (its version
-    /// kept at the latest). Says whether it was known already.
+    /// kept at the latest). A follow-up that `answers` a request of ours
+    /// answers it. Says whether the notice was known already.
     #[tracing::instrument(skip(self))]
-    pub async fn receive_notice(
-        &self,
-        about: GlobalId,
-        version: i32,
-    ) -> Result<(Notice, bool), AppError> {
+    pub async fn receive_notice(&self, told: Told) -> Result<(Notice, bool), AppError> {
+        let about = told.about;
         let txn = self.write().await?;
-        let known = self.note_notice(&txn, about, version).await?;
+        let known = self.note_notice(&txn, told).await?;
         let notice = notice_of(&txn, about)
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the notice of {about} vanished")))?;
@@ -41,12 +41,29 @@ impl Store {
     /// Keeps, in `txn`, the notice of `about` at `version` — pushed by its
     /// owner, or found in the owner's change feed by a sync — once: says
     /// whether it was known already (its version then kept at the latest).
+    /// A follow-up that `answers` an open request of ours, assigned to its
+    /// writer, answers it; any other it names stays as it is.
     pub(super) async fn note_notice(
         &self,
-        txn: &impl sea_orm::ConnectionTrait,
-        about: GlobalId,
-        version: i32,
+        txn: &DatabaseTransaction,
+        told: Told,
     ) -> Result<bool, AppError> {
+        let Told {
+            about,
+            version,
+            answers,
+        } = told;
+        if let Some(answering) = answers
+            && about.kind == RecordKind::FollowUp
+        {
+            let answer = Answer {
+                follow_up: about,
+                inspection: answering.inspection,
+            };
+            if !self.answer_request(txn, answering.request, answer).await? {
+                tracing::info!(%about, request = %answering.request, "a follow-up answers no open request of ours");
+            }
+        }
         use notice::Column as N;
         let inserted = notice::Entity::insert(notice::ActiveModel {
             sender: Set(about.province.number()),
@@ -111,6 +128,9 @@ impl Store {
     ) -> Result<Page<(i64, Notice)>, AppError> {
         use notice::Column as N;
         let mut select = notice::Entity::find();
+        if let Some(kind) = filter.kind {
+            select = select.filter(N::Kind.eq(kind.code()));
+        }
         if let Some(acknowledged) = filter.acknowledged {
             select = select.filter(if acknowledged {
                 N::AcknowledgedAt.is_not_null()

@@ -16,8 +16,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{Store, stored, stored_kind};
-use crate::domain::{Delivery, GlobalId, ProvinceCode};
+use super::{Audience, Store, stored, stored_kind};
+use crate::domain::{Delivery, GlobalId, ProvinceCode, RecordKind, Told};
 use crate::error::AppError;
 
 /// Most entries one pass of a deliverer claims.
@@ -28,6 +28,8 @@ const CLAIMED_AT_ONCE: u64 = 64;
 pub struct Owed {
     id: i64,
     pub delivery: Delivery,
+    /// What the notice says.
+    pub told: Told,
 }
 
 impl Store {
@@ -106,13 +108,41 @@ impl Store {
                 .rows_affected
                 == 1;
             if won {
+                let delivery = self.delivery(row.clone())?;
                 claimed.push(Owed {
                     id: row.id,
-                    delivery: self.delivery(row)?,
+                    told: Told {
+                        about: delivery.about,
+                        version: delivery.version,
+                        answers: None,
+                    },
+                    delivery,
                 });
             }
         }
+        self.fill_answers(&mut claimed).await?;
         Ok(claimed)
+    }
+
+    /// Says, in the notices of our follow-ups, which requests they answer.
+    async fn fill_answers(&self, owed: &mut [Owed]) -> Result<(), AppError> {
+        let follow_ups: Vec<i64> = owed
+            .iter()
+            .filter(|o| o.told.about.kind == RecordKind::FollowUp)
+            .map(|o| o.told.about.local)
+            .collect();
+        if follow_ups.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .follow_ups_by_id(&follow_ups, Audience::Internal)
+            .await?;
+        for o in owed {
+            if let Some(follow_up) = written.iter().find(|f| f.id == o.told.about) {
+                o.told.answers = follow_up.data.answers;
+            }
+        }
+        Ok(())
     }
 
     /// Records an attempt at a claimed notice: delivered, or failed with

@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::Store;
-use crate::domain::{CertificateNumber, GlobalId, ProvinceCode};
+use crate::domain::{CertificateNumber, ProvinceCode, Told};
 use crate::error::AppError;
 
 /// Rows upserted per statement: 7 values each, well inside both databases'
@@ -57,9 +57,9 @@ pub struct SyncPage {
     pub rows: Vec<ReplicaRow>,
     /// Records the partner no longer shares (or no longer has): `(kind, id)`.
     pub removed: Vec<(String, i64)>,
-    /// The partner's alerts in the page, each notified to us, at their
-    /// version: kept as notices, in case the partner's push of one was lost.
-    pub notices: Vec<(GlobalId, i32)>,
+    /// The notices the partner sends us of records in the page: kept, in
+    /// case the partner's push of one was lost.
+    pub notices: Vec<Told>,
 }
 
 impl Store {
@@ -231,8 +231,8 @@ impl Store {
                 .await?
                 .rows_affected;
         }
-        for (about, version) in &page.notices {
-            self.note_notice(&txn, *about, *version).await?;
+        for told in &page.notices {
+            self.note_notice(&txn, *told).await?;
         }
         sync_state::ActiveModel {
             province: sea_orm::ActiveValue::Unchanged(province.number()),

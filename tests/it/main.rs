@@ -27,6 +27,7 @@ mod properties;
 mod schema;
 mod sharing;
 mod storage;
+mod supervision;
 mod sync;
 mod tls;
 mod validation;

@@ -33,7 +33,11 @@ fn every_caller_against_every_query_and_mutation() {
     assert!(fields.len() > 20, "{fields:?}");
     let operator_only = ["auditLog", "auditHead"];
     let internal_only = ["provinces", "alertNotices"];
-    let for_partners = ["receiveAlertNotice"];
+    let for_partners = [
+        "receiveAlertNotice",
+        "receiveFollowUpNotice",
+        "receiveInspectionRequestNotice",
+    ];
     let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
     for (operation, field) in &fields {
         let query = *operation == OperationType::Query;

@@ -27,6 +27,28 @@ fn the_schema_speaks_the_domain() {
 }
 
 #[tokio::test]
+async fn every_notice_sent_to_partners_runs_on_our_own_schema() {
+    let (thai_nguyen, nghe_an) = crate::helpers::spawn_pair().await;
+    let gateway = thai_nguyen.client(Some(&nghe_an.pki.leaf("40", caunoi::domain::Role::Gateway)));
+    let variables = [
+        serde_json::json!({ "id": "Alert:40:1", "version": 1 }),
+        serde_json::json!({ "id": "FollowUp:40:1", "version": 1,
+                            "request": "InspectionRequest:19:1", "inspection": "Inspection:40:1" }),
+        serde_json::json!({ "id": "InspectionRequest:40:1", "version": 1 }),
+    ];
+    for (mutation, variables) in caunoi::federation::notice::ALL.iter().zip(variables) {
+        let (status, answer) = thai_nguyen
+            .post_with(&gateway, mutation, variables.clone())
+            .await;
+        assert_eq!(status, 200, "{mutation}\n{answer:#}");
+        assert!(answer.get("errors").is_none(), "{mutation}\n{answer:#}");
+        let receipt = answer["data"].as_object().unwrap().values().next().unwrap();
+        assert_eq!(receipt["recordId"], variables["id"], "{answer:#}");
+        assert_eq!(receipt["duplicate"], false, "{answer:#}");
+    }
+}
+
+#[tokio::test]
 async fn every_query_sent_to_partners_runs_on_our_own_schema() {
     let gw = crate::helpers::spawn_gateway().await;
     let variables = serde_json::json!({

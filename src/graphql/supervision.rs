@@ -1,0 +1,71 @@
+//! The split of supervision: the inspection requests an alert's owner makes
+//! of the provinces of its chain, listed for the provinces that are to
+//! inspect, and the notice of one that a partner's gateway delivers.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::alert::{
+    InspectionRequestConnection, InspectionRequestFilterInput, NoticeReceipt, received,
+};
+use super::answer::listed;
+use super::{audience, forward};
+use crate::access::{Consistency, Listing, Scope};
+use crate::domain::{GlobalId, InspectionRequestRecord, RecordKind};
+use crate::error::FieldContext;
+use crate::store::InspectionRequestFilter;
+
+#[derive(Default)]
+pub struct SupervisionQuery;
+
+#[Object]
+impl SupervisionQuery {
+    /// Inspection requests this province made and, with `scope`, those its
+    /// partners made (of which they show us the ones on alerts that
+    /// concern us); `filter.assignee` with our own code and `state: OPEN`
+    /// (or `overdue: true`) is our inspectors' work.
+    async fn inspection_requests(
+        &self,
+        ctx: &Context<'_>,
+        scope: Option<Scope>,
+        consistency: Option<Consistency>,
+        filter: Option<InspectionRequestFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<InspectionRequestConnection> {
+        let forwarded = forward(&filter);
+        let filter = filter.unwrap_or_default();
+        let filter = InspectionRequestFilter {
+            alert: filter
+                .alert_id
+                .map(|id| GlobalId::parse_kind(&id, RecordKind::Alert).field("filter.alertId"))
+                .transpose()?,
+            assignee: filter.assignee.map(|code| code.0),
+            state: filter.state,
+            overdue: filter.overdue,
+            audience: audience(ctx),
+        };
+        let listing =
+            Listing::<InspectionRequestRecord>::new(scope, consistency, filter, forwarded);
+        listed(ctx, listing, first, after).await
+    }
+}
+
+#[derive(Default)]
+pub struct SupervisionMutation;
+
+#[Object]
+impl SupervisionMutation {
+    /// For partners' gateways: the partner asks us, by its request
+    /// `requestId` at `version`, for an inspection. Delivered again, it is
+    /// stored once.
+    async fn receive_inspection_request_notice(
+        &self,
+        ctx: &Context<'_>,
+        request_id: ID,
+        version: i32,
+    ) -> Result<NoticeReceipt> {
+        let request =
+            GlobalId::parse_kind(&request_id, RecordKind::InspectionRequest).field("requestId")?;
+        received(ctx, "requestId", request, version, None).await
+    }
+}
