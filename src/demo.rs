@@ -197,7 +197,8 @@ pub async fn show(here: &App, there: &App) -> anyhow::Result<bool> {
         let (ok, _) = ask(here, &dashboard, &example).await?;
         all_ok &= ok;
     }
-    Ok(alert_story(here, there).await? && all_ok)
+    let alerted = alert_story(here, there).await?;
+    Ok(attention_story(here, there).await? && alerted && all_ok)
 }
 
 /// Asks `example` of `app` as `identity`, prints the question and the answer,
@@ -453,6 +454,81 @@ query Thread($id: ID!) {
     Ok(ok)
 }
 
+/// A certificate withdrawn across the border: `there` suspends the
+/// certificate of one of its facilities that supplies `here`, which is told
+/// for its attention, as it would be of an alert.
+async fn attention_story(here: &App, there: &App) -> anyhow::Result<bool> {
+    let (us, them) = (here.store().province(), there.store().province());
+    let certificate = first_json(
+        there,
+        &Identity::local(them, Role::Dashboard),
+        &format!(
+            "certificates(filter: {{ status: ACTIVE, suppliesTo: \"{us}\" }}, scope: LOCAL, first: 1) \
+             {{ edges {{ node {{ id version number }} }} }}"
+        ),
+        "/certificates/edges/0/node",
+    )
+    .await?;
+    let sent = there.notices_sent();
+    let before = sent.borrow().delivered;
+    let suspend = Example {
+        question: format!(
+            "An operator of province {them} suspends the certificate of a facility that supplies province {us}"
+        ),
+        query: r#"
+mutation Suspend($id: ID!, $version: Int!, $on: Date!) {
+  suspendCertificate(id: $id, version: $version, effectiveOn: $on,
+                     reason: "Vi phạm điều kiện bảo quản; chờ khắc phục") { number status }
+}"#,
+        variables: json!({ "id": certificate["id"], "version": certificate["version"],
+                           "on": crate::domain::today().to_string() }),
+        check: Box::new(|data| match data["suspendCertificate"]["status"].as_str() {
+            Some("SUSPENDED") => Ok(()),
+            other => Err(format!("expected SUSPENDED, got {other:?}")),
+        }),
+    };
+    let mut ok = ask(there, &Identity::local(them, Role::Operator), &suspend)
+        .await?
+        .0;
+    ok &= delivered(sent, before, "the notice", us).await;
+    let told = Example {
+        question: format!(
+            "Province {us} was told, for its attention, as of an alert of province {them}"
+        ),
+        query: r#"
+query Told {
+  alertNotices(acknowledged: false, first: 100) {
+    edges { node { alertId receivedAt alert { classification subject facilities { name } } } }
+  }
+}"#,
+        variables: json!({}),
+        check: Box::new({
+            let number = certificate["number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            move |data| {
+                let edges = non_empty(&data["alertNotices"]["edges"])?;
+                let told = edges.iter().any(|e| {
+                    let alert = &e["node"]["alert"];
+                    alert["classification"] == json!("INFORMATION_FOR_ATTENTION")
+                        && alert["subject"]
+                            .as_str()
+                            .is_some_and(|s| s.contains(&number))
+                });
+                if !told {
+                    return Err(format!("no notice of the suspension of {number}"));
+                }
+                Ok(())
+            }
+        }),
+    };
+    ok &= ask(here, &Identity::local(us, Role::Dashboard), &told)
+        .await?
+        .0;
+    Ok(ok)
+}
+
 /// Whether a gateway's deliverer, `sent`, delivers more than `before`
 /// notices within ten seconds; says so when it does not.
 async fn delivered(
@@ -480,13 +556,20 @@ async fn first(
     selection: &str,
     pointer: &str,
 ) -> anyhow::Result<String> {
+    let found = first_json(app, identity, selection, pointer).await?;
+    Ok(found.as_str().unwrap_or_default().to_owned())
+}
+
+/// The value at `pointer` in the answer to `{ <selection> }`, or null.
+async fn first_json(
+    app: &App,
+    identity: &Identity,
+    selection: &str,
+    pointer: &str,
+) -> anyhow::Result<Value> {
     let query = format!("{{ {selection} }}");
     let answer = serde_json::to_value(app.execute(identity, query.as_str()).await)?;
-    Ok(answer["data"]
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned())
+    Ok(answer["data"].pointer(pointer).cloned().unwrap_or_default())
 }
 
 fn examples(

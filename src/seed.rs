@@ -448,7 +448,7 @@ impl Seeder<'_> {
             3 | 9 => {
                 let on = issued_on + Days::new(self.rng.u64(0..since_issue));
                 self.store
-                    .change_certificate_status(
+                    .import_certificate_status(
                         certificate.id,
                         certificate.version,
                         StatusAction {
@@ -462,7 +462,7 @@ impl Seeder<'_> {
             5 => {
                 let on = issued_on + Days::new(self.rng.u64(0..since_issue));
                 self.store
-                    .change_certificate_status(
+                    .import_certificate_status(
                         certificate.id,
                         certificate.version,
                         StatusAction {

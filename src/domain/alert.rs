@@ -3,9 +3,9 @@
 //! concerned adds what it finds to the alert's thread as follow-ups, each
 //! owned by the province that wrote it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{GlobalId, ProvinceCode, Refusal, coded_enum, text};
+use super::{CertificateNumber, GlobalId, ProvinceCode, Refusal, StoredStatus, coded_enum, text};
 
 coded_enum! {
     /// What the alert asks of the provinces it concerns.
@@ -218,6 +218,72 @@ impl AlertData {
             .copied()
             .filter(|p| *p != owner)
             .collect()
+    }
+}
+
+/// A certificate of ours withdrawn — suspended or revoked — from a facility
+/// whose food is sold in other provinces.
+#[derive(Debug, Clone)]
+pub struct Withdrawal<'a> {
+    pub number: &'a CertificateNumber,
+    pub to: StoredStatus,
+    pub effective_on: NaiveDate,
+    pub reason: Option<&'a str>,
+    pub facility: GlobalId,
+    pub facility_name: &'a str,
+}
+
+impl AlertData {
+    /// The alert that tells `provinces` (ours first) of a withdrawal: for
+    /// their attention, since what the facility made under the certificate
+    /// is sold on their markets. A suspension or revocation says the
+    /// facility no longer keeps the conditions of food safety; that is its
+    /// hazard. `None` for a certificate made active again.
+    pub fn of_withdrawal(
+        withdrawal: &Withdrawal<'_>,
+        provinces: Vec<ProvinceCode>,
+    ) -> Option<Self> {
+        let Withdrawal {
+            number,
+            effective_on,
+            facility,
+            facility_name,
+            ..
+        } = withdrawal;
+        let done = match withdrawal.to {
+            StoredStatus::Suspended => "Đình chỉ",
+            StoredStatus::Revoked => "Thu hồi",
+            StoredStatus::Active => return None,
+        };
+        let mut description = format!(
+            "{done} giấy chứng nhận {number} của {facility_name} từ ngày {}.",
+            effective_on.format("%d/%m/%Y")
+        );
+        if let Some(reason) = withdrawal.reason {
+            description.push_str(&format!(" Lý do: {reason}"));
+        }
+        Some(Self {
+            classification: Classification::InformationForAttention,
+            risk: RiskDecision::Undecided,
+            basis: NotificationBasis::OfficialControl,
+            subject: format!("{done} giấy chứng nhận {number}"),
+            description,
+            hazards: vec![Hazard {
+                category: HazardCategory::Other,
+                agent: "Không bảo đảm điều kiện an toàn thực phẩm".to_owned(),
+                result: None,
+                unit: None,
+                legal_limit: None,
+            }],
+            measures: vec![Measure {
+                kind: MeasureKind::CertificateSuspension,
+                detail: Some(format!("{done} giấy chứng nhận {number}")),
+            }],
+            products: Vec::new(),
+            facilities: vec![*facility],
+            lots: Vec::new(),
+            provinces,
+        })
     }
 }
 

@@ -23,7 +23,7 @@ pub mod text;
 pub use alert::{
     AlertData, AlertRecord, AlertStatus, AlertStatusChange, Answering, Classification, Delivery,
     FollowUpData, FollowUpRecord, Hazard, HazardCategory, Measure, MeasureKind, Notice,
-    NotificationBasis, RECURRENCE_DAYS, RiskDecision, Told, redelivery_delay,
+    NotificationBasis, RECURRENCE_DAYS, RiskDecision, Told, Withdrawal, redelivery_delay,
 };
 pub use certificate::{
     CertificateData, CertificateKind, CertificateNumber, CertificateRecord, CertificateStatus,

@@ -16,6 +16,7 @@ pub enum RecordType {
     Inspection,
     Alert,
     FollowUp,
+    InspectionRequest,
 }
 
 impl From<RecordType> for RecordKind {
@@ -27,6 +28,7 @@ impl From<RecordType> for RecordKind {
             RecordType::Inspection => RecordKind::Inspection,
             RecordType::Alert => RecordKind::Alert,
             RecordType::FollowUp => RecordKind::FollowUp,
+            RecordType::InspectionRequest => RecordKind::InspectionRequest,
         }
     }
 }

@@ -178,34 +178,67 @@ impl Store {
     /// Raises an alert as a draft, seen by no one outside the province until
     /// it is notified.
     #[tracing::instrument(skip(self, data))]
-    pub async fn raise_alert(&self, mut data: AlertData) -> Result<AlertRecord, AppError> {
+    pub async fn raise_alert(&self, data: AlertData) -> Result<AlertRecord, AppError> {
+        let txn = self.write().await?;
+        let record = self.insert_alert(&txn, data, AlertStatus::Draft).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// Raises, in `txn`, an alert notified at once — one a write of ours
+    /// owes the provinces concerned (a certificate withdrawn) — and owes
+    /// each partner concerned its notice.
+    pub(super) async fn raise_notified(
+        &self,
+        txn: &DatabaseTransaction,
+        data: AlertData,
+    ) -> Result<AlertRecord, AppError> {
+        let record = self.insert_alert(txn, data, AlertStatus::Notified).await?;
+        let partners = record.data.partners(self.province);
+        self.owe_notices(txn, &partners, record.id, record.version)
+            .await?;
+        Ok(record)
+    }
+
+    /// Writes a new alert, a draft or notified, in `txn`.
+    async fn insert_alert(
+        &self,
+        txn: &DatabaseTransaction,
+        mut data: AlertData,
+        status: AlertStatus,
+    ) -> Result<AlertRecord, AppError> {
         data.check()?;
         tidy(&mut data);
-        let txn = self.write().await?;
         let now = Utc::now();
+        let notified_at = (status == AlertStatus::Notified).then_some(now);
         let row = alert::ActiveModel {
             province: Set(self.province.number()),
             version: Set(1),
-            status: Set(AlertStatus::Draft.code().to_owned()),
+            status: Set(status.code().to_owned()),
+            notified_at: Set(notified_at),
             created_at: Set(now),
             ..alert_columns(&data, now)
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        replace_concerns(&txn, row.id, &data).await?;
+        replace_concerns(txn, row.id, &data).await?;
         let record = AlertRecord {
             id: self.id(RecordKind::Alert, row.id),
             version: row.version,
             data,
-            status: AlertStatus::Draft,
+            status,
             status_reason: None,
-            notified_at: None,
+            notified_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         };
-        let change = Change::of(record.id, record.version, ChangeOperation::Create, nobody());
-        self.record_changes(&txn, &[change]).await?;
-        txn.commit().await?;
+        // A draft is shared with no one.
+        let shared = match notified_at {
+            Some(_) => SharedWith::Provinces(record.data.partners(self.province)),
+            None => nobody(),
+        };
+        let change = Change::of(record.id, record.version, ChangeOperation::Create, shared);
+        self.record_changes(txn, &[change]).await?;
         Ok(record)
     }
 

@@ -18,7 +18,8 @@ use super::{
     holds_terms, matches_terms, page, search_text, stored,
 };
 use crate::domain::{
-    CertificateData, CertificateRecord, FacilityRecord, Renewal, StatusAction, StatusChangeRecord,
+    AlertData, CertificateData, CertificateRecord, FacilityRecord, Renewal, StatusAction,
+    StatusChangeRecord, Withdrawal,
 };
 use crate::domain::{
     CertificateKind, CertificateNumber, CertificateStatus, GlobalId, Grade, ProvinceCode,
@@ -321,13 +322,36 @@ impl Store {
         Ok(record)
     }
 
-    /// Suspends, reinstates or revokes a certificate.
-    #[tracing::instrument(skip(self, action), fields(to = %action.to))]
+    /// Suspends, reinstates or revokes a certificate. A certificate
+    /// withdrawn from a facility that supplies partners raises, in the same
+    /// transaction, an alert for their attention, notified at once.
     pub async fn change_certificate_status(
         &self,
         id: GlobalId,
         version: i32,
         action: StatusAction,
+    ) -> Result<CertificateRecord, AppError> {
+        self.status_change(id, version, action, true).await
+    }
+
+    /// Records a change of status from the province's past records, as an
+    /// import does: history, which no partner is told of as news.
+    pub async fn import_certificate_status(
+        &self,
+        id: GlobalId,
+        version: i32,
+        action: StatusAction,
+    ) -> Result<CertificateRecord, AppError> {
+        self.status_change(id, version, action, false).await
+    }
+
+    #[tracing::instrument(skip(self, action), fields(to = %action.to))]
+    async fn status_change(
+        &self,
+        id: GlobalId,
+        version: i32,
+        action: StatusAction,
+        news: bool,
     ) -> Result<CertificateRecord, AppError> {
         let txn = self.write().await?;
         claim(&txn, "certificate", id, version).await?;
@@ -358,14 +382,42 @@ impl Store {
             id.local,
             action.to,
             action.effective_on,
-            action.reason,
+            action.reason.clone(),
         )
         .await?;
         let record = self.certificate_in(&txn, id.local).await?;
-        let shared = self.certificate_audience(&txn, &record).await?;
+        let markets = self.markets_of(&txn, record.data.facility.local).await?;
+        let shared = SharedWith::Provinces(markets.clone());
         self.record_changes(&txn, &[record.change(ChangeOperation::Update, shared)])
             .await?;
+        // The provinces the facility supplies are told, for their attention.
+        let told = if news && markets.iter().any(|p| *p != self.province) {
+            let facility = facility::Entity::find_by_id(record.data.facility.local)
+                .one(&txn)
+                .await?
+                .map(|row| row.name)
+                .unwrap_or_default();
+            let withdrawal = Withdrawal {
+                number: &record.number,
+                to: action.to,
+                effective_on: action.effective_on,
+                reason: action.reason.as_deref(),
+                facility: record.data.facility,
+                facility_name: &facility,
+            };
+            let mut provinces = markets;
+            provinces.push(self.province);
+            match AlertData::of_withdrawal(&withdrawal, provinces) {
+                Some(alert) => Some(self.raise_notified(&txn, alert).await?),
+                None => None,
+            }
+        } else {
+            None
+        };
         txn.commit().await?;
+        if told.is_some() {
+            self.wake_deliverer();
+        }
         Ok(record)
     }
 

@@ -851,3 +851,116 @@ async fn a_notice_whose_push_never_came_is_caught_up_from_the_partners_feed() {
         "{pushed:#}"
     );
 }
+
+#[tokio::test]
+async fn a_certificate_withdrawn_from_a_facility_supplying_a_partner_tells_it_for_attention() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let mut sent = thai_nguyen.app.notices_sent();
+    let supplier = thai_nguyen
+        .create_facility("Hợp tác xã chè Tân Cương", json!({ "suppliesTo": ["40"] }))
+        .await;
+    let at_home = thai_nguyen
+        .create_facility("Hộ chè La Bằng", json!({ "suppliesTo": [] }))
+        .await;
+    let issue = |facility: &Value| {
+        let id = facility["id"].as_str().unwrap().to_owned();
+        let gw = &thai_nguyen;
+        async move {
+            gw.issue_certificate(&id, json!({ "issuedOn": crate::helpers::day(-100) }))
+                .await
+        }
+    };
+    let (sold, kept) = (issue(&supplier).await, issue(&at_home).await);
+    let act = |mutation: &str, certificate: &Value, version: i64, reason: Option<&str>| {
+        let (declared, argument) = match reason {
+            Some(_) => (", $r: String!", ", reason: $r"),
+            None => ("", ""),
+        };
+        let query = format!(
+            "mutation($id: ID!, $v: Int!{declared}) {{ {mutation}(id: $id, version: $v{argument}, \
+             effectiveOn: \"{}\") {{ status }} }}",
+            crate::helpers::day(0)
+        );
+        let variables = json!({ "id": certificate["id"], "v": version, "r": reason });
+        let gw = &thai_nguyen;
+        async move { gw.data(&query, variables).await }
+    };
+    let attention = "{ alerts(filter: { classification: INFORMATION_FOR_ATTENTION }) {
+        edges { node { id status subject description facilityIds provincesConcerned { code }
+                       measures { kind } } } } }";
+    act(
+        "suspendCertificate",
+        &kept,
+        1,
+        Some("Không duy trì điều kiện vệ sinh"),
+    )
+    .await;
+    let none = thai_nguyen.data(attention, json!({})).await;
+    assert_eq!(
+        none["alerts"]["edges"],
+        json!([]),
+        "a facility that supplies no partner tells no one"
+    );
+
+    act(
+        "suspendCertificate",
+        &sold,
+        1,
+        Some("Mẫu chè vượt dư lượng"),
+    )
+    .await;
+    delivered(&mut sent, 1).await;
+    let raised = thai_nguyen.data(attention, json!({})).await;
+    let alert = &raised["alerts"]["edges"][0]["node"];
+    assert_eq!(alert["status"], "NOTIFIED");
+    let number = sold["number"].as_str().unwrap();
+    assert_eq!(
+        alert["subject"],
+        format!("Đình chỉ giấy chứng nhận {number}")
+    );
+    assert!(
+        alert["description"]
+            .as_str()
+            .unwrap()
+            .contains("Mẫu chè vượt dư lượng")
+    );
+    assert_eq!(alert["facilityIds"], json!([supplier["id"]]));
+    assert_eq!(
+        alert["provincesConcerned"],
+        json!([{ "code": "19" }, { "code": "40" }])
+    );
+    assert_eq!(
+        alert["measures"],
+        json!([{ "kind": "CERTIFICATE_SUSPENSION" }])
+    );
+    let received = nghe_an
+        .data(
+            "{ alertNotices { edges { node { alertId alert { classification } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        received["alertNotices"]["edges"],
+        json!([{ "node": { "alertId": alert["id"],
+                           "alert": { "classification": "INFORMATION_FOR_ATTENTION" } } }])
+    );
+
+    // Made active again, nothing more is said; revoked, it is said again.
+    act("reinstateCertificate", &sold, 2, None).await;
+    act("revokeCertificate", &sold, 3, Some("Cơ sở ngừng sản xuất")).await;
+    delivered(&mut sent, 2).await;
+    let raised = thai_nguyen.data(attention, json!({})).await;
+    let subjects: Vec<&Value> = raised["alerts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["subject"])
+        .collect();
+    assert_eq!(
+        subjects,
+        vec![
+            &json!(format!("Đình chỉ giấy chứng nhận {number}")),
+            &json!(format!("Thu hồi giấy chứng nhận {number}")),
+        ]
+    );
+}

@@ -94,6 +94,8 @@ async fn every_write_appends_its_changes_in_commit_order() {
             change(&certificate["id"], 2, "UPDATE"),
             change(&renewed, 1, "CREATE"),
             change(&renewed, 2, "UPDATE"),
+            // The suspension tells the partner the facility supplies.
+            change(&json!("Alert:19:1"), 1, "CREATE"),
             change(&product, 1, "CREATE"),
         ]
     );
