@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use axum::{
     Extension, Router,
-    extract::{Request, State},
+    extract::{
+        Request, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
     http::{HeaderName, StatusCode},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -32,6 +35,7 @@ use crate::server::http::{self, Media};
 use crate::server::identity::Identity;
 use crate::server::metrics::{self, CountHandshakes};
 use crate::store::Store;
+use crate::subscriptions;
 use crate::turn::{Turn, Turns};
 
 /// A built gateway.
@@ -167,80 +171,83 @@ impl App {
         let variables = request.variables.clone();
         let operation_name = request.operation_name.clone();
         let returned = Arc::new(Returned::default());
-        let (mut executed, outcome, turn) =
-            match graphql::prepare(&self.schemas, caller, request, hop) {
-                Err(refused) => (*refused, Outcome::Refused, None),
-                Ok(prepared) => {
-                    let operation = prepared.operation();
-                    let text = prepared.text().clone();
-                    let cheap = prepared.cheap();
-                    let run = async {
-                        let turn = match pace {
-                            Pace::Lined { .. } => self.turns.take(caller, cheap).await?,
-                            Pace::Unlined => Turn::none(),
-                        };
-                        let executed = graphql::run(
-                            &self.schemas,
-                            prepared,
-                            returned.clone(),
-                            trace,
-                            turn.clone(),
-                        )
-                        .await;
-                        Ok((executed, turn))
+        let (mut executed, outcome, turn) = match graphql::prepare(
+            &self.schemas,
+            caller,
+            request,
+            hop,
+            graphql::Transport::Post,
+        ) {
+            Err(refused) => (*refused, Outcome::Refused, None),
+            Ok(prepared) => {
+                let operation = prepared.operation();
+                let text = prepared.text().clone();
+                let cheap = prepared.cheap();
+                let run = async {
+                    let turn = match pace {
+                        Pace::Lined { .. } => self.turns.take(caller, cheap).await?,
+                        Pace::Unlined => Turn::none(),
                     };
-                    let ran = match pace {
-                        Pace::Lined { deadline } => {
-                            tokio::time::timeout_at(deadline, run).await.ok()
-                        }
-                        Pace::Unlined => Some(run.await),
-                    };
-                    match ran {
-                        Some(Err(crate::turn::Shed)) => {
-                            tracing::warn!("request shed: every turn at work, the line full");
-                            metrics::request(
-                                caller.label(),
-                                operation_label(operation),
-                                "shed",
-                                started.elapsed(),
-                            );
-                            return Written::new(
-                                async_graphql::Response::from_errors(vec![graphql::coded_error(
-                                    "the gateway is overloaded: every turn is at work and the \
+                    let executed = graphql::run(
+                        &self.schemas,
+                        prepared,
+                        returned.clone(),
+                        trace,
+                        turn.clone(),
+                    )
+                    .await;
+                    Ok((executed, turn))
+                };
+                let ran = match pace {
+                    Pace::Lined { deadline } => tokio::time::timeout_at(deadline, run).await.ok(),
+                    Pace::Unlined => Some(run.await),
+                };
+                match ran {
+                    Some(Err(crate::turn::Shed)) => {
+                        tracing::warn!("request shed: every turn at work, the line full");
+                        metrics::request(
+                            caller.label(),
+                            operation_label(operation),
+                            "shed",
+                            started.elapsed(),
+                        );
+                        return Written::new(
+                            async_graphql::Response::from_errors(vec![graphql::coded_error(
+                                "the gateway is overloaded: every turn is at work and the \
                                      line is full; try again in a moment",
-                                    "OVERLOADED",
-                                )]),
-                                false,
-                            )
-                            .finish();
-                        }
-                        Some(Ok((executed, turn))) => {
-                            let outcome = if executed.response.errors.is_empty() {
-                                Outcome::Ok
-                            } else {
-                                Outcome::Error
-                            };
-                            (executed, outcome, Some(turn))
-                        }
-                        None => {
-                            let timeout = self.limits.request_timeout;
-                            tracing::warn!(?timeout, "request timed out");
-                            let error = graphql::coded_error(
-                                &format!("the request took longer than {timeout:?}"),
-                                "TIMEOUT",
-                            );
-                            let executed = graphql::Executed {
-                                response: async_graphql::Response::from_errors(vec![error]),
-                                operation,
-                                refused: false,
-                                began: false,
-                                text,
-                            };
-                            (executed, Outcome::Timeout, None)
-                        }
+                                "OVERLOADED",
+                            )]),
+                            false,
+                        )
+                        .finish();
+                    }
+                    Some(Ok((executed, turn))) => {
+                        let outcome = if executed.response.errors.is_empty() {
+                            Outcome::Ok
+                        } else {
+                            Outcome::Error
+                        };
+                        (executed, outcome, Some(turn))
+                    }
+                    None => {
+                        let timeout = self.limits.request_timeout;
+                        tracing::warn!(?timeout, "request timed out");
+                        let error = graphql::coded_error(
+                            &format!("the request took longer than {timeout:?}"),
+                            "TIMEOUT",
+                        );
+                        let executed = graphql::Executed {
+                            response: async_graphql::Response::from_errors(vec![error]),
+                            operation,
+                            refused: false,
+                            began: false,
+                            text,
+                        };
+                        (executed, Outcome::Timeout, None)
                     }
                 }
-            };
+            }
+        };
         let operation = operation_label(executed.operation);
         metrics::request(caller.label(), operation, outcome.code(), started.elapsed());
         let mut answer = Written::new(std::mem::take(&mut executed.response), executed.began);
@@ -488,14 +495,19 @@ async fn readyz(State(app): State<App>) -> Response {
     }
 }
 
-/// `GET /graphql`: a query in the URL, run as a POST would be (mutations
-/// never: 405), or without one the GraphiQL page, for our own callers.
+/// `GET /graphql`: a WebSocket for subscriptions, when the client asks to
+/// upgrade; a query in the URL, run as a POST would be (mutations never:
+/// 405); or without one the GraphiQL page, for our own callers.
 async fn graphql_get(
     State(app): State<App>,
     Extension(identity): Extension<Identity>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: axum::http::HeaderMap,
     params: Result<axum::extract::Query<http::Params>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    if let Ok(upgrade) = upgrade {
+        return app.subscriptions(identity, upgrade);
+    }
     let params = match params {
         Ok(axum::extract::Query(params)) => params,
         Err(rejection) => {
@@ -616,6 +628,63 @@ async fn graphql_post(
 }
 
 impl App {
+    /// A WebSocket of subscriptions (`graphql-transport-ws`), for our
+    /// dashboards and operators.
+    fn subscriptions(&self, identity: Identity, upgrade: WebSocketUpgrade) -> Response {
+        if let Err(reason) =
+            crate::policy::authorize(identity.caller, OperationType::Subscription, &[])
+        {
+            return http::error_response(StatusCode::FORBIDDEN, "FORBIDDEN", None, reason);
+        }
+        if let Some(refused) = self.admit(&identity) {
+            return refused;
+        }
+        let upgrade = upgrade
+            .protocols([subscriptions::PROTOCOL])
+            .max_message_size(self.limits.body_bytes);
+        let agreed = upgrade.selected_protocol().is_some();
+        let settings = subscriptions::Settings {
+            init_timeout: self.limits.read_timeout,
+            keep_alive: self.limits.idle_timeout / 2,
+            most_subscriptions: subscriptions::MOST_AT_ONCE,
+        };
+        let (schemas, app) = (self.schemas.clone(), self.clone());
+        // A refused subscription leaves evidence, as a refused request does.
+        let refused: subscriptions::Refused = Box::new(move |identity, executed, variables| {
+            let event = Event {
+                at: Event::now(),
+                fingerprint: identity.fingerprint.clone(),
+                subject: identity.subject.clone(),
+                role: Some(identity.principal.role.code().to_owned()),
+                province: Some(identity.principal.province.number()),
+                operation_name: None,
+                operation_type: operation_label(executed.operation).to_owned(),
+                query_hash: executed.text.query_hash(),
+                variables_hash: audit::sha256_hex(
+                    serde_json::to_string(variables)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
+                records: Vec::new(),
+                outcome: Outcome::Refused.code().to_owned(),
+                error_codes: Written::new(executed.response, false).error_codes(),
+                latency_us: 0,
+            };
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(error) = app.record(&event).await {
+                    tracing::error!(
+                        ?error,
+                        "the audit record of a refused subscription could not be written"
+                    );
+                }
+            });
+        });
+        upgrade.on_upgrade(move |socket| {
+            subscriptions::serve(socket, agreed, schemas, identity, settings, refused)
+        })
+    }
+
     /// The 429 answer to a caller over its rate, before its body is read.
     fn admit(&self, identity: &Identity) -> Option<Response> {
         let wait = self.rates.admit(identity).err()?;

@@ -293,6 +293,8 @@ mutation Raise($input: AlertInput!) {
     };
     let sent = here.notices_sent();
     let delivered_before = sent.borrow().delivered;
+    // Where the partner's live feed of alert events stands before the story.
+    let since = last_event(there, &their_dashboard).await?;
     let (mut ok, raised) = ask(here, &operator, &raise).await?;
     let alert = raised["raiseAlert"].clone();
     let notify = Example {
@@ -451,7 +453,59 @@ query Thread($id: ID!) {
     ok &= ask(here, &Identity::local(us, Role::Dashboard), &thread)
         .await?
         .0;
+    let feed = Example {
+        question: format!(
+            "What province {them}'s dashboards saw live of it (subscription alertEvents over graphql-transport-ws; here, the same events as a page)"
+        ),
+        query: r#"
+query Feed($after: String) {
+  alertEvents(after: $after, first: 100) { edges { node { kind alertId recordId at } } }
+}"#,
+        variables: json!({ "after": since }),
+        check: Box::new({
+            let alert = alert["id"].clone();
+            move |data| {
+                let edges = non_empty(&data["alertEvents"]["edges"])?;
+                let seen: Vec<&Value> = edges
+                    .iter()
+                    .filter(|e| e["node"]["alertId"] == alert)
+                    .map(|e| &e["node"]["kind"])
+                    .collect();
+                for kind in [
+                    "RECEIVED",
+                    "REQUEST_ASSIGNED",
+                    "ACKNOWLEDGED",
+                    "FOLLOWED_UP",
+                ] {
+                    if !seen.contains(&&json!(kind)) {
+                        return Err(format!("no {kind} event for the alert"));
+                    }
+                }
+                Ok(())
+            }
+        }),
+    };
+    ok &= ask(there, &their_dashboard, &feed).await?.0;
     Ok(ok)
+}
+
+/// The cursor of the last alert event `app` has committed, if any.
+async fn last_event(app: &App, identity: &Identity) -> anyhow::Result<Value> {
+    let mut after = Value::Null;
+    loop {
+        let query = async_graphql::Request::new(
+            "query($after: String) { alertEvents(after: $after, first: 100) { pageInfo { hasNextPage endCursor } } }",
+        )
+        .variables(Variables::from_json(json!({ "after": after })));
+        let answer = serde_json::to_value(app.execute(identity, query).await)?;
+        let page = &answer["data"]["alertEvents"]["pageInfo"];
+        if !page["endCursor"].is_null() {
+            after = page["endCursor"].clone();
+        }
+        if page["hasNextPage"] != json!(true) {
+            return Ok(after);
+        }
+    }
 }
 
 /// A certificate withdrawn across the border: `there` suspends the

@@ -19,5 +19,6 @@ pub mod rate;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod subscriptions;
 pub mod sync;
 pub mod turn;

@@ -1,8 +1,9 @@
 //! What each caller may do: the one place that decides, before any resolver runs.
 //!
 //! Deny by default. Operators read and write their province's records and read
-//! the audit trail; dashboards read the records; sync jobs read the change feed
-//! and nothing else; partner gateways read what is shared with
+//! the audit trail; dashboards read the records; both follow the alert events
+//! by subscription; sync jobs read the change feed and nothing else; partner
+//! gateways read what is shared with
 //! them — the store filters records by [`crate::store::Audience`] and personal data
 //! fields refuse them — and call only the mutations made for partners, which
 //! no one else calls. A refused request is `FORBIDDEN` and runs no resolver.
@@ -15,7 +16,7 @@ use crate::domain::Role;
 /// Root fields only operators may ask for.
 const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
 /// Root fields only our own callers may ask for: they describe our partnerships.
-const INTERNAL_FIELDS: &[&str] = &["provinces", "alertNotices"];
+const INTERNAL_FIELDS: &[&str] = &["provinces", "alertNotices", "alertEvents"];
 /// The mutations made for partners' gateways, and only for them.
 const PARTNER_MUTATIONS: &[&str] = &[
     "receiveAlertNotice",
@@ -40,7 +41,8 @@ pub fn authorize(
         .iter()
         .find(|field| PARTNER_MUTATIONS.contains(&field.as_str()));
     match (caller, operation) {
-        (_, Subscription) => Err("subscriptions are not served".to_owned()),
+        (Caller::Internal(Role::Operator | Role::Dashboard), Subscription) => Ok(()),
+        (_, Subscription) => Err("subscriptions are for dashboards and operators".to_owned()),
         (Caller::Internal(Role::Operator), Mutation) => match for_partners {
             Some(field) => Err(format!("`{field}` is for partners' gateways")),
             None => Ok(()),
@@ -113,11 +115,11 @@ mod tests {
         let table = [
             (
                 Caller::Internal(Role::Operator),
-                [true, true, true, false, false, true],
+                [true, true, true, true, false, true],
             ),
             (
                 Caller::Internal(Role::Dashboard),
-                [true, false, false, false, false, true],
+                [true, false, false, true, false, true],
             ),
             (Caller::Internal(Role::Sync), [false; 6]),
             (Caller::Internal(Role::Gateway), [false; 6]),

@@ -8,6 +8,7 @@
 
 pub mod alert;
 pub mod alert_concern;
+pub mod alert_event;
 pub mod alert_province;
 pub mod audit_head;
 pub mod audit_log;

@@ -17,6 +17,7 @@ mod m0007_alerts;
 mod m0008_notices;
 mod m0009_outbox;
 mod m0010_inspection_requests;
+mod m0011_alert_events;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_notices::Migration),
             Box::new(m0009_outbox::Migration),
             Box::new(m0010_inspection_requests::Migration),
+            Box::new(m0011_alert_events::Migration),
         ]
     }
 }

@@ -451,6 +451,8 @@ pub struct Notice {
 pub struct Told {
     pub about: GlobalId,
     pub version: i32,
+    /// The alert a follow-up or a request belongs to.
+    pub alert: Option<GlobalId>,
     pub answers: Option<Answering>,
 }
 

@@ -10,6 +10,7 @@
 mod alert;
 pub mod audit;
 mod certificate;
+mod event;
 mod facility;
 mod id;
 mod identity;
@@ -30,6 +31,7 @@ pub use certificate::{
     Grade, InvalidReason, Renewal, Standard, StatusAction, StatusChange, StatusChangeRecord,
     StoredStatus, default_expiry, validity_on,
 };
+pub use event::{AlertEvent, AlertEventKind};
 pub use facility::{
     BusinessRegistrationNumber, FacilityData, FacilityKind, FacilityRecord, IdNumber, PhoneNumber,
 };

@@ -37,15 +37,18 @@ impl Record {
     /// inspection request assigned to it. A copy of one found in the
     /// owner's change feed stands for a push that was lost.
     pub fn notice_to(&self, province: ProvinceCode) -> Option<Told> {
-        let answers = match self {
-            Record::Alert(_) => None,
-            Record::FollowUp(r) => r.data.answers,
-            Record::InspectionRequest(r) if r.data.assignee == province => None,
+        let (alert, answers) = match self {
+            Record::Alert(_) => (None, None),
+            Record::FollowUp(r) => (Some(r.data.alert), r.data.answers),
+            Record::InspectionRequest(r) if r.data.assignee == province => {
+                (Some(r.data.alert), None)
+            }
             _ => return None,
         };
         Some(Told {
             about: self.id(),
             version: self.version(),
+            alert,
             answers,
         })
     }

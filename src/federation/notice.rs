@@ -14,12 +14,14 @@ pub const RECEIVE_ALERT_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!
 /// We wrote the follow-up `$id` in the thread of an alert that concerns the
 /// partner, perhaps answering its request `$request` with our inspection.
 pub const RECEIVE_FOLLOW_UP_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!, \
-    $request: ID, $inspection: ID) { receiveFollowUpNotice(followUpId: $id, version: $version, \
-    answersRequestId: $request, inspectionId: $inspection) { recordId duplicate } }";
+    $alert: ID!, $request: ID, $inspection: ID) { receiveFollowUpNotice(followUpId: $id, \
+    version: $version, alertId: $alert, answersRequestId: $request, inspectionId: $inspection) \
+    { recordId duplicate } }";
 
 /// Our inspection request `$id` is assigned to the partner.
-pub const RECEIVE_INSPECTION_REQUEST_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!) { \
-    receiveInspectionRequestNotice(requestId: $id, version: $version) { recordId duplicate } }";
+pub const RECEIVE_INSPECTION_REQUEST_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!, \
+    $alert: ID!) { receiveInspectionRequestNotice(requestId: $id, version: $version, \
+    alertId: $alert) { recordId duplicate } }";
 
 /// Tells `partner` what `told` says of our record; `Ok` once the partner
 /// has stored the notice.
@@ -40,6 +42,9 @@ pub async fn send(partner: &Partner, told: &Told) -> Result<(), PartnerError> {
         }
     };
     let mut variables = json!({ "id": about.to_string(), "version": told.version });
+    if let Some(alert) = told.alert {
+        variables["alert"] = json!(alert.to_string());
+    }
     if let Some(answers) = told.answers {
         variables["request"] = json!(answers.request.to_string());
         variables["inspection"] = json!(answers.inspection.to_string());

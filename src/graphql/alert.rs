@@ -748,23 +748,26 @@ impl AlertMutation {
         version: i32,
     ) -> Result<NoticeReceipt> {
         let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
-        received(ctx, "alertId", alert, version, None).await
+        received(ctx, "alertId", alert, version, None, None).await
     }
 
     /// For partners' gateways: the partner wrote the follow-up `followUpId`
-    /// in the thread of an alert that concerns us; one that answers an
-    /// inspection request of ours (`answersRequestId`, with the partner's
-    /// `inspectionId`) answers it. Delivered again, it is stored once.
+    /// in the thread of the alert `alertId`, which concerns us; one that
+    /// answers an inspection request of ours (`answersRequestId`, with the
+    /// partner's `inspectionId`) answers it. Delivered again, it is stored
+    /// once.
     async fn receive_follow_up_notice(
         &self,
         ctx: &Context<'_>,
         follow_up_id: ID,
         version: i32,
+        alert_id: ID,
         answers_request_id: Option<ID>,
         inspection_id: Option<ID>,
     ) -> Result<NoticeReceipt> {
         let follow_up =
             GlobalId::parse_kind(&follow_up_id, RecordKind::FollowUp).field("followUpId")?;
+        let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
         let answers = match (answers_request_id, inspection_id) {
             (None, None) => None,
             (Some(request), Some(inspection)) => Some(Answering {
@@ -797,7 +800,7 @@ impl AlertMutation {
             )
             .into());
         }
-        received(ctx, "followUpId", follow_up, version, answers).await
+        received(ctx, "followUpId", follow_up, version, Some(alert), answers).await
     }
 
     /// Acknowledges a partner's alert notified to us: an operator has read it.
@@ -871,6 +874,7 @@ pub(crate) async fn received(
     field: &str,
     about: GlobalId,
     version: i32,
+    alert: Option<GlobalId>,
     answers: Option<Answering>,
 ) -> Result<NoticeReceipt> {
     let Caller::Partner(sender) = *ctx.data::<Caller>()? else {
@@ -889,6 +893,7 @@ pub(crate) async fn received(
     let told = Told {
         about,
         version,
+        alert,
         answers,
     };
     let (notice, duplicate) = store(ctx).receive_notice(told).await?;

@@ -120,3 +120,21 @@ impl ChangesQuery {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The feed names every kind of record a change can be of.
+    #[test]
+    fn every_kind_of_record_has_a_record_type() {
+        use async_graphql::resolver_utils::EnumType;
+        let named: Vec<RecordKind> = RecordType::items()
+            .iter()
+            .map(|item| RecordKind::from(item.value))
+            .collect();
+        for kind in RecordKind::ALL {
+            assert!(named.contains(&kind), "{kind:?} has no RecordType");
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod audit;
 mod certificate;
 mod changes;
 mod cost;
+mod events;
 mod facility;
 mod inspection;
 mod node;
@@ -31,14 +32,15 @@ pub use answer::Returned;
 pub use objects::{Certificate, Facility, Inspection, Product};
 pub use province::Province;
 pub use request::{
-    Executed, MOST_ERRORS, Prepared, Schemas, Text, coded_error, forbidden, prepare, run,
+    Executed, MOST_ERRORS, Prepared, Schemas, Text, Transport, coded_error, forbidden, prepare,
+    run, subscribe,
 };
 pub(crate) use resolve::{
     InternalOnly, as_argument, as_input, audience, check, facility_filter, forward, heavy,
     opt_check, refused_at, store, writable_id,
 };
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -52,6 +54,7 @@ pub struct Query(
     inspection::InspectionQuery,
     alert::AlertQuery,
     supervision::SupervisionQuery,
+    events::EventsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -64,13 +67,20 @@ pub struct Mutation(
     supervision::SupervisionMutation,
 );
 
-pub type CauNoiSchema = Schema<Query, Mutation, EmptySubscription>;
-pub type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(events::EventsSubscription);
+
+pub type CauNoiSchema = Schema<Query, Mutation, Subscription>;
+pub type SchemaBuilder = async_graphql::SchemaBuilder<Query, Mutation, Subscription>;
 
 /// The schema without any data attached. Depth and complexity are not
 /// async-graphql's to judge: `cost` measures them, with list sizes.
 pub fn schema() -> SchemaBuilder {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -204,15 +204,25 @@ impl Prepared {
     }
 }
 
+/// How a request came: posted, answered once; or subscribed to over a
+/// WebSocket, answered as events come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Post,
+    Stream,
+}
+
 /// Reads `caller`'s request: its document (kept or parsed now), its
 /// operation, its cost against the caller's limits and the policy's word.
 /// A request that breaks a limit or that the policy refuses is answered here,
-/// and no resolver runs. `hop` says it came from another gateway.
+/// and no resolver runs. `hop` says it came from another gateway. A
+/// subscription comes over a stream, and only a subscription does.
 pub fn prepare(
     schemas: &Schemas,
     caller: Caller,
     mut request: Request,
     hop: bool,
+    transport: Transport,
 ) -> Result<Prepared, Box<Executed>> {
     // Kept for the audit, which hashes it only if the request is audited:
     // known once it has run.
@@ -249,6 +259,26 @@ pub fn prepare(
             return Err(refused(error, operation.map(|(ty, _)| ty), text));
         }
     };
+    if let Some((ty, _)) = &operation {
+        let subscription = *ty == OperationType::Subscription;
+        let wrong = match transport {
+            Transport::Post if subscription => {
+                Some("a subscription is served over a WebSocket (graphql-transport-ws) at /graphql")
+            }
+            Transport::Stream if !subscription => {
+                Some("over a WebSocket this gateway serves subscriptions; post other operations")
+            }
+            _ => None,
+        };
+        if let Some(why) = wrong {
+            let mut error = coded_error(why, "INVALID_INPUT");
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("field", "query");
+            return Err(refused(error, Some(*ty), text));
+        }
+    }
     if let Some((ty, root_fields)) = &operation
         && let Err(reason) = crate::policy::authorize(caller, *ty, root_fields)
     {
@@ -339,6 +369,35 @@ pub async fn run(
         began,
         text,
     }
+}
+
+/// Runs a prepared subscription: one answer per event, for as long as the
+/// stream is read. It answers from this gateway's records (a partner's from
+/// our replica): a stream has no request's budget of partner calls.
+pub fn subscribe(
+    schemas: &Schemas,
+    prepared: Prepared,
+) -> futures_util::stream::BoxStream<'static, Response> {
+    use futures_util::StreamExt;
+    let Prepared {
+        request, caller, ..
+    } = prepared;
+    let schema = schemas.of(caller);
+    let store = schema
+        .data::<Store>()
+        .expect("the app attaches a store to the schema")
+        .clone();
+    let access = Access::new(store, Audience::from(caller), None);
+    let returned = Arc::new(Returned::default());
+    schema
+        .execute_stream(request.data(access).data(caller).data(returned))
+        .map(|mut response| {
+            for error in &mut response.errors {
+                give_code(error, false);
+            }
+            response
+        })
+        .boxed()
 }
 
 /// What `request` would cost `caller` (the fields it may resolve; `None` for

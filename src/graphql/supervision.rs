@@ -11,7 +11,7 @@ use super::answer::listed;
 use super::{audience, forward};
 use crate::access::{Consistency, Listing, Scope};
 use crate::domain::{GlobalId, InspectionRequestRecord, RecordKind};
-use crate::error::FieldContext;
+use crate::error::{AppError, FieldContext};
 use crate::store::InspectionRequestFilter;
 
 #[derive(Default)]
@@ -56,16 +56,25 @@ pub struct SupervisionMutation;
 #[Object]
 impl SupervisionMutation {
     /// For partners' gateways: the partner asks us, by its request
-    /// `requestId` at `version`, for an inspection. Delivered again, it is
-    /// stored once.
+    /// `requestId` at `version` on its alert `alertId`, for an inspection.
+    /// Delivered again, it is stored once.
     async fn receive_inspection_request_notice(
         &self,
         ctx: &Context<'_>,
         request_id: ID,
         version: i32,
+        alert_id: ID,
     ) -> Result<NoticeReceipt> {
         let request =
             GlobalId::parse_kind(&request_id, RecordKind::InspectionRequest).field("requestId")?;
-        received(ctx, "requestId", request, version, None).await
+        let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
+        if alert.province != request.province {
+            return Err(AppError::invalid(
+                "alertId",
+                "a request belongs to an alert of the province that made it",
+            )
+            .into());
+        }
+        received(ctx, "requestId", request, version, Some(alert), None).await
     }
 }

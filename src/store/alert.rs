@@ -22,8 +22,8 @@ use super::{
     holds_terms, matches_terms, page, search_text, stored, stored_kind,
 };
 use crate::domain::{
-    AlertData, AlertRecord, AlertStatus, AlertStatusChange, Answer, Answering, Deadlines,
-    FacilityRecord, FollowUpData, FollowUpRecord, Hazard, Measure, Needed,
+    AlertData, AlertEvent, AlertEventKind, AlertRecord, AlertStatus, AlertStatusChange, Answer,
+    Answering, Deadlines, FacilityRecord, FollowUpData, FollowUpRecord, Hazard, Measure, Needed,
 };
 use crate::domain::{
     Classification, GlobalId, HazardCategory, MeasureKind, NotificationBasis, ProvinceCode,
@@ -197,6 +197,8 @@ impl Store {
         let partners = record.data.partners(self.province);
         self.owe_notices(txn, &partners, record.id, record.version)
             .await?;
+        let raised = AlertEvent::now(AlertEventKind::Raised, record.id, None);
+        self.record_events(txn, &[raised]).await?;
         Ok(record)
     }
 
@@ -327,10 +329,13 @@ impl Store {
         // Notified, the alert is owed to every partner concerned, and each
         // assignee its requests.
         let mut owed = Vec::new();
+        let event = |kind| AlertEvent::now(kind, record.id, None);
         match record.status {
             AlertStatus::Notified => {
                 owed = record.data.partners(self.province);
                 self.owe_notices(&txn, &owed, record.id, record.version)
+                    .await?;
+                self.record_events(&txn, &[event(AlertEventKind::Raised)])
                     .await?;
                 owed.extend(
                     self.ask_inspections(&txn, &record, needed, deadlines)
@@ -339,10 +344,17 @@ impl Store {
             }
             AlertStatus::Closed | AlertStatus::Withdrawn => {
                 self.cancel_requests(&txn, &record).await?;
+                let kind = if record.status == AlertStatus::Closed {
+                    AlertEventKind::Closed
+                } else {
+                    AlertEventKind::Withdrawn
+                };
+                self.record_events(&txn, &[event(kind)]).await?;
             }
             AlertStatus::Draft | AlertStatus::UnderInvestigation => {}
         }
         txn.commit().await?;
+        self.events_committed();
         if !owed.is_empty() {
             self.wake_deliverer();
         }
@@ -415,6 +427,7 @@ impl Store {
         let txn = self.write().await?;
         let record = self.write_follow_up(&txn, data, partner_alert).await?;
         txn.commit().await?;
+        self.events_committed();
         self.wake_deliverer();
         Ok(record)
     }
@@ -472,6 +485,20 @@ impl Store {
             shared_with,
         );
         self.record_changes(txn, &[change]).await?;
+        let followed = AlertEvent::now(AlertEventKind::FollowedUp, alert.id, Some(record.id));
+        self.record_events(txn, &[followed]).await?;
+        // Our answer to a partner's request is told here; one to ours, when
+        // the request is marked answered.
+        if let Some(answering) = record.data.answers
+            && answering.request.province != self.province
+        {
+            let answered = AlertEvent::now(
+                AlertEventKind::RequestAnswered,
+                alert.id,
+                Some(answering.request),
+            );
+            self.record_events(txn, &[answered]).await?;
+        }
         if let Some(answering) = record.data.answers
             && answering.request.province == self.province
         {

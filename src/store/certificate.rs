@@ -416,6 +416,7 @@ impl Store {
         };
         txn.commit().await?;
         if told.is_some() {
+            self.events_committed();
             self.wake_deliverer();
         }
         Ok(record)

@@ -115,6 +115,7 @@ impl Store {
         }
         txn.commit().await?;
         if replied {
+            self.events_committed();
             self.wake_deliverer();
         }
         Ok(record)

@@ -12,6 +12,7 @@ mod alert;
 mod audit;
 mod certificate;
 mod changes;
+mod events;
 mod facility;
 mod held;
 mod inspection;
@@ -222,6 +223,8 @@ pub struct Store {
     by_number: std::sync::Arc<certificate::ByNumber>,
     /// Woken when a write owes partners a notice.
     outbox_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Counts the commits of alert events.
+    events: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -280,6 +283,7 @@ impl Store {
             audit_queue: Default::default(),
             by_number: Default::default(),
             outbox_wake: Default::default(),
+            events: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 

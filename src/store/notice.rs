@@ -10,7 +10,9 @@ use sea_orm::{
 };
 
 use super::{Page, PageRequest, Store, page, stored, stored_kind};
-use crate::domain::{Answer, GlobalId, Notice, ProvinceCode, RecordKind, Told};
+use crate::domain::{
+    AlertEvent, AlertEventKind, Answer, GlobalId, Notice, ProvinceCode, RecordKind, Told,
+};
 use crate::error::AppError;
 
 /// Which notices a list holds.
@@ -35,6 +37,7 @@ impl Store {
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the notice of {about} vanished")))?;
         txn.commit().await?;
+        self.events_committed();
         Ok((notice, known))
     }
 
@@ -51,8 +54,28 @@ impl Store {
         let Told {
             about,
             version,
+            alert,
             answers,
         } = told;
+        let first = self.keep_notice(txn, about, version).await?;
+        // What the notice tells of, the first time it comes.
+        let event = match (about.kind, alert) {
+            (RecordKind::Alert, _) => Some(AlertEvent::now(AlertEventKind::Received, about, None)),
+            (RecordKind::FollowUp, Some(alert)) => Some(AlertEvent::now(
+                AlertEventKind::FollowedUp,
+                alert,
+                Some(about),
+            )),
+            (RecordKind::InspectionRequest, Some(alert)) => Some(AlertEvent::now(
+                AlertEventKind::RequestAssigned,
+                alert,
+                Some(about),
+            )),
+            _ => None,
+        };
+        if first && let Some(event) = event {
+            self.record_events(txn, &[event]).await?;
+        }
         if let Some(answering) = answers
             && about.kind == RecordKind::FollowUp
         {
@@ -64,6 +87,17 @@ impl Store {
                 tracing::info!(%about, request = %answering.request, "a follow-up answers no open request of ours");
             }
         }
+        Ok(!first)
+    }
+
+    /// Stores the notice of `about` at `version` once; says whether this
+    /// was the first time (a repeat keeps the latest version).
+    async fn keep_notice(
+        &self,
+        txn: &DatabaseTransaction,
+        about: GlobalId,
+        version: i32,
+    ) -> Result<bool, AppError> {
         use notice::Column as N;
         let inserted = notice::Entity::insert(notice::ActiveModel {
             sender: Set(about.province.number()),
@@ -81,8 +115,8 @@ impl Store {
         )
         .exec_without_returning(txn)
         .await?;
-        let known = inserted == 0;
-        if known {
+        let first = inserted == 1;
+        if !first {
             notice::Entity::update_many()
                 .col_expr(N::Version, Expr::value(version))
                 .filter(of(about))
@@ -90,7 +124,7 @@ impl Store {
                 .exec(txn)
                 .await?;
         }
-        Ok(known)
+        Ok(first)
     }
 
     /// Records that one of our operators acknowledged the notice of `about`
@@ -99,19 +133,26 @@ impl Store {
     pub async fn acknowledge_notice(&self, about: GlobalId) -> Result<Notice, AppError> {
         use notice::Column as N;
         let txn = self.write().await?;
-        notice::Entity::update_many()
+        let first = notice::Entity::update_many()
             .col_expr(N::AcknowledgedAt, Expr::value(Utc::now()))
             .filter(of(about))
             .filter(N::AcknowledgedAt.is_null())
             .exec(&txn)
-            .await?;
+            .await?
+            .rows_affected
+            == 1;
         let notice = notice_of(&txn, about).await?.ok_or_else(|| {
             AppError::NotFound(format!(
                 "province {} has sent us no notice of {about}",
                 about.province
             ))
         })?;
+        if first {
+            let event = AlertEvent::now(AlertEventKind::Acknowledged, about, None);
+            self.record_events(&txn, &[event]).await?;
+        }
         txn.commit().await?;
+        self.events_committed();
         Ok(notice)
     }
 

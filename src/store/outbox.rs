@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use super::{Audience, Store, stored, stored_kind};
-use crate::domain::{Delivery, GlobalId, ProvinceCode, RecordKind, Told};
+use crate::domain::{Delivery, GlobalId, ProvinceCode, Record, RecordKind, Told};
 use crate::error::AppError;
 
 /// Most entries one pass of a deliverer claims.
@@ -114,32 +114,54 @@ impl Store {
                     told: Told {
                         about: delivery.about,
                         version: delivery.version,
+                        alert: None,
                         answers: None,
                     },
                     delivery,
                 });
             }
         }
-        self.fill_answers(&mut claimed).await?;
+        self.fill_notices(&mut claimed).await?;
         Ok(claimed)
     }
 
-    /// Says, in the notices of our follow-ups, which requests they answer.
-    async fn fill_answers(&self, owed: &mut [Owed]) -> Result<(), AppError> {
-        let follow_ups: Vec<i64> = owed
-            .iter()
-            .filter(|o| o.told.about.kind == RecordKind::FollowUp)
-            .map(|o| o.told.about.local)
-            .collect();
-        if follow_ups.is_empty() {
-            return Ok(());
+    /// Says, in the notices of our follow-ups and requests, what the
+    /// records say of them: the alert of each, and which request a
+    /// follow-up answers.
+    async fn fill_notices(&self, owed: &mut [Owed]) -> Result<(), AppError> {
+        let of = |kind| -> Vec<i64> {
+            owed.iter()
+                .filter(|o| o.told.about.kind == kind)
+                .map(|o| o.told.about.local)
+                .collect()
+        };
+        let (follow_ups, requests) = (of(RecordKind::FollowUp), of(RecordKind::InspectionRequest));
+        let mut records = Vec::new();
+        if !follow_ups.is_empty() {
+            records.extend(
+                self.follow_ups_by_id(&follow_ups, Audience::Internal)
+                    .await?
+                    .into_iter()
+                    .map(Record::FollowUp),
+            );
         }
-        let written = self
-            .follow_ups_by_id(&follow_ups, Audience::Internal)
-            .await?;
+        if !requests.is_empty() {
+            records.extend(
+                self.inspection_requests_by_id(&requests, Audience::Internal)
+                    .await?
+                    .into_iter()
+                    .map(Record::InspectionRequest),
+            );
+        }
         for o in owed {
-            if let Some(follow_up) = written.iter().find(|f| f.id == o.told.about) {
-                o.told.answers = follow_up.data.answers;
+            let partner = o.delivery.partner;
+            if let Some(told) = records
+                .iter()
+                .find(|r| r.id() == o.told.about)
+                .and_then(|r| r.notice_to(partner))
+            {
+                o.told.alert = told.alert;
+                o.told.answers = told.answers;
             }
         }
         Ok(())

@@ -247,6 +247,9 @@ impl Store {
         .update(&txn)
         .await?;
         txn.commit().await?;
+        if !page.notices.is_empty() {
+            self.events_committed();
+        }
         Ok(applied)
     }
 

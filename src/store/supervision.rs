@@ -17,9 +17,9 @@ use super::{
     Admits, Audience, Change, ChangeOperation, Page, PageRequest, SharedWith, Store, stored,
 };
 use crate::domain::{
-    AlertRecord, Answer, ChainStage, Deadlines, FacilityRecord, GlobalId, InspectionRequestData,
-    InspectionRequestRecord, Needed, ProvinceCode, RecordKind, RequestState, date_in_vietnam,
-    today,
+    AlertEvent, AlertEventKind, AlertRecord, Answer, ChainStage, Deadlines, FacilityRecord,
+    GlobalId, InspectionRequestData, InspectionRequestRecord, Needed, ProvinceCode, RecordKind,
+    RequestState, date_in_vietnam, today,
 };
 use crate::error::AppError;
 
@@ -152,6 +152,9 @@ impl Store {
             let request = self.id(RecordKind::InspectionRequest, id);
             let change = Change::of(request, 1, ChangeOperation::Create, shared.clone());
             self.record_changes(txn, &[change]).await?;
+            let assigned =
+                AlertEvent::now(AlertEventKind::RequestAssigned, alert.id, Some(request));
+            self.record_events(txn, &[assigned]).await?;
             if need.assignee != self.province {
                 self.owe_notices(txn, &[need.assignee], request, 1).await?;
                 owed.push(need.assignee);
@@ -245,6 +248,9 @@ impl Store {
                 SharedWith::Provinces(provinces),
             );
             self.record_changes(txn, &[change]).await?;
+            let alert = self.id(RecordKind::Alert, row.alert_id);
+            let answered = AlertEvent::now(AlertEventKind::RequestAnswered, alert, Some(request));
+            self.record_events(txn, &[answered]).await?;
         }
         Ok(answered)
     }

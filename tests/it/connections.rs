@@ -2,7 +2,6 @@
 //! request or nothing more are closed; no certificate holds more than its
 //! share of connections, and no more than the listener's limit are open.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use caunoi::domain::Role;
@@ -10,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::helpers::{TestGateway, spawn_gateway_with};
+use crate::helpers::{TestGateway, spawn_gateway_with, tls_connect as connect};
 
 /// Longest any test here waits for the gateway to act.
 const BOUND: Duration = Duration::from_secs(5);
@@ -23,38 +22,6 @@ async fn impatient(adjust: impl FnOnce(&mut caunoi::config::Config)) -> TestGate
         adjust(config);
     })
     .await
-}
-
-/// A TLS connection to `gw` presenting `leaf`, speaking `alpn`.
-async fn connect(
-    gw: &TestGateway,
-    leaf: &caunoi::pki::Leaf,
-    alpn: &[u8],
-) -> std::io::Result<TlsStream<TcpStream>> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(gw.pki.authority.cert_pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(
-        CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
-            .map(Result::unwrap)
-            .collect(),
-        PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
-    )
-    .unwrap();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    let tcp = TcpStream::connect(gw.address).await?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
-        .await
 }
 
 /// Reads until the gateway closes the connection, within the bound; what it

@@ -27,6 +27,7 @@ mod properties;
 mod schema;
 mod sharing;
 mod storage;
+mod subscriptions;
 mod supervision;
 mod sync;
 mod tls;

@@ -5,7 +5,7 @@ use caunoi::domain::Caller;
 use caunoi::domain::{ProvinceCode, Role};
 use caunoi::policy::authorize;
 
-/// Every field of the schema's `Query` and `Mutation` types.
+/// Every field of the schema's `Query`, `Mutation` and `Subscription` types.
 fn root_fields() -> Vec<(OperationType, String)> {
     let document = async_graphql::parser::parse_schema(caunoi::graphql::sdl()).unwrap();
     let mut fields = Vec::new();
@@ -16,6 +16,7 @@ fn root_fields() -> Vec<(OperationType, String)> {
         let operation = match ty.node.name.node.as_str() {
             "Query" => OperationType::Query,
             "Mutation" => OperationType::Mutation,
+            "Subscription" => OperationType::Subscription,
             _ => continue,
         };
         if let TypeKind::Object(object) = &ty.node.kind {
@@ -32,7 +33,7 @@ fn every_caller_against_every_query_and_mutation() {
     let fields = root_fields();
     assert!(fields.len() > 20, "{fields:?}");
     let operator_only = ["auditLog", "auditHead"];
-    let internal_only = ["provinces", "alertNotices"];
+    let internal_only = ["provinces", "alertNotices", "alertEvents"];
     let for_partners = [
         "receiveAlertNotice",
         "receiveFollowUpNotice",
@@ -41,12 +42,16 @@ fn every_caller_against_every_query_and_mutation() {
     let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
     for (operation, field) in &fields {
         let query = *operation == OperationType::Query;
+        let subscription = *operation == OperationType::Subscription;
         let audit = operator_only.contains(&field.as_str());
         let internal = internal_only.contains(&field.as_str());
         let partners_only = for_partners.contains(&field.as_str());
         for (caller, expected) in [
             (Caller::Internal(Role::Operator), !partners_only),
-            (Caller::Internal(Role::Dashboard), query && !audit),
+            (
+                Caller::Internal(Role::Dashboard),
+                (query && !audit) || subscription,
+            ),
             (partner, (query && !audit && !internal) || partners_only),
             (Caller::Internal(Role::Sync), field == "changes"),
             (Caller::Internal(Role::Gateway), false),

@@ -32,9 +32,9 @@ async fn every_notice_sent_to_partners_runs_on_our_own_schema() {
     let gateway = thai_nguyen.client(Some(&nghe_an.pki.leaf("40", caunoi::domain::Role::Gateway)));
     let variables = [
         serde_json::json!({ "id": "Alert:40:1", "version": 1 }),
-        serde_json::json!({ "id": "FollowUp:40:1", "version": 1,
+        serde_json::json!({ "id": "FollowUp:40:1", "version": 1, "alert": "Alert:19:1",
                             "request": "InspectionRequest:19:1", "inspection": "Inspection:40:1" }),
-        serde_json::json!({ "id": "InspectionRequest:40:1", "version": 1 }),
+        serde_json::json!({ "id": "InspectionRequest:40:1", "version": 1, "alert": "Alert:40:1" }),
     ];
     for (mutation, variables) in caunoi::federation::notice::ALL.iter().zip(variables) {
         let (status, answer) = thai_nguyen

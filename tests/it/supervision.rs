@@ -318,14 +318,19 @@ async fn a_partner_tells_only_of_its_own_records_and_operators_tell_nothing() {
     let (thai_nguyen, nghe_an) = spawn_pair().await;
     let gateway = nghe_an.client(Some(&thai_nguyen.pki.leaf("19", Role::Gateway)));
     let request = "mutation($id: ID!) {
-        receiveInspectionRequestNotice(requestId: $id, version: 1) { recordId } }";
+        receiveInspectionRequestNotice(requestId: $id, version: 1, alertId: \"Alert:40:1\") { recordId } }";
     let (_, foreign) = nghe_an
         .post_with(&gateway, request, json!({ "id": "InspectionRequest:40:1" }))
         .await;
     assert_code(&foreign, "NOT_OWNER");
+    // A request belongs to an alert of the province that made it.
+    let (_, astray) = nghe_an
+        .post_with(&gateway, request, json!({ "id": "InspectionRequest:19:1" }))
+        .await;
+    assert_invalid(&astray, "alertId");
     let follow_up = "mutation($id: ID!, $r: ID, $i: ID) {
-        receiveFollowUpNotice(followUpId: $id, version: 1, answersRequestId: $r,
-                              inspectionId: $i) { recordId } }";
+        receiveFollowUpNotice(followUpId: $id, version: 1, alertId: \"Alert:40:1\",
+                              answersRequestId: $r, inspectionId: $i) { recordId } }";
     // An answer names its request and its writer's inspection together.
     let (_, half) = nghe_an
         .post_with(
