@@ -326,9 +326,11 @@ impl Store {
 /// million changes than at a thousand).
 pub(super) fn beyond<C: ColumnTrait>(seq: C, idx: C, after: &FeedPosition) -> Condition {
     Condition::all().add(seq.gte(after.seq)).add(
-        Condition::any()
-            .add(seq.gt(after.seq))
-            .add(Condition::all().add(seq.eq(after.seq)).add(idx.gt(after.idx))),
+        Condition::any().add(seq.gt(after.seq)).add(
+            Condition::all()
+                .add(seq.eq(after.seq))
+                .add(idx.gt(after.idx)),
+        ),
     )
 }
 

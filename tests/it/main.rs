@@ -11,6 +11,7 @@ mod audit;
 mod certificates;
 mod cli;
 mod connections;
+mod delivery;
 mod demo;
 mod facilities;
 mod federation;
