@@ -179,7 +179,7 @@ impl Default for Federation {
             max_response_bytes: 8 * 1024 * 1024,
             retries: 2,
             breaker_failures: 5,
-            breaker_open_for: Duration::from_secs(30),
+            breaker_open_for: Duration::from_secs(5),
             sync_lease: Duration::from_secs(120),
             sync_page: crate::store::MAX_FEED_PAGE,
         }

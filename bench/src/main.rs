@@ -7,6 +7,7 @@
 //! `cargo run --release -p caunoi-bench` for the full run, `-- --quick` for the
 //! short one CI runs (it checks the answers, not the speed).
 
+mod alerts;
 mod load;
 mod setup;
 
@@ -401,6 +402,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             sync_usage(&tn, &na, &sizes, &gw40).await?;
             return Ok(true);
         }
+        Some("alerts") => {
+            let (live, queued) = alert_sizes(&args);
+            let (figures, _) =
+                alerts::measure(&tn, &na, gw40, &config(&na, &tn), live, queued).await?;
+            println!("{}", alerts_line(&figures));
+            return Ok(true);
+        }
         Some(name) => {
             let scenario = scenarios
                 .iter()
@@ -483,6 +491,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     let syncs = sync_rounds(&tn, &na, &sizes).await?;
     let (report, sync_seconds) = syncs[syncs.len() / 2].clone();
+    let (live, queued) = alert_sizes(&args);
+    let (alerted, gw40) = alerts::measure(&tn, &na, gw40, &config(&na, &tn), live, queued).await?;
     drop(gw19);
     drop(gw40);
 
@@ -574,6 +584,21 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             20_000.0,
         ),
         Goal::at_most(
+            &format!("alert to partner dashboard p99, {}/s (ms)", alerted.rate),
+            alerted.p99_ms,
+            250.0,
+        ),
+        Goal::at_most(
+            &format!("{} alerts queued: all in after return (s)", alerted.queued),
+            alerted.catch_up_s,
+            10.0,
+        ),
+        Goal::exactly(
+            "notices sent after the return ÷ notices owed",
+            alerted.pushes / alerted.queued as f64,
+            1.0,
+        ),
+        Goal::at_most(
             &format!("peak RSS per gateway at C={} (MB)", sizes.many),
             rss.iter().flatten().copied().max().unwrap_or(0) as f64 / 1e6,
             100.0,
@@ -624,6 +649,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .collect::<Vec<_>>(),
     );
     println!("{}", feed.line(&sizes));
+    println!("{}", alerts_line(&alerted));
     println!("reference flush (the disk under the partner's audit append): p50 {flush:.3} ms");
     println!(
         "peak RSS: Thái Nguyên {:.1} MB, Nghệ An {:.1} MB; partner handshakes {handshakes} for {federated_requests} federated requests",
@@ -658,6 +684,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "lookup_at_scale": { "small": scale[0], "large": scale[1] },
         "sync": { "pages": report.pages, "rows": report.applied, "seconds": sync_seconds },
         "feed": feed,
+        "alerts": alerted,
         "reference_flush_p50_ms": flush,
         "peak_rss_bytes": { "19": rss[0], "40": rss[1] },
         "partner_handshakes": handshakes,
@@ -1047,4 +1074,17 @@ fn machine() -> Value {
         "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
+}
+
+/// Alerts notified at 20 a second, and alerts queued for a partner down.
+fn alert_sizes(args: &Args) -> (usize, usize) {
+    if args.quick { (40, 100) } else { (600, 1000) }
+}
+
+fn alerts_line(a: &alerts::Alerts) -> String {
+    format!(
+        "alerts: {} at {}/s, notify to the partner's dashboard p50 {:.1} ms, p99 {:.1} ms; \
+         {} queued for a partner down, all stored {:.2} s after its return ({} stored, {} sent)",
+        a.live, a.rate, a.p50_ms, a.p99_ms, a.queued, a.catch_up_s, a.stored, a.pushes
+    )
 }
