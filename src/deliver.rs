@@ -59,7 +59,13 @@ pub async fn deliver_due(
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(partner = %owed.delivery.partner, about = %owed.delivery.about, ?error, "a notice was not delivered");
+                // An open circuit says the partner is down, once, where it
+                // opened; each notice it holds back is no news.
+                if matches!(error, crate::federation::PartnerError::CircuitOpen) {
+                    tracing::debug!(partner = %owed.delivery.partner, about = %owed.delivery.about, "a notice waits for its partner's circuit");
+                } else {
+                    tracing::warn!(partner = %owed.delivery.partner, about = %owed.delivery.about, ?error, "a notice was not delivered");
+                }
                 let delay = redelivery_delay(owed.delivery.attempts, fastrand::f64());
                 Err((error.code(), Utc::now() + delay))
             }
