@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use crate::setup::{Gateway, Province, client};
+use crate::setup::{Gateway, Province, client, tls};
 
 /// What the alert scenarios measured.
 #[derive(Debug, Clone, Serialize)]
@@ -30,8 +30,8 @@ pub struct Alerts {
     pub catch_up_s: f64,
     /// Notices the partner stored of the backlog.
     pub stored: usize,
-    /// Notices delivered to the partner after its return: one per notice
-    /// owed when none is sent twice.
+    /// Notices the partner took after its return: one per notice owed when
+    /// none is delivered twice.
     pub pushes: f64,
 }
 
@@ -108,27 +108,17 @@ type Socket =
 
 /// A dashboard's subscription to `province`'s alert events after `after`.
 async fn subscribe(province: &Province, after: Option<&str>) -> anyhow::Result<Socket> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let pki = province.pki();
-    let mut roots = rustls::RootCertStore::empty();
-    for der in CertificateDer::pem_file_iter(pki.join(caunoi::pki::CA_CERT))? {
-        roots.add(der?)?;
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(
-        CertificateDer::pem_file_iter(pki.join("benchmark.pem"))?.collect::<Result<_, _>>()?,
-        PrivateKeyDer::from_pem_file(pki.join("benchmark.key"))?,
+    let mut config = tls(
+        &pki.join(caunoi::pki::CA_CERT),
+        &pki.join("benchmark.pem"),
+        &pki.join("benchmark.key"),
     )?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", province.port)).await?;
     tcp.set_nodelay(true)?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("127.0.0.1")?, tcp)
+        .connect(rustls::pki_types::ServerName::try_from("127.0.0.1")?, tcp)
         .await?;
     let mut request = province
         .url()
@@ -250,8 +240,12 @@ pub async fn measure(
         }
     }
     let catch_up_s = back.elapsed().as_secs_f64();
+    // Notices the partner took (a shed or refused attempt stored nothing).
     let pushes = gw40
-        .counter("caunoi_requests_total", "caller=\"partner\"")
+        .counter(
+            "caunoi_requests_total",
+            "caller=\"partner\",operation=\"mutation\",outcome=\"ok\"",
+        )
         .await?;
     Ok((
         Alerts {

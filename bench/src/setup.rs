@@ -382,15 +382,15 @@ fn voluntary_switches(pid: &str) -> anyhow::Result<f64> {
     Ok(switches)
 }
 
-/// An mTLS client trusting `ca` and presenting `cert`/`key`, pooled.
-pub fn client(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<reqwest::Client> {
+/// The TLS settings of a client trusting `ca` and presenting `cert`/`key`.
+pub fn tls(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
     for der in CertificateDer::pem_file_iter(ca)? {
         roots.add(der?)?;
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
@@ -398,7 +398,12 @@ pub fn client(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<reqwest::Cli
     .with_client_auth_cert(
         CertificateDer::pem_file_iter(cert)?.collect::<Result<_, _>>()?,
         PrivateKeyDer::from_pem_file(key)?,
-    )?;
+    )?)
+}
+
+/// An mTLS client trusting `ca` and presenting `cert`/`key`, pooled.
+pub fn client(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<reqwest::Client> {
+    let mut config = tls(ca, cert, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(config)
