@@ -485,23 +485,27 @@ impl Store {
             shared_with,
         );
         self.record_changes(txn, &[change]).await?;
-        let followed = AlertEvent::now(AlertEventKind::FollowedUp, alert.id, Some(record.id));
-        self.record_events(txn, &[followed]).await?;
-        // Our answer to a partner's request is told here; one to ours, when
-        // the request is marked answered.
-        if let Some(answering) = record.data.answers
-            && answering.request.province != self.province
-        {
-            let answered = AlertEvent::now(
-                AlertEventKind::RequestAnswered,
-                alert.id,
-                Some(answering.request),
-            );
-            self.record_events(txn, &[answered]).await?;
-        }
-        if let Some(answering) = record.data.answers
-            && answering.request.province == self.province
-        {
+        let mut events = vec![AlertEvent::now(
+            AlertEventKind::FollowedUp,
+            alert.id,
+            Some(record.id),
+        )];
+        // A request answered is told of by its owner's write: a partner's
+        // here, ours where it is marked answered, just below.
+        let ours = match record.data.answers {
+            Some(answering) if answering.request.province == self.province => Some(answering),
+            Some(answering) => {
+                events.push(AlertEvent::now(
+                    AlertEventKind::RequestAnswered,
+                    alert.id,
+                    Some(answering.request),
+                ));
+                None
+            }
+            None => None,
+        };
+        self.record_events(txn, &events).await?;
+        if let Some(answering) = ours {
             let answer = Answer {
                 follow_up: record.id,
                 inspection: answering.inspection,

@@ -127,7 +127,7 @@ impl Store {
         let now = Utc::now();
         let due_on = deadlines.due_on(alert.data.risk, date_in_vietnam(now));
         let shared = SharedWith::Provinces(alert.data.partners(self.province));
-        let mut owed = Vec::new();
+        let (mut owed, mut changes, mut events) = (Vec::new(), Vec::new(), Vec::new());
         for need in needed {
             let row = inspection_request::ActiveModel {
                 province: Set(self.province.number()),
@@ -150,16 +150,27 @@ impl Store {
                 .await?
                 .last_insert_id;
             let request = self.id(RecordKind::InspectionRequest, id);
-            let change = Change::of(request, 1, ChangeOperation::Create, shared.clone());
-            self.record_changes(txn, &[change]).await?;
-            let assigned =
-                AlertEvent::now(AlertEventKind::RequestAssigned, alert.id, Some(request));
-            self.record_events(txn, &[assigned]).await?;
+            changes.push(Change::of(
+                request,
+                1,
+                ChangeOperation::Create,
+                shared.clone(),
+            ));
+            events.push(AlertEvent::now(
+                AlertEventKind::RequestAssigned,
+                alert.id,
+                Some(request),
+            ));
             if need.assignee != self.province {
                 self.owe_notices(txn, &[need.assignee], request, 1).await?;
                 owed.push(need.assignee);
             }
         }
+        // One number of the feed and of the events for the whole write.
+        if !changes.is_empty() {
+            self.record_changes(txn, &changes).await?;
+        }
+        self.record_events(txn, &events).await?;
         Ok(owed)
     }
 
