@@ -413,7 +413,7 @@ mutation Inspect($input: RecordInspectionInput!) {
         query: r#"
 query Thread($id: ID!) {
   node(id: $id) {
-    ... on Alert { subject status provincesConcerned { code }
+    ... on Alert { version subject status provincesConcerned { code }
                    deliveries { province { code } state attempts deliveredAt acknowledgedAt }
                    followUps { edges { node { province { code name } findings results answersRequestId } } }
                    inspectionRequests { edges { node { stage assignee { code } dueOn state } } }
@@ -450,9 +450,27 @@ query Thread($id: ID!) {
             }
         }),
     };
-    ok &= ask(here, &Identity::local(us, Role::Dashboard), &thread)
-        .await?
-        .0;
+    let (read, thread) = ask(here, &Identity::local(us, Role::Dashboard), &thread).await?;
+    ok &= read;
+    let sent = here.notices_sent();
+    let closed_before = sent.borrow().delivered;
+    let close = Example {
+        question: format!(
+            "The source found and the lot destroyed, province {us} closes the alert; province {them} is told"
+        ),
+        query: r#"
+mutation Close($id: ID!, $version: Int!) {
+  changeAlertStatus(id: $id, version: $version, status: CLOSED,
+                    reason: "Đã xác định nguồn gốc; lô hàng đã được tiêu huỷ") { status statusReason }
+}"#,
+        variables: json!({ "id": alert["id"], "version": thread["node"]["version"] }),
+        check: Box::new(|data| match data["changeAlertStatus"]["status"].as_str() {
+            Some("CLOSED") => Ok(()),
+            other => Err(format!("expected CLOSED, got {other:?}")),
+        }),
+    };
+    ok &= ask(here, &operator, &close).await?.0;
+    ok &= delivered(sent, closed_before, "the closing", them).await;
     let feed = Example {
         question: format!(
             "What province {them}'s dashboards saw live of it (subscription alertEvents over graphql-transport-ws; here, the same events as a page)"
@@ -476,6 +494,7 @@ query Feed($after: String) {
                     "REQUEST_ASSIGNED",
                     "ACKNOWLEDGED",
                     "FOLLOWED_UP",
+                    "CLOSED",
                 ] {
                     if !seen.contains(&&json!(kind)) {
                         return Err(format!("no {kind} event for the alert"));

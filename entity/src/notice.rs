@@ -13,6 +13,8 @@ pub struct Model {
     pub kind: String,
     pub record_local: i64,
     pub version: i32,
+    /// An alert's status code at `version`, as its owner told it.
+    pub status: Option<String>,
     pub received_at: DateTimeUtc,
     pub acknowledged_at: Option<DateTimeUtc>,
 }

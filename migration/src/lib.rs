@@ -18,6 +18,7 @@ mod m0008_notices;
 mod m0009_outbox;
 mod m0010_inspection_requests;
 mod m0011_alert_events;
+mod m0012_notice_status;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_outbox::Migration),
             Box::new(m0010_inspection_requests::Migration),
             Box::new(m0011_alert_events::Migration),
+            Box::new(m0012_notice_status::Migration),
         ]
     }
 }

@@ -440,17 +440,21 @@ pub struct Notice {
     pub about: GlobalId,
     /// The latest version a delivery named.
     pub version: i32,
+    /// An alert's status at that version, as its owner told it.
+    pub status: Option<AlertStatus>,
     pub received_at: DateTime<Utc>,
     /// When one of our operators acknowledged it.
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
-/// A notice as its sender tells it: of its record `about` at `version`; a
-/// follow-up's says which request it answers.
+/// A notice as its sender tells it: of its record `about` at `version`; an
+/// alert's says its status, a follow-up's which request it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Told {
     pub about: GlobalId,
     pub version: i32,
+    /// An alert's status at `version`.
+    pub status: Option<AlertStatus>,
     /// The alert a follow-up or a request belongs to.
     pub alert: Option<GlobalId>,
     pub answers: Option<Answering>,

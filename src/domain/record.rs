@@ -33,21 +33,23 @@ impl Record {
     }
 
     /// The notice its owner sends `province` of this record, when it sends
-    /// one: of an alert notified to it, of a follow-up it may read, of an
-    /// inspection request assigned to it. A copy of one found in the
-    /// owner's change feed stands for a push that was lost.
+    /// one: of an alert notified to it (and of each later status), of a
+    /// follow-up it may read, of an inspection request assigned to it. A
+    /// copy of one found in the owner's change feed stands for a push that
+    /// was lost.
     pub fn notice_to(&self, province: ProvinceCode) -> Option<Told> {
-        let (alert, answers) = match self {
-            Record::Alert(_) => (None, None),
-            Record::FollowUp(r) => (Some(r.data.alert), r.data.answers),
+        let (status, alert, answers) = match self {
+            Record::Alert(r) => (Some(r.status), None, None),
+            Record::FollowUp(r) => (None, Some(r.data.alert), r.data.answers),
             Record::InspectionRequest(r) if r.data.assignee == province => {
-                (Some(r.data.alert), None)
+                (None, Some(r.data.alert), None)
             }
             _ => return None,
         };
         Some(Told {
             about: self.id(),
             version: self.version(),
+            status,
             alert,
             answers,
         })

@@ -7,9 +7,10 @@ use serde_json::json;
 use super::{Partner, PartnerError, Trace};
 use crate::domain::{RecordKind, Told};
 
-/// Our alert `$id`, at `$version`, concerns the partner.
-pub const RECEIVE_ALERT_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!) { \
-    receiveAlertNotice(alertId: $id, version: $version) { recordId duplicate } }";
+/// Our alert `$id`, at `$version` and in `$status`, concerns the partner.
+pub const RECEIVE_ALERT_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!, \
+    $status: AlertStatus) { receiveAlertNotice(alertId: $id, version: $version, \
+    status: $status) { recordId duplicate } }";
 
 /// We wrote the follow-up `$id` in the thread of an alert that concerns the
 /// partner, perhaps answering its request `$request` with our inspection.
@@ -42,6 +43,11 @@ pub async fn send(partner: &Partner, told: &Told) -> Result<(), PartnerError> {
         }
     };
     let mut variables = json!({ "id": about.to_string(), "version": told.version });
+    if let Some(status) = told.status {
+        variables["status"] = async_graphql::InputType::to_value(&status)
+            .into_json()
+            .map_err(|e| PartnerError::BadResponse(e.to_string()))?;
+    }
     if let Some(alert) = told.alert {
         variables["alert"] = json!(alert.to_string());
     }

@@ -370,6 +370,11 @@ impl AlertNotice {
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// The alert's status at that version, as its owner told it: null
+    /// from an owner that does not tell it. `alert` reads it live.
+    async fn status(&self) -> Option<AlertStatus> {
+        self.0.status
+    }
     /// When the first delivery arrived.
     async fn received_at(&self) -> DateTime<Utc> {
         self.0.received_at
@@ -740,15 +745,25 @@ impl AlertMutation {
     }
 
     /// For partners' gateways: the partner's alert `alertId`, at `version`,
-    /// concerns this province. Delivered again, it is stored once.
+    /// concerns this province; `status` is the alert's at that version
+    /// (sent again whenever it changes). Delivered again, it is stored
+    /// once; an older version than one already told changes nothing.
     async fn receive_alert_notice(
         &self,
         ctx: &Context<'_>,
         alert_id: ID,
         version: i32,
+        status: Option<AlertStatus>,
     ) -> Result<NoticeReceipt> {
-        let alert = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
-        received(ctx, "alertId", alert, version, None, None).await
+        let about = GlobalId::parse_kind(&alert_id, RecordKind::Alert).field("alertId")?;
+        let told = Told {
+            about,
+            version,
+            status,
+            alert: None,
+            answers: None,
+        };
+        received(ctx, "alertId", told).await
     }
 
     /// For partners' gateways: the partner wrote the follow-up `followUpId`
@@ -800,7 +815,14 @@ impl AlertMutation {
             )
             .into());
         }
-        received(ctx, "followUpId", follow_up, version, Some(alert), answers).await
+        let told = Told {
+            about: follow_up,
+            version,
+            status: None,
+            alert: Some(alert),
+            answers,
+        };
+        received(ctx, "followUpId", told).await
     }
 
     /// Acknowledges a partner's alert notified to us: an operator has read it.
@@ -869,14 +891,8 @@ pub(crate) async fn partner_record<K: crate::access::Kind>(
 
 /// Keeps a partner's notice of its record `about` (named by the argument
 /// `field`), which only the partner that owns it sends.
-pub(crate) async fn received(
-    ctx: &Context<'_>,
-    field: &str,
-    about: GlobalId,
-    version: i32,
-    alert: Option<GlobalId>,
-    answers: Option<Answering>,
-) -> Result<NoticeReceipt> {
+pub(crate) async fn received(ctx: &Context<'_>, field: &str, told: Told) -> Result<NoticeReceipt> {
+    let about = told.about;
     let Caller::Partner(sender) = *ctx.data::<Caller>()? else {
         return Err(AppError::Forbidden("notices come from partners' gateways".to_owned()).into());
     };
@@ -890,12 +906,6 @@ pub(crate) async fn received(
         }
         .into());
     }
-    let told = Told {
-        about,
-        version,
-        alert,
-        answers,
-    };
     let (notice, duplicate) = store(ctx).receive_notice(told).await?;
     Ok(NoticeReceipt {
         record_id: ID(about.to_string()),

@@ -10,7 +10,7 @@ use super::alert::{
 use super::answer::listed;
 use super::{audience, forward};
 use crate::access::{Consistency, Listing, Scope};
-use crate::domain::{GlobalId, InspectionRequestRecord, RecordKind};
+use crate::domain::{GlobalId, InspectionRequestRecord, RecordKind, Told};
 use crate::error::{AppError, FieldContext};
 use crate::store::InspectionRequestFilter;
 
@@ -75,6 +75,13 @@ impl SupervisionMutation {
             )
             .into());
         }
-        received(ctx, "requestId", request, version, Some(alert), None).await
+        let told = Told {
+            about: request,
+            version,
+            status: None,
+            alert: Some(alert),
+            answers: None,
+        };
+        received(ctx, "requestId", told).await
     }
 }

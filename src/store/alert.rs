@@ -327,14 +327,16 @@ impl Store {
         let change = Change::of(record.id, record.version, ChangeOperation::Update, shared);
         self.record_changes(&txn, &[change]).await?;
         // Notified, the alert is owed to every partner concerned, and each
-        // assignee its requests.
+        // assignee its requests; every later status is told them too.
         let mut owed = Vec::new();
+        if record.notified_at.is_some() {
+            owed = record.data.partners(self.province);
+            self.owe_notices(&txn, &owed, record.id, record.version)
+                .await?;
+        }
         let event = |kind| AlertEvent::now(kind, record.id, None);
         match record.status {
             AlertStatus::Notified => {
-                owed = record.data.partners(self.province);
-                self.owe_notices(&txn, &owed, record.id, record.version)
-                    .await?;
                 self.record_events(&txn, &[event(AlertEventKind::Raised)])
                     .await?;
                 owed.extend(

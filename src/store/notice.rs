@@ -11,7 +11,8 @@ use sea_orm::{
 
 use super::{Page, PageRequest, Store, page, stored, stored_kind};
 use crate::domain::{
-    AlertEvent, AlertEventKind, Answer, GlobalId, Notice, ProvinceCode, RecordKind, Told,
+    AlertEvent, AlertEventKind, AlertStatus, Answer, GlobalId, Notice, ProvinceCode, RecordKind,
+    Told,
 };
 use crate::error::AppError;
 
@@ -43,9 +44,11 @@ impl Store {
 
     /// Keeps, in `txn`, the notice of `about` at `version` — pushed by its
     /// owner, or found in the owner's change feed by a sync — once: says
-    /// whether it was known already (its version then kept at the latest).
-    /// A follow-up that `answers` an open request of ours, assigned to its
-    /// writer, answers it; any other it names stays as it is.
+    /// whether it was known already (its version and an alert's status then
+    /// kept at the latest). An alert that the notice says is now closed or
+    /// withdrawn is said so once. A follow-up that `answers` an open
+    /// request of ours, assigned to its writer, answers it; any other it
+    /// names stays as it is.
     pub(super) async fn note_notice(
         &self,
         txn: &DatabaseTransaction,
@@ -53,11 +56,11 @@ impl Store {
     ) -> Result<bool, AppError> {
         let Told {
             about,
-            version,
             alert,
             answers,
+            ..
         } = told;
-        let first = self.keep_notice(txn, about, version).await?;
+        let Kept { first, became } = self.keep_notice(txn, &told).await?;
         // What the notice tells of, the first time it comes.
         let event = match (about.kind, alert) {
             (RecordKind::Alert, _) => Some(AlertEvent::now(AlertEventKind::Received, about, None)),
@@ -73,8 +76,16 @@ impl Store {
             )),
             _ => None,
         };
-        if first && let Some(event) = event {
-            self.record_events(txn, &[event]).await?;
+        let mut events: Vec<AlertEvent> = event.filter(|_| first).into_iter().collect();
+        // An alert's end, whenever it is first told.
+        let ended = match became {
+            Some(AlertStatus::Closed) => Some(AlertEventKind::Closed),
+            Some(AlertStatus::Withdrawn) => Some(AlertEventKind::Withdrawn),
+            _ => None,
+        };
+        events.extend(ended.map(|kind| AlertEvent::now(kind, about, None)));
+        if !events.is_empty() {
+            self.record_events(txn, &events).await?;
         }
         if let Some(answering) = answers
             && about.kind == RecordKind::FollowUp
@@ -90,20 +101,22 @@ impl Store {
         Ok(!first)
     }
 
-    /// Stores the notice of `about` at `version` once; says whether this
-    /// was the first time (a repeat keeps the latest version).
-    async fn keep_notice(
-        &self,
-        txn: &DatabaseTransaction,
-        about: GlobalId,
-        version: i32,
-    ) -> Result<bool, AppError> {
+    /// Stores the notice `told` once; a repeat keeps the latest version
+    /// and the status told with it.
+    async fn keep_notice(&self, txn: &DatabaseTransaction, told: &Told) -> Result<Kept, AppError> {
         use notice::Column as N;
+        let Told {
+            about,
+            version,
+            status,
+            ..
+        } = *told;
         let inserted = notice::Entity::insert(notice::ActiveModel {
             sender: Set(about.province.number()),
             kind: Set(about.kind.code().to_owned()),
             record_local: Set(about.local),
             version: Set(version),
+            status: Set(status.map(|s| s.code().to_owned())),
             received_at: Set(Utc::now()),
             acknowledged_at: Set(None),
             ..Default::default()
@@ -115,16 +128,28 @@ impl Store {
         )
         .exec_without_returning(txn)
         .await?;
-        let first = inserted == 1;
-        if !first {
-            notice::Entity::update_many()
-                .col_expr(N::Version, Expr::value(version))
-                .filter(of(about))
-                .filter(N::Version.lt(version))
-                .exec(txn)
-                .await?;
+        if inserted == 1 {
+            return Ok(Kept {
+                first: true,
+                became: status,
+            });
         }
-        Ok(first)
+        let before = notice_of(txn, about).await?;
+        let mut update = notice::Entity::update_many().col_expr(N::Version, Expr::value(version));
+        if let Some(status) = status {
+            update = update.col_expr(N::Status, Expr::value(status.code()));
+        }
+        let advanced = update
+            .filter(of(about))
+            .filter(N::Version.lt(version))
+            .exec(txn)
+            .await?
+            .rows_affected
+            == 1;
+        Ok(Kept {
+            first: false,
+            became: status.filter(|&s| advanced && before.and_then(|b| b.status) != Some(s)),
+        })
     }
 
     /// Records that one of our operators acknowledged the notice of `about`
@@ -213,13 +238,26 @@ fn of(about: GlobalId) -> sea_orm::Condition {
         .add(N::RecordLocal.eq(about.local))
 }
 
+/// What keeping a notice changed.
+struct Kept {
+    /// The notice is new.
+    first: bool,
+    /// The status the notice newly tells of its alert.
+    became: Option<AlertStatus>,
+}
+
 fn read(row: notice::Model) -> Result<Notice, AppError> {
     let what = "notice";
     let sender = stored(ProvinceCode::from_number(row.sender.into()), what)?;
     let kind = stored_kind(&row.kind, what)?;
+    let status = row
+        .status
+        .map(|code| stored(AlertStatus::from_code(&code), what))
+        .transpose()?;
     Ok(Notice {
         about: GlobalId::new(kind, sender, row.record_local),
         version: row.version,
+        status,
         received_at: row.received_at,
         acknowledged_at: row.acknowledged_at,
     })

@@ -114,6 +114,7 @@ impl Store {
                     told: Told {
                         about: delivery.about,
                         version: delivery.version,
+                        status: None,
                         alert: None,
                         answers: None,
                     },
@@ -125,9 +126,9 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Says, in the notices of our follow-ups and requests, what the
-    /// records say of them: the alert of each, and which request a
-    /// follow-up answers.
+    /// Says in each notice what its record says now: its latest version,
+    /// an alert's status, the alert of a follow-up or a request, and which
+    /// request a follow-up answers.
     async fn fill_notices(&self, owed: &mut [Owed]) -> Result<(), AppError> {
         let of = |kind| -> Vec<i64> {
             owed.iter()
@@ -135,8 +136,20 @@ impl Store {
                 .map(|o| o.told.about.local)
                 .collect()
         };
-        let (follow_ups, requests) = (of(RecordKind::FollowUp), of(RecordKind::InspectionRequest));
+        let (alerts, follow_ups, requests) = (
+            of(RecordKind::Alert),
+            of(RecordKind::FollowUp),
+            of(RecordKind::InspectionRequest),
+        );
         let mut records = Vec::new();
+        if !alerts.is_empty() {
+            records.extend(
+                self.alerts_by_id(&alerts, Audience::Internal)
+                    .await?
+                    .into_iter()
+                    .map(Record::Alert),
+            );
+        }
         if !follow_ups.is_empty() {
             records.extend(
                 self.follow_ups_by_id(&follow_ups, Audience::Internal)
@@ -160,8 +173,7 @@ impl Store {
                 .find(|r| r.id() == o.told.about)
                 .and_then(|r| r.notice_to(partner))
             {
-                o.told.alert = told.alert;
-                o.told.answers = told.answers;
+                o.told = told;
             }
         }
         Ok(())
@@ -229,19 +241,19 @@ impl Store {
         Ok(())
     }
 
-    /// The notices of our record `about` owed or delivered, by partner.
+    /// The latest notice of our record `about` owed or delivered to each
+    /// partner (a notice of each change after the first), by partner.
     pub async fn deliveries(&self, about: GlobalId) -> Result<Vec<Delivery>, AppError> {
         use outbox::Column as O;
-        outbox::Entity::find()
+        let mut rows = outbox::Entity::find()
             .filter(O::Kind.eq(about.kind.code()))
             .filter(O::RecordLocal.eq(about.local))
             .order_by_asc(O::Partner)
-            .order_by_asc(O::Id)
+            .order_by_desc(O::Id)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| self.delivery(row))
-            .collect()
+            .await?;
+        rows.dedup_by_key(|row| row.partner);
+        rows.into_iter().map(|row| self.delivery(row)).collect()
     }
 
     fn delivery(&self, row: outbox::Model) -> Result<Delivery, AppError> {

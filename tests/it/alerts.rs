@@ -636,14 +636,18 @@ async fn a_notified_alert_is_delivered_to_each_partner_concerned_once() {
         .post_with(&gateway, ask, json!({ "id": "Alert:40:1" }))
         .await;
     assert_eq!(other["data"]["alertNotice"], Value::Null, "{other:#}");
-    // Moving the alert on owes no second notice (the other delivered was
-    // Nghệ An's inspection request).
-    change(&thai_nguyen, &notified, "UNDER_INVESTIGATION", None).await;
-    assert_eq!(sent.borrow().delivered, 2);
+    // Moving the alert on tells Nghệ An again; its delivery is the latest
+    // notice (the other delivered before was Nghệ An's inspection request).
+    let moved = change(&thai_nguyen, &notified, "UNDER_INVESTIGATION", None).await;
+    delivered(&mut sent, 3).await;
     let again = thai_nguyen
         .data(DELIVERIES, json!({ "id": draft["id"] }))
         .await;
-    assert_eq!(again["node"]["deliveries"].as_array().unwrap().len(), 1);
+    let deliveries = again["node"]["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{again:#}");
+    assert_eq!(deliveries[0]["version"], moved["version"]);
+    assert_eq!(deliveries[0]["state"], "DELIVERED");
+    assert_eq!(deliveries[0]["acknowledgedAt"], acknowledged);
     // Partners do not see our bookkeeping.
     let theirs = nghe_an.post(DELIVERIES, json!({ "id": draft["id"] })).await;
     assert_eq!(
@@ -850,6 +854,30 @@ async fn a_notice_whose_push_never_came_is_caught_up_from_the_partners_feed() {
         pushed["data"]["receiveAlertNotice"]["duplicate"], true,
         "{pushed:#}"
     );
+
+    // Withdrawn, the alert is found so in the feed too, and said so once.
+    change(&nghe_an, &alert, "WITHDRAWN", Some("Nhầm mẫu")).await;
+    for _ in 0..2 {
+        caunoi::sync::sync_once(
+            thai_nguyen.app.store(),
+            thai_nguyen.app.partners(),
+            province,
+            "w",
+        )
+        .await
+        .unwrap();
+    }
+    let after = thai_nguyen
+        .data("{ alertNotices { edges { node { status } } } }", json!({}))
+        .await;
+    assert_eq!(
+        after["alertNotices"]["edges"][0]["node"]["status"],
+        "WITHDRAWN"
+    );
+    assert_eq!(
+        event_kinds(&thai_nguyen).await,
+        ["RECEIVED", "REQUEST_ASSIGNED", "WITHDRAWN"]
+    );
 }
 
 #[tokio::test]
@@ -963,4 +991,85 @@ async fn a_certificate_withdrawn_from_a_facility_supplying_a_partner_tells_it_fo
             &json!(format!("Thu hồi giấy chứng nhận {number}")),
         ]
     );
+}
+
+/// The kinds of the alert events a gateway has recorded, sorted (notices
+/// sent at once may arrive in either order).
+async fn event_kinds(gw: &TestGateway) -> Vec<String> {
+    let events = gw
+        .data("{ alertEvents { edges { node { kind } } } }", json!({}))
+        .await;
+    let mut kinds: Vec<String> = events["alertEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+#[tokio::test]
+async fn a_partner_is_told_each_later_status_and_hears_the_alert_closed_once() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let (_, orange, market) = cam_vinh(&thai_nguyen, &nghe_an).await;
+    let mut sent = thai_nguyen.app.notices_sent();
+    let alert = raise(&thai_nguyen, residue(&[&orange], &[&market])).await;
+    let alert = change(&thai_nguyen, &alert, "NOTIFIED", None).await;
+    // The alert's notice and the request to inspect the cooperative.
+    delivered(&mut sent, 2).await;
+    let notices = "{ alertNotices { edges { node { alertId version status } } } }";
+    let told = |data: Value| data["alertNotices"]["edges"][0]["node"].clone();
+    assert_eq!(
+        told(nghe_an.data(notices, json!({})).await)["status"],
+        "NOTIFIED"
+    );
+
+    let alert = change(&thai_nguyen, &alert, "UNDER_INVESTIGATION", None).await;
+    delivered(&mut sent, 3).await;
+    let seen = told(nghe_an.data(notices, json!({})).await);
+    assert_eq!(seen["status"], "UNDER_INVESTIGATION");
+    assert_eq!(seen["version"], alert["version"]);
+    let closed = change(
+        &thai_nguyen,
+        &alert,
+        "CLOSED",
+        Some("Đã thu hồi và tiêu huỷ"),
+    )
+    .await;
+    delivered(&mut sent, 4).await;
+    let seen = told(nghe_an.data(notices, json!({})).await);
+    assert_eq!(seen["status"], "CLOSED");
+    assert_eq!(seen["version"], closed["version"]);
+    let kinds = event_kinds(&nghe_an).await;
+    assert_eq!(
+        kinds,
+        ["CLOSED", "RECEIVED", "REQUEST_ASSIGNED"],
+        "Nghệ An hears of the request and the end once each"
+    );
+
+    // Told again, or told late of an older status, nothing changes.
+    let gateway = nghe_an.client(Some(&thai_nguyen.pki.leaf("19", Role::Gateway)));
+    let receive = "mutation($id: ID!, $v: Int!, $s: AlertStatus) {
+        receiveAlertNotice(alertId: $id, version: $v, status: $s) { duplicate } }";
+    for (version, status) in [
+        (&closed["version"], "CLOSED"),
+        (&alert["version"], "NOTIFIED"),
+    ] {
+        let (_, again) = nghe_an
+            .post_with(
+                &gateway,
+                receive,
+                json!({ "id": alert["id"], "v": version, "s": status }),
+            )
+            .await;
+        assert_eq!(
+            again["data"]["receiveAlertNotice"]["duplicate"], true,
+            "{again:#}"
+        );
+    }
+    let seen = told(nghe_an.data(notices, json!({})).await);
+    assert_eq!(seen["status"], "CLOSED");
+    assert_eq!(seen["version"], closed["version"]);
+    assert_eq!(event_kinds(&nghe_an).await, kinds);
 }
