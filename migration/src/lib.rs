@@ -19,6 +19,7 @@ mod m0009_outbox;
 mod m0010_inspection_requests;
 mod m0011_alert_events;
 mod m0012_notice_status;
+mod m0013_traceability;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_inspection_requests::Migration),
             Box::new(m0011_alert_events::Migration),
             Box::new(m0012_notice_status::Migration),
+            Box::new(m0013_traceability::Migration),
         ]
     }
 }

@@ -7,14 +7,15 @@ use futures_util::future::BoxFuture;
 
 use crate::domain::{
     AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
-    InspectionRequestRecord, ProductRecord, Record,
+    InspectionRequestRecord, LotRecord, ProductRecord, Record, TraceEventRecord,
 };
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::AppError;
 use crate::federation::calls::{self, List};
 use crate::store::{
     Admits, AlertFilter, Audience, CertificateFilter, FacilityFilter, FollowUpFilter,
-    InspectionFilter, InspectionRequestFilter, Page, PageRequest, ProductFilter, Store,
+    InspectionFilter, InspectionRequestFilter, LotFilter, Page, PageRequest, ProductFilter, Store,
+    TraceEventFilter,
 };
 
 /// A kind of record.
@@ -135,4 +136,12 @@ kind!(
     InspectionRequestFilter,
     INSPECTION_REQUESTS,
     inspection_requests
+);
+kind!(LotRecord, Lot, LotFilter, LOTS, lots);
+kind!(
+    TraceEventRecord,
+    TraceEvent,
+    TraceEventFilter,
+    TRACE_EVENTS,
+    trace_events
 );

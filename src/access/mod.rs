@@ -13,10 +13,12 @@
 mod alert;
 mod kind;
 mod list;
+mod trace;
 
 pub use alert::Concerned;
 pub use kind::{Kind, OfFacility};
 pub use list::{Listing, Paged, Scope, read_row_cursor, row_cursor};
+pub use trace::{TraceLimits, Traced, Unfollowed, UnfollowedReason};
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -15,6 +15,8 @@ pub enum RecordKind {
     Alert,
     FollowUp,
     InspectionRequest,
+    Lot,
+    TraceEvent,
 }
 
 impl RecordKind {
@@ -27,6 +29,8 @@ impl RecordKind {
             RecordKind::Alert => "Alert",
             RecordKind::FollowUp => "FollowUp",
             RecordKind::InspectionRequest => "InspectionRequest",
+            RecordKind::Lot => "Lot",
+            RecordKind::TraceEvent => "TraceEvent",
         }
     }
 
@@ -40,6 +44,8 @@ impl RecordKind {
             RecordKind::Alert => "alert",
             RecordKind::FollowUp => "follow_up",
             RecordKind::InspectionRequest => "inspection_request",
+            RecordKind::Lot => "lot",
+            RecordKind::TraceEvent => "trace_event",
         }
     }
 
@@ -48,7 +54,7 @@ impl RecordKind {
         Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Facility,
         RecordKind::Certificate,
         RecordKind::Product,
@@ -56,6 +62,8 @@ impl RecordKind {
         RecordKind::Alert,
         RecordKind::FollowUp,
         RecordKind::InspectionRequest,
+        RecordKind::Lot,
+        RecordKind::TraceEvent,
     ];
 
     fn from_name(name: &str) -> Option<Self> {
@@ -149,7 +157,7 @@ mod tests {
             "Certificate:40:-3",
             "Certificate:40:+3",
             "Certificate:400:3",
-            "Lot:40:3",
+            "Parcel:40:3",
             "Certificate:40:3:9",
         ] {
             assert!(GlobalId::parse(bad).is_err(), "{bad:?} was accepted");

@@ -20,6 +20,7 @@ mod province;
 mod record;
 mod supervision;
 pub mod text;
+mod trace;
 
 pub use alert::{
     AlertData, AlertRecord, AlertStatus, AlertStatusChange, Answering, Classification, Delivery,
@@ -44,6 +45,11 @@ pub use record::Record;
 pub use supervision::{
     Answer, Deadlines, InspectionRequestData, InspectionRequestRecord, Link, Needed, RequestState,
     Responsible, SUPERVISION, inspections_needed,
+};
+pub use trace::{
+    BizStep, Direction, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction, FACILITY_URI,
+    Item, ItemRole, LOT_URI, LotCode, LotData, LotRecord, QuantityUnit, TraceEventData,
+    TraceEventRecord, TraceEventType, next_steps,
 };
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};

@@ -3,7 +3,8 @@
 
 use super::{
     AlertRecord, CertificateNumber, CertificateRecord, FacilityRecord, FollowUpRecord, GlobalId,
-    InspectionRecord, InspectionRequestRecord, ProductRecord, ProvinceCode, Told,
+    InspectionRecord, InspectionRequestRecord, LotRecord, ProductRecord, ProvinceCode, Told,
+    TraceEventRecord,
 };
 
 /// Any record: one of ours, or a partner's as its owner sent it.
@@ -16,6 +17,8 @@ pub enum Record {
     Alert(AlertRecord),
     FollowUp(FollowUpRecord),
     InspectionRequest(InspectionRequestRecord),
+    Lot(LotRecord),
+    TraceEvent(TraceEventRecord),
 }
 
 impl Record {
@@ -29,6 +32,8 @@ impl Record {
             Record::Alert(r) => r.id,
             Record::FollowUp(r) => r.id,
             Record::InspectionRequest(r) => r.id,
+            Record::Lot(r) => r.id,
+            Record::TraceEvent(r) => r.id,
         }
     }
 
@@ -73,6 +78,8 @@ impl Record {
             Record::Alert(r) => r.version,
             Record::FollowUp(r) => r.version,
             Record::InspectionRequest(r) => r.version,
+            Record::Lot(r) => r.version,
+            Record::TraceEvent(r) => r.version,
         }
     }
 }

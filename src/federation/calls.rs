@@ -11,7 +11,8 @@ use super::records::{self, Reader, RemotePage};
 use super::{Budget, PartnerError, Partners, Trace};
 use crate::domain::{
     AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
-    InspectionRequestRecord, ProductRecord, Record, StatusChangeRecord,
+    InspectionRequestRecord, LotRecord, ProductRecord, Record, StatusChangeRecord,
+    TraceEventRecord,
 };
 use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
 
@@ -298,6 +299,17 @@ pub const INSPECTION_REQUESTS: List<InspectionRequestRecord> = List {
     query: records::inspection_requests_query,
     field: "inspectionRequests",
     read: Reader::inspection_request,
+};
+
+pub const LOTS: List<LotRecord> = List {
+    query: records::lots_query,
+    field: "lots",
+    read: Reader::lot,
+};
+pub const TRACE_EVENTS: List<TraceEventRecord> = List {
+    query: records::trace_events_query,
+    field: "traceEvents",
+    read: Reader::trace_event,
 };
 
 /// A partner facility's own lists, which take `$facility`.

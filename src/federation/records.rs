@@ -21,6 +21,10 @@ use crate::domain::{
     Answer, Answering, InspectionRequestData, InspectionRequestRecord, RequestState,
 };
 use crate::domain::{
+    BizStep, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction, Item, ItemRole, LotCode,
+    LotData, LotRecord, QuantityUnit, TraceEventData, TraceEventRecord, TraceEventType,
+};
+use crate::domain::{
     BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
     GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
     Standard, Stars, StatusChange, StoredStatus,
@@ -46,6 +50,13 @@ pub const INSPECTION_REQUEST: &str = "fragment InspectionRequestFields on Inspec
     id version alertId facilityId stage assignee { code } dueOn state answerFollowUpId \
     answerInspectionId createdAt updatedAt }";
 
+pub const LOT: &str = "fragment LotFields on Lot { id version code productId facilityId \
+    quantity unit producedOn batch createdAt }";
+pub const TRACE_EVENT: &str = "fragment TraceEventFields on TraceEvent { id version eventId \
+    eventType action bizStep disposition eventTime eventTimeZoneOffset facilityId sourceId \
+    destinationId items { role epc quantity unit } \
+    errorDeclaration { declarationTime reason correctiveEventIds } recordedAt }";
+
 /// The fragment that reads a kind of record, and its name.
 fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
     match kind {
@@ -56,6 +67,8 @@ fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
         RecordKind::Alert => ("AlertFields", ALERT),
         RecordKind::FollowUp => ("FollowUpFields", FOLLOW_UP),
         RecordKind::InspectionRequest => ("InspectionRequestFields", INSPECTION_REQUEST),
+        RecordKind::Lot => ("LotFields", LOT),
+        RecordKind::TraceEvent => ("TraceEventFields", TRACE_EVENT),
     }
 }
 
@@ -120,6 +133,8 @@ pub fn all_queries() -> Vec<String> {
         alerts_query(),
         follow_ups_query(),
         inspection_requests_query(),
+        lots_query(),
+        trace_events_query(),
         FEED.to_owned(),
         EPOCH.to_owned(),
     ]
@@ -147,6 +162,8 @@ impl Reader {
             Some("Alert") => Record::Alert(self.alert(value)?),
             Some("FollowUp") => Record::FollowUp(self.follow_up(value)?),
             Some("InspectionRequest") => Record::InspectionRequest(self.inspection_request(value)?),
+            Some("Lot") => Record::Lot(self.lot(value)?),
+            Some("TraceEvent") => Record::TraceEvent(self.trace_event(value)?),
             other => return Err(bad(format!("unknown type {other:?}"))),
         }))
     }
@@ -435,6 +452,82 @@ impl Reader {
     }
 }
 
+impl Reader {
+    pub fn lot(&self, v: &Value) -> Result<LotRecord, PartnerError> {
+        let id = self.id(&v["id"], RecordKind::Lot)?;
+        let code = LotCode::parse(str(&v["code"])?).map_err(|e| bad(e.0))?;
+        if code.province() != self.owner {
+            return Err(bad(format!("province {} sent the lot {code}", self.owner)));
+        }
+        Ok(LotRecord {
+            id,
+            version: int(&v["version"])?,
+            code,
+            data: LotData {
+                product: self.owned_id(&v["productId"], RecordKind::Product)?,
+                facility: self.owned_id(&v["facilityId"], RecordKind::Facility)?,
+                quantity: number(&v["quantity"])?.ok_or_else(|| bad("a lot without quantity"))?,
+                unit: coded(&v["unit"], QuantityUnit::from_code)?,
+                produced_on: date(&v["producedOn"])?,
+                batch: optional(&v["batch"])?,
+            },
+            created_at: time(&v["createdAt"])?,
+        })
+    }
+
+    pub fn trace_event(&self, v: &Value) -> Result<TraceEventRecord, PartnerError> {
+        let facility = |v: &Value| -> Result<Option<GlobalId>, PartnerError> {
+            match v {
+                Value::Null => Ok(None),
+                other => GlobalId::parse_kind(str(other)?, RecordKind::Facility)
+                    .map(Some)
+                    .map_err(|e| bad(e.0)),
+            }
+        };
+        let items = list(&v["items"])?
+            .iter()
+            .map(|item| {
+                Ok(Item {
+                    role: coded(&item["role"], ItemRole::from_code)?,
+                    epc: Epc::parse(str(&item["epc"])?).map_err(|e| bad(e.0))?,
+                    quantity: number(&item["quantity"])?,
+                    unit: optional_coded(&item["unit"], QuantityUnit::from_code)?,
+                })
+            })
+            .collect::<Result<_, PartnerError>>()?;
+        let error = match &v["errorDeclaration"] {
+            Value::Null => None,
+            declared => Some(ErrorDeclaration {
+                declared_at: time(&declared["declarationTime"])?,
+                reason: coded(&declared["reason"], ErrorReason::from_code)?,
+                corrective_event_ids: list(&declared["correctiveEventIds"])?
+                    .iter()
+                    .map(string)
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        Ok(TraceEventRecord {
+            id: self.id(&v["id"], RecordKind::TraceEvent)?,
+            version: int(&v["version"])?,
+            event_id: string(&v["eventId"])?,
+            data: TraceEventData {
+                event_type: coded(&v["eventType"], TraceEventType::from_code)?,
+                action: optional_coded(&v["action"], EventAction::from_code)?,
+                biz_step: coded(&v["bizStep"], BizStep::from_code)?,
+                disposition: optional_coded(&v["disposition"], Disposition::from_code)?,
+                event_time: time(&v["eventTime"])?,
+                time_zone_offset: string(&v["eventTimeZoneOffset"])?,
+                facility: self.owned_id(&v["facilityId"], RecordKind::Facility)?,
+                source: facility(&v["sourceId"])?,
+                destination: facility(&v["destinationId"])?,
+                items,
+            },
+            error,
+            recorded_at: time(&v["recordedAt"])?,
+        })
+    }
+}
+
 fn list(v: &Value) -> Result<&Vec<Value>, PartnerError> {
     v.as_array()
         .ok_or_else(|| bad(format!("expected a list, got {v}")))
@@ -640,6 +733,14 @@ pub fn alerts_query() -> String {
 
 pub fn follow_ups_query() -> String {
     list_query(RecordKind::FollowUp, "followUps", false)
+}
+
+pub fn lots_query() -> String {
+    list_query(RecordKind::Lot, "lots", false)
+}
+
+pub fn trace_events_query() -> String {
+    list_query(RecordKind::TraceEvent, "traceEvents", false)
 }
 
 pub fn inspection_requests_query() -> String {

@@ -17,6 +17,8 @@ pub enum RecordType {
     Alert,
     FollowUp,
     InspectionRequest,
+    Lot,
+    TraceEvent,
 }
 
 impl From<RecordType> for RecordKind {
@@ -29,6 +31,8 @@ impl From<RecordType> for RecordKind {
             RecordType::Alert => RecordKind::Alert,
             RecordType::FollowUp => RecordKind::FollowUp,
             RecordType::InspectionRequest => RecordKind::InspectionRequest,
+            RecordType::Lot => RecordKind::Lot,
+            RecordType::TraceEvent => RecordKind::TraceEvent,
         }
     }
 }

@@ -27,6 +27,7 @@ mod resolve;
 pub mod scalars;
 mod shape;
 mod supervision;
+mod trace;
 
 pub use answer::Returned;
 pub use objects::{Certificate, Facility, Inspection, Product};
@@ -55,6 +56,7 @@ pub struct Query(
     alert::AlertQuery,
     supervision::SupervisionQuery,
     events::EventsQuery,
+    trace::TraceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +67,7 @@ pub struct Mutation(
     inspection::InspectionMutation,
     alert::AlertMutation,
     supervision::SupervisionMutation,
+    trace::TraceMutation,
 );
 
 #[derive(MergedSubscription, Default)]

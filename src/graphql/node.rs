@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::alert::{Alert, FollowUp, InspectionRequest};
 use super::answer::{access, told, wrap};
+use super::trace::{Lot, TraceEvent};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
 use crate::access::{Consistency, Sourced};
 use crate::domain::GlobalId;
@@ -21,6 +22,8 @@ pub enum Node {
     Alert(Alert),
     FollowUp(FollowUp),
     InspectionRequest(InspectionRequest),
+    Lot(Lot),
+    TraceEvent(TraceEvent),
 }
 
 impl Node {
@@ -44,6 +47,10 @@ impl Node {
             }
             Record::InspectionRequest(record) => {
                 wrap::<InspectionRequest>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::Lot(record) => wrap::<Lot>(ctx, Sourced { record, provenance }).into(),
+            Record::TraceEvent(record) => {
+                wrap::<TraceEvent>(ctx, Sourced { record, provenance }).into()
             }
         }
     }

@@ -3,13 +3,10 @@
 use std::sync::OnceLock;
 
 use chrono::{Days, NaiveDate, Utc};
-use entity::{certificate, certificate_status_change, facility, number_counter};
+use entity::{certificate, certificate_status_change, facility};
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbBackend,
+    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 
 use super::{
@@ -439,7 +436,12 @@ impl Store {
                 format!("no facility has the ID {}", data.facility),
             ));
         }
-        let serial = next_serial(txn, data.kind, data.issued_on).await?;
+        let serial = super::next_serial(
+            txn,
+            data.kind.code(),
+            chrono::Datelike::year(&data.issued_on),
+        )
+        .await?;
         let number = CertificateNumber::issued(self.province, data.kind, data.issued_on, serial);
         let now = Utc::now();
         let row = certificate::ActiveModel {
@@ -572,46 +574,6 @@ fn by_number(number: &str, audience: Audience) -> sea_orm::Select<certificate::E
 /// The certificates `audience` may see: those of facilities it may see.
 fn visible_certificates(audience: Audience) -> Condition {
     of_visible_facilities(certificate::Column::FacilityId, audience)
-}
-
-/// Takes the next serial for `kind` in the year of `issued_on`. The update locks
-/// the counter row until the transaction ends, so concurrent issuers queue.
-async fn next_serial(
-    txn: &DatabaseTransaction,
-    kind: CertificateKind,
-    issued_on: NaiveDate,
-) -> Result<u32, AppError> {
-    use chrono::Datelike;
-    use number_counter::Column as N;
-    let year = issued_on.year();
-    txn.execute(
-        Query::insert()
-            .into_table(number_counter::Entity)
-            .columns([N::Kind, N::Year, N::Next])
-            .values_panic([kind.code().into(), year.into(), 1i64.into()])
-            .on_conflict(
-                OnConflict::columns([N::Kind, N::Year])
-                    .do_nothing()
-                    .to_owned(),
-            ),
-    )
-    .await?;
-    txn.execute(
-        Query::update()
-            .table(number_counter::Entity)
-            .value(N::Next, Expr::col(N::Next).add(1))
-            .and_where(Expr::col(N::Kind).eq(kind.code()))
-            .and_where(Expr::col(N::Year).eq(year)),
-    )
-    .await?;
-    let counter = number_counter::Entity::find_by_id((kind.code().to_owned(), year))
-        .one(txn)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("number counter vanished inside its transaction"))?;
-    u32::try_from(counter.next - 1)
-        .ok()
-        .filter(|serial| *serial <= 999_999)
-        .ok_or_else(|| AppError::Conflict(format!("no {kind} numbers are left for {year}")))
 }
 
 async fn record_status(

@@ -21,6 +21,7 @@ mod outbox;
 mod product;
 mod replica;
 mod supervision;
+mod trace;
 
 pub use alert::{AlertFilter, FollowUpFilter};
 pub use audit::AuditFilter;
@@ -33,6 +34,7 @@ pub use outbox::Owed;
 pub use product::ProductFilter;
 pub use replica::{ReplicaRow, SyncPage, SyncState};
 pub use supervision::{InspectionRequestFilter, Reply};
+pub use trace::{LotFilter, NewEvent, Recorded, TraceEventFilter};
 
 use std::time::Duration;
 
@@ -348,6 +350,18 @@ impl Store {
                         .into_iter()
                         .map(Record::InspectionRequest),
                 ),
+                RecordKind::Lot => records.extend(
+                    self.lots_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Lot),
+                ),
+                RecordKind::TraceEvent => records.extend(
+                    self.trace_events_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::TraceEvent),
+                ),
             }
         }
         Ok(records)
@@ -481,6 +495,47 @@ fn matches_terms(column: impl IntoColumnRef + Copy, terms: &[String]) -> Expr {
         .map(|term| Expr::col(column).like(format!("%{term}%")))
         .reduce(ExprTrait::and)
         .unwrap_or_else(|| Expr::value(true))
+}
+
+/// Takes the next serial of `counter` (a certificate kind, `lot`) in `year`.
+/// The update locks the counter row until the transaction ends, so
+/// concurrent writers queue.
+pub(super) async fn next_serial(
+    txn: &DatabaseTransaction,
+    counter: &str,
+    year: i32,
+) -> Result<u32, AppError> {
+    use entity::number_counter;
+    use number_counter::Column as N;
+    txn.execute(
+        Query::insert()
+            .into_table(number_counter::Entity)
+            .columns([N::Kind, N::Year, N::Next])
+            .values_panic([counter.into(), year.into(), 1i64.into()])
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::columns([N::Kind, N::Year])
+                    .do_nothing()
+                    .to_owned(),
+            ),
+    )
+    .await?;
+    txn.execute(
+        Query::update()
+            .table(number_counter::Entity)
+            .value(N::Next, Expr::col(N::Next).add(1))
+            .and_where(Expr::col(N::Kind).eq(counter))
+            .and_where(Expr::col(N::Year).eq(year)),
+    )
+    .await?;
+    let next = number_counter::Entity::find_by_id((counter.to_owned(), year))
+        .one(txn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("number counter vanished inside its transaction"))?
+        .next;
+    u32::try_from(next - 1)
+        .ok()
+        .filter(|serial| *serial <= 999_999)
+        .ok_or_else(|| AppError::Conflict(format!("no {counter} numbers are left for {year}")))
 }
 
 /// Claims a row for an update: bumps its version if it still has `expected`.

@@ -32,4 +32,5 @@ mod subscriptions;
 mod supervision;
 mod sync;
 mod tls;
+mod trace;
 mod validation;

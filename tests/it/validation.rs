@@ -112,7 +112,7 @@ async fn bad_certificate_fields_are_named() {
 async fn bad_ids_and_literals_are_named() {
     let gw = spawn_gateway().await;
     assert_invalid(
-        &gw.post(r#"{ node(id: "Lot:19:1") { id } }"#, json!({}))
+        &gw.post(r#"{ node(id: "Parcel:19:1") { id } }"#, json!({}))
             .await,
         "id",
     );

@@ -1,0 +1,476 @@
+//! Traceability across the border: lots, EPCIS events, and a lot's trace
+//! walked hop by hop, each hop answered by the province that holds it.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestGateway, assert_invalid, bind, spawn_pair, spawn_pair_with};
+
+const REGISTER: &str = "mutation($i: RegisterProductInput!) { registerProduct(input: $i) { id } }";
+const CREATE_LOT: &str = "mutation($i: CreateLotInput!) { createLot(input: $i) { id code } }";
+const RECORD: &str = "mutation($i: [TraceEventInput!]!) { recordTraceEvents(input: $i) {
+    id eventId bizStep items { role lotCode } } }";
+const TRACE: &str = "query($code: String!, $d: TraceDirection, $hops: Int) {
+    trace(lotCode: $code, direction: $d, maxHops: $hops) {
+      hops truncated
+      lots { code province { code } product { name } }
+      events { id province { code } bizStep eventType provenance { source }
+               facility { name } items { role lotCode } }
+      unfollowed { province { code } lotCode reason code } } }";
+
+/// Chè Tân Cương from a Thái Nguyên garden, processed and packed there,
+/// shipped to a Nghệ An shop and sold there.
+pub(crate) struct TeaChain {
+    pub fresh: String,
+    pub packed: String,
+    pub garden: Value,
+    pub factory: Value,
+    pub shop: Value,
+}
+
+async fn product(gw: &TestGateway, name: &str, facility: &Value) -> Value {
+    gw.data(
+        REGISTER,
+        json!({ "i": { "name": name, "category": "AGRICULTURAL", "facilityId": facility["id"] } }),
+    )
+    .await["registerProduct"]
+        .clone()
+}
+
+async fn record(gw: &TestGateway, events: Value) -> Vec<Value> {
+    gw.data(RECORD, json!({ "i": events })).await["recordTraceEvents"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+pub(crate) async fn tea_chain(thai_nguyen: &TestGateway, nghe_an: &TestGateway) -> TeaChain {
+    let garden = thai_nguyen
+        .create_facility(
+            "Hợp tác xã chè Tân Cương",
+            json!({ "kind": "PRIMARY_PRODUCER" }),
+        )
+        .await;
+    let factory = thai_nguyen
+        .create_facility(
+            "Cơ sở chế biến chè Tân Cương",
+            json!({ "kind": "PROCESSOR" }),
+        )
+        .await;
+    let shop = nghe_an
+        .create_facility(
+            "Cửa hàng đặc sản Vinh",
+            json!({ "kind": "TRADER", "commune": "Hưng Dũng", "district": "Thành phố Vinh",
+                    "suppliesTo": [] }),
+        )
+        .await;
+    let leaves = product(thai_nguyen, "Chè búp tươi Tân Cương", &garden).await;
+    let tea = product(thai_nguyen, "Chè Tân Cương đóng gói", &factory).await;
+    let fresh = thai_nguyen
+        .data(
+            CREATE_LOT,
+            json!({ "i": { "productId": leaves["id"], "facilityId": garden["id"],
+                           "quantity": 500.0, "unit": "KILOGRAM", "producedOn": crate::helpers::day(-3),
+                           "batch": "TC-2026-11" } }),
+        )
+        .await["createLot"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    record(
+        thai_nguyen,
+        json!([
+            { "bizStep": "SHIPPING", "facilityId": garden["id"], "destinationId": factory["id"],
+              "disposition": "IN_TRANSIT", "items": [{ "lotCode": fresh, "quantity": 500.0, "unit": "KILOGRAM" }] },
+            { "bizStep": "RECEIVING", "facilityId": factory["id"], "sourceId": garden["id"],
+              "disposition": "IN_PROGRESS", "items": [{ "lotCode": fresh }] },
+        ]),
+    )
+    .await;
+    let made = record(
+        thai_nguyen,
+        json!([{ "bizStep": "COMMISSIONING", "facilityId": factory["id"],
+                 "inputs": [{ "lotCode": fresh, "quantity": 500.0, "unit": "KILOGRAM" }],
+                 "makes": [{ "productId": tea["id"], "quantity": 100.0, "unit": "KILOGRAM",
+                             "producedOn": crate::helpers::day(-2) }] }]),
+    )
+    .await;
+    let packed = made[0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["role"] == "OUTPUT")
+        .expect("the packed lot")["lotCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    record(
+        thai_nguyen,
+        json!([{ "bizStep": "SHIPPING", "facilityId": factory["id"], "destinationId": shop["id"],
+                 "disposition": "IN_TRANSIT", "items": [{ "lotCode": packed, "quantity": 100.0, "unit": "KILOGRAM" }] }]),
+    )
+    .await;
+    record(
+        nghe_an,
+        json!([
+            { "bizStep": "RECEIVING", "facilityId": shop["id"], "sourceId": factory["id"],
+              "disposition": "SELLABLE_ACCESSIBLE", "items": [{ "lotCode": packed }] },
+            { "bizStep": "RETAIL_SELLING", "facilityId": shop["id"],
+              "disposition": "RETAIL_SOLD", "items": [{ "lotCode": packed, "quantity": 2.0, "unit": "KILOGRAM" }] },
+        ]),
+    )
+    .await;
+    TeaChain {
+        fresh,
+        packed,
+        garden,
+        factory,
+        shop,
+    }
+}
+
+async fn trace(gw: &TestGateway, code: &str, direction: &str) -> Value {
+    gw.data(TRACE, json!({ "code": code, "d": direction }))
+        .await["trace"]
+        .clone()
+}
+
+/// Each event's business step and owner, sorted.
+fn steps(trace: &Value) -> Vec<(String, String)> {
+    let mut steps: Vec<(String, String)> = trace["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["bizStep"].as_str().unwrap().to_owned(),
+                e["province"]["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    steps.sort();
+    steps
+}
+
+fn whole_chain() -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = [
+        ("COMMISSIONING", "19"),
+        ("SHIPPING", "19"),
+        ("RECEIVING", "19"),
+        ("COMMISSIONING", "19"),
+        ("SHIPPING", "19"),
+        ("RECEIVING", "40"),
+        ("RETAIL_SELLING", "40"),
+    ]
+    .iter()
+    .map(|(s, p)| ((*s).to_owned(), (*p).to_owned()))
+    .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn a_lot_traces_across_the_border_from_either_end_and_either_gateway() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    assert!(chain.fresh.starts_with("19-LO-"), "{}", chain.fresh);
+    let made_here: Vec<_> = whole_chain()
+        .into_iter()
+        .filter(|(_, province)| province == "19")
+        .collect();
+    for (gw, holds) in [(&thai_nguyen, made_here), (&nghe_an, whole_chain())] {
+        // Back from the tea to the garden: Nghệ An's shop starts from its
+        // own receipt and sale, Thái Nguyên from its factory.
+        let back = trace(gw, &chain.packed, "BACKWARD").await;
+        assert_eq!(steps(&back), holds, "asked of {}: {back:#}", gw.province);
+        assert_eq!(back["unfollowed"], json!([]), "{back:#}");
+        let lots: Vec<&str> = back["lots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(lots, [chain.fresh.as_str(), chain.packed.as_str()]);
+        assert_eq!(back["lots"][1]["product"]["name"], "Chè Tân Cương đóng gói");
+        // Forward from the garden's harvest to the shop's sale.
+        let forward = trace(gw, &chain.fresh, "FORWARD").await;
+        assert_eq!(
+            steps(&forward),
+            whole_chain(),
+            "asked of {}: {forward:#}",
+            gw.province
+        );
+        assert!(forward["hops"].as_i64().unwrap() >= 2, "{forward:#}");
+        // Each event is answered by its owner.
+        for event in forward["events"].as_array().unwrap() {
+            assert_eq!(event["provenance"]["source"], "OWNER");
+        }
+    }
+    // One step back only, from the shop: the tea came from the factory.
+    let one = thai_nguyen
+        .data(
+            TRACE,
+            json!({ "code": chain.packed, "d": "BACKWARD", "hops": 0 }),
+        )
+        .await["trace"]
+        .clone();
+    let unfollowed = one["unfollowed"].as_array().unwrap();
+    assert!(
+        unfollowed
+            .iter()
+            .any(|u| u["reason"] == "BEYOND_MAX_HOPS" && u["lotCode"] == chain.fresh.as_str()),
+        "{one:#}"
+    );
+    assert!(steps(&one).len() < whole_chain().len());
+    let _ = (&chain.garden, &chain.factory, &chain.shop);
+}
+
+#[tokio::test]
+async fn with_the_partner_down_the_trace_stops_at_the_border_and_says_why() {
+    // Thái Nguyên's address for Nghệ An has nobody listening.
+    let dead = bind();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let (thai_nguyen, nghe_an) = spawn_pair_with(
+        |config| {
+            config.partners[0].endpoint = Some(format!("https://127.0.0.1:{dead_port}/graphql"));
+        },
+        |_| {},
+    )
+    .await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    let forward = trace(&thai_nguyen, &chain.fresh, "FORWARD").await;
+    // Everything Thái Nguyên holds stands.
+    let ours: Vec<_> = whole_chain()
+        .into_iter()
+        .filter(|(_, province)| province == "19")
+        .collect();
+    assert_eq!(steps(&forward), ours, "{forward:#}");
+    let unfollowed = forward["unfollowed"].as_array().unwrap();
+    assert_eq!(unfollowed.len(), 1, "{forward:#}");
+    assert_eq!(unfollowed[0]["province"]["code"], "40");
+    assert_eq!(unfollowed[0]["lotCode"], chain.packed.as_str());
+    assert_eq!(unfollowed[0]["reason"], "PARTNER_UNAVAILABLE");
+    assert_eq!(unfollowed[0]["code"], "PARTNER_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn a_correction_replaces_what_it_corrects_and_the_mistake_is_kept() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    // The factory recorded a second shipment to the shop by mistake: it
+    // went to another shop.
+    let other_shop = nghe_an
+        .create_facility(
+            "Siêu thị Vinh Centre",
+            json!({ "kind": "TRADER", "suppliesTo": [] }),
+        )
+        .await;
+    let wrong = record(
+        &thai_nguyen,
+        json!([{ "bizStep": "SHIPPING", "facilityId": chain.factory["id"],
+                 "destinationId": chain.shop["id"], "items": [{ "lotCode": chain.packed }] }]),
+    )
+    .await[0]
+        .clone();
+    let correct = "mutation($id: ID!, $c: [TraceEventInput!]!) {
+        correctTraceEvent(eventId: $id, reason: INCORRECT_DATA, corrections: $c) {
+          declared { id errorDeclaration { reason correctiveEventIds } }
+          corrections { id eventId destinationId } } }";
+    let corrected = thai_nguyen
+        .data(
+            correct,
+            json!({ "id": wrong["id"], "c": [{ "bizStep": "SHIPPING",
+                "facilityId": chain.factory["id"], "destinationId": other_shop["id"],
+                "items": [{ "lotCode": chain.packed }] }] }),
+        )
+        .await["correctTraceEvent"]
+        .clone();
+    let declared = &corrected["declared"]["errorDeclaration"];
+    assert_eq!(declared["reason"], "INCORRECT_DATA");
+    assert_eq!(
+        declared["correctiveEventIds"],
+        json!([corrected["corrections"][0]["eventId"]])
+    );
+    // The trace holds the correction, not the mistake.
+    let forward = trace(&thai_nguyen, &chain.packed, "FORWARD").await;
+    let ids: Vec<&Value> = forward["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    assert!(!ids.contains(&&wrong["id"]), "{forward:#}");
+    assert!(
+        ids.contains(&&corrected["corrections"][0]["id"]),
+        "{forward:#}"
+    );
+    // The mistake is kept, declared, for whoever asks for it.
+    let kept = thai_nguyen
+        .data(
+            "query($e: [String!]) { traceEvents(filter: { epcs: $e, declaredInError: true }, first: 100) {
+               edges { node { id errorDeclaration { reason } } } } }",
+            json!({ "e": [chain.packed] }),
+        )
+        .await;
+    let declared: Vec<&Value> = kept["traceEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["node"]["errorDeclaration"].is_null())
+        .map(|e| &e["node"]["id"])
+        .collect();
+    assert_eq!(declared, [&wrong["id"]]);
+    // An event is declared once.
+    let again = thai_nguyen
+        .post(correct, json!({ "id": wrong["id"], "c": [] }))
+        .await;
+    assert!(again.get("errors").is_some(), "{again:#}");
+}
+
+#[tokio::test]
+async fn a_cycle_ends_and_each_event_is_told_once() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    // The shop sends the tea back to the factory, which receives it: the
+    // lot goes round, 19 → 40 → 19.
+    record(
+        &nghe_an,
+        json!([{ "bizStep": "SHIPPING", "facilityId": chain.shop["id"],
+                 "destinationId": chain.factory["id"], "items": [{ "lotCode": chain.packed }] }]),
+    )
+    .await;
+    record(
+        &thai_nguyen,
+        json!([{ "bizStep": "RECEIVING", "facilityId": chain.factory["id"],
+                 "sourceId": chain.shop["id"], "items": [{ "lotCode": chain.packed }] }]),
+    )
+    .await;
+    let both = trace(&thai_nguyen, &chain.packed, "BOTH").await;
+    let events = both["events"].as_array().unwrap();
+    let mut ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "an event told twice: {both:#}");
+    assert_eq!(count, whole_chain().len() + 2, "{:?}", steps(&both));
+    assert_eq!(both["truncated"], false);
+}
+
+#[tokio::test]
+async fn a_partner_sees_only_the_hops_shared_with_it() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    // A household garden that sells only in Thái Nguyên.
+    let private = thai_nguyen
+        .create_facility(
+            "Vườn chè hộ gia đình",
+            json!({ "kind": "PRIMARY_PRODUCER", "suppliesTo": [] }),
+        )
+        .await;
+    let leaves = product(&thai_nguyen, "Chè búp tươi", &private).await;
+    let own = thai_nguyen
+        .data(
+            CREATE_LOT,
+            json!({ "i": { "productId": leaves["id"], "facilityId": private["id"],
+                           "quantity": 40.0, "unit": "KILOGRAM", "producedOn": crate::helpers::day(0) } }),
+        )
+        .await["createLot"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = "query($e: [String!], $s: Scope) { traceEvents(filter: { epcs: $e }, scope: $s, first: 100) {
+        edges { node { id } } } }";
+    let count = |data: Value| data["traceEvents"]["edges"].as_array().unwrap().len();
+    assert_eq!(
+        count(
+            thai_nguyen
+                .data(list, json!({ "e": [own], "s": "LOCAL" }))
+                .await
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            nghe_an
+                .data(list, json!({ "e": [own], "s": "PARTNERS" }))
+                .await
+        ),
+        0,
+        "a lot of a garden that supplies no one in Nghệ An"
+    );
+    let there = trace(&nghe_an, &own, "BOTH").await;
+    assert_eq!(there["events"], json!([]));
+    assert_eq!(there["lots"], json!([]));
+    assert_eq!(there["unfollowed"][0]["reason"], "NOT_SHARED", "{there:#}");
+    // What was shipped to Nghệ An it sees, from the garden on.
+    assert_eq!(
+        steps(&trace(&nghe_an, &chain.packed, "BACKWARD").await),
+        whole_chain()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_event_stores_nothing_and_is_named() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    let before = thai_nguyen
+        .data(
+            "{ traceEvents(first: 100) { edges { node { id } } } lots(first: 100) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let good = json!({ "bizStep": "STORING", "facilityId": chain.factory["id"],
+                       "items": [{ "lotCode": chain.packed }] });
+    let cases = [
+        (
+            json!({ "bizStep": "SHIPPING", "facilityId": chain.factory["id"],
+                    "items": [{ "lotCode": chain.packed }] }),
+            "input.1.destinationId",
+        ),
+        (
+            json!({ "bizStep": "STORING", "facilityId": chain.factory["id"],
+                    "items": [{ "lotCode": "19-LOT-1" }] }),
+            "input.1.items.0.lotCode",
+        ),
+        (
+            json!({ "bizStep": "STORING", "facilityId": chain.shop["id"],
+                    "items": [{ "lotCode": chain.packed }] }),
+            "input.1.facilityId",
+        ),
+        (
+            json!({ "bizStep": "STORING", "facilityId": chain.factory["id"], "items": [] }),
+            "input.1.items",
+        ),
+        (
+            json!({ "bizStep": "COMMISSIONING", "facilityId": chain.factory["id"],
+                    "inputs": [{ "lotCode": chain.fresh }],
+                    "makes": [{ "productId": "Product:19:999", "quantity": 1.0, "unit": "KILOGRAM",
+                                "producedOn": crate::helpers::day(0) }] }),
+            "input.1.makes.0.productId",
+        ),
+        (
+            json!({ "bizStep": "STORING", "facilityId": chain.factory["id"],
+                    "items": [{ "lotCode": chain.packed, "quantity": -1.0, "unit": "KILOGRAM" }] }),
+            "input.1.quantity",
+        ),
+    ];
+    for (bad, field) in cases {
+        let answer = thai_nguyen
+            .post(RECORD, json!({ "i": [good.clone(), bad] }))
+            .await;
+        assert_invalid(&answer, field);
+    }
+    let after = thai_nguyen
+        .data(
+            "{ traceEvents(first: 100) { edges { node { id } } } lots(first: 100) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(before, after, "a refused batch stores nothing");
+    // Only operators write, and only their own province's events.
+    let dashboard = thai_nguyen.client_as(caunoi::domain::Role::Dashboard);
+    let (_, refused) = thai_nguyen
+        .post_with(&dashboard, RECORD, json!({ "i": [good] }))
+        .await;
+    assert_eq!(crate::helpers::first_error(&refused)["code"], "FORBIDDEN");
+}
