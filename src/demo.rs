@@ -198,7 +198,186 @@ pub async fn show(here: &App, there: &App) -> anyhow::Result<bool> {
         all_ok &= ok;
     }
     let alerted = alert_story(here, there).await?;
-    Ok(attention_story(here, there).await? && alerted && all_ok)
+    let attended = attention_story(here, there).await?;
+    Ok(trace_story(here, there).await? && attended && alerted && all_ok)
+}
+
+/// Traceability across the border: a producer of `here`'s flagship product
+/// (chè Tân Cương, when `here` is Thái Nguyên) harvests a lot, packs it and
+/// ships it to a shop of `there`, which records its receipt and a sale;
+/// each end traces the lot, every hop answered by the province that holds it.
+async fn trace_story(here: &App, there: &App) -> anyhow::Result<bool> {
+    let (us, them) = (here.store().province(), there.store().province());
+    let operator = Identity::local(us, Role::Operator);
+    let their_operator = Identity::local(them, Role::Operator);
+    let product_name = flagship_product(us).unwrap_or("");
+    let product = first_json(
+        here,
+        &operator,
+        &format!(
+            "products(filter: {{ text: \"{}\" }}, scope: LOCAL, first: 1) {{ edges {{ node {{ id facilityId }} }} }}",
+            crate::domain::text::fold(product_name)
+        ),
+        "/products/edges/0/node",
+    )
+    .await?;
+    let shop = first(
+        there,
+        &their_operator,
+        "facilities(filter: { kind: TRADER }, scope: LOCAL, first: 1) { edges { node { id } } }",
+        "/facilities/edges/0/node/id",
+    )
+    .await?;
+    let yesterday = (crate::domain::today() - chrono::Duration::days(1)).to_string();
+    let harvest = Example {
+        question: format!("A producer of province {us} harvests a lot of {product_name}"),
+        query: r#"
+mutation Harvest($input: CreateLotInput!) {
+  createLot(input: $input) { code epc quantity unit producedOn facility { name } }
+}"#,
+        variables: json!({ "input": {
+            "productId": product["id"], "facilityId": product["facilityId"],
+            "quantity": 500.0, "unit": "KILOGRAM", "producedOn": yesterday, "batch": "VỤ-ĐÔNG-01",
+        } }),
+        check: Box::new(move |data| match data["createLot"]["code"].as_str() {
+            Some(code) if code.starts_with(&format!("{us}-LO-")) => Ok(()),
+            other => Err(format!(
+                "expected a lot code of province {us}, got {other:?}"
+            )),
+        }),
+    };
+    let (mut ok, harvested) = ask(here, &operator, &harvest).await?;
+    let fresh = harvested["createLot"]["code"].clone();
+    let pack = Example {
+        question: format!(
+            "It dries and packs the leaves into a lot for sale, and ships that to a shop of province {them}"
+        ),
+        query: r#"
+mutation Pack($events: [TraceEventInput!]!) {
+  recordTraceEvents(input: $events) { eventType bizStep items { role lotCode quantity unit } destinationId }
+}"#,
+        variables: json!({ "events": [
+            { "bizStep": "COMMISSIONING", "facilityId": product["facilityId"],
+              "inputs": [{ "lotCode": fresh, "quantity": 500.0, "unit": "KILOGRAM" }],
+              "makes": [{ "productId": product["id"], "quantity": 100.0, "unit": "KILOGRAM",
+                          "producedOn": crate::domain::today().to_string() }] },
+        ] }),
+        check: Box::new(|data| {
+            let made = data["recordTraceEvents"][0]["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i["role"] == json!("OUTPUT")));
+            if made {
+                Ok(())
+            } else {
+                Err("the packing made no lot".to_owned())
+            }
+        }),
+    };
+    let (packed_ok, packed) = ask(here, &operator, &pack).await?;
+    ok &= packed_ok;
+    let packed_code = packed["recordTraceEvents"][0]["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["role"] == json!("OUTPUT")))
+        .map(|item| item["lotCode"].clone())
+        .unwrap_or_default();
+    let ship = Example {
+        question: format!("The packed lot leaves for province {them}"),
+        query: r#"
+mutation Ship($events: [TraceEventInput!]!) {
+  recordTraceEvents(input: $events) { bizStep disposition destinationId }
+}"#,
+        variables: json!({ "events": [
+            { "bizStep": "SHIPPING", "disposition": "IN_TRANSIT", "facilityId": product["facilityId"],
+              "destinationId": shop, "items": [{ "lotCode": packed_code, "quantity": 100.0, "unit": "KILOGRAM" }] },
+        ] }),
+        check: Box::new(
+            |data| match data["recordTraceEvents"][0]["bizStep"].as_str() {
+                Some("SHIPPING") => Ok(()),
+                other => Err(format!("expected SHIPPING, got {other:?}")),
+            },
+        ),
+    };
+    ok &= ask(here, &operator, &ship).await?.0;
+    let receive = Example {
+        question: format!("The shop of province {them} receives the lot and sells from it"),
+        query: r#"
+mutation Receive($events: [TraceEventInput!]!) {
+  recordTraceEvents(input: $events) { province { code } bizStep sourceId }
+}"#,
+        variables: json!({ "events": [
+            { "bizStep": "RECEIVING", "disposition": "SELLABLE_ACCESSIBLE", "facilityId": shop,
+              "sourceId": product["facilityId"], "items": [{ "lotCode": packed_code }] },
+            { "bizStep": "RETAIL_SELLING", "disposition": "RETAIL_SOLD", "facilityId": shop,
+              "items": [{ "lotCode": packed_code, "quantity": 2.0, "unit": "KILOGRAM" }] },
+        ] }),
+        check: Box::new(|data| match data["recordTraceEvents"].as_array() {
+            Some(events) if events.len() == 2 => Ok(()),
+            _ => Err("expected the receipt and the sale".to_owned()),
+        }),
+    };
+    ok &= ask(there, &their_operator, &receive).await?.0;
+    // Each end traces the lot; every hop is answered by its holder.
+    let query = r#"
+query Trace($code: String!, $direction: TraceDirection) {
+  trace(lotCode: $code, direction: $direction) {
+    hops truncated
+    lots { code province { code } product { name } }
+    events { province { code } bizStep eventTime facility { name } provenance { source } items { role lotCode } }
+    unfollowed { province { code } lotCode reason }
+  }
+}"#;
+    let whole = move |data: &Value| {
+        let events = non_empty(&data["trace"]["events"])?;
+        let seen: Vec<(String, String)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e["bizStep"].as_str().unwrap_or_default().to_owned(),
+                    e["province"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        for (step, province) in [
+            ("COMMISSIONING", us),
+            ("SHIPPING", us),
+            ("RECEIVING", them),
+            ("RETAIL_SELLING", them),
+        ] {
+            if !seen.contains(&(step.to_owned(), province.to_string())) {
+                return Err(format!("no {step} of province {province} in the trace"));
+            }
+        }
+        if data["trace"]["unfollowed"] != json!([]) {
+            return Err("a hop was not followed".to_owned());
+        }
+        Ok(())
+    };
+    let forward = Example {
+        question: format!(
+            "Province {us} traces its harvest forward: every hop, each from the province that holds it"
+        ),
+        query,
+        variables: json!({ "code": fresh, "direction": "FORWARD" }),
+        check: Box::new(whole),
+    };
+    ok &= ask(here, &Identity::local(us, Role::Dashboard), &forward)
+        .await?
+        .0;
+    let backward = Example {
+        question: format!(
+            "Province {them} traces the lot on its shelf back to the harvest in province {us}"
+        ),
+        query,
+        variables: json!({ "code": packed_code, "direction": "BACKWARD" }),
+        check: Box::new(whole),
+    };
+    ok &= ask(there, &Identity::local(them, Role::Dashboard), &backward)
+        .await?
+        .0;
+    Ok(ok)
 }
 
 /// Asks `example` of `app` as `identity`, prints the question and the answer,
