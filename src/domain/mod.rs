@@ -10,6 +10,7 @@
 mod alert;
 pub mod audit;
 mod certificate;
+pub mod epcis;
 mod event;
 mod facility;
 mod id;

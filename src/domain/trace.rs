@@ -391,27 +391,19 @@ impl TraceEventData {
             }
         }
         let there = |at: Option<GlobalId>| at.is_some_and(|f| f.province != recorder);
-        match self.biz_step {
-            BizStep::Shipping if self.destination.is_none() => Err(Refusal::new(
+        if self.source == Some(self.facility) || self.destination == Some(self.facility) {
+            return Err(Refusal::new(
                 "destination_id",
-                "a shipment names the facility it goes to",
-            )),
-            BizStep::Receiving if self.source.is_none() => Err(Refusal::new(
-                "source_id",
-                "a receipt names the facility it came from",
-            )),
-            _ if self.source == Some(self.facility) || self.destination == Some(self.facility) => {
-                Err(Refusal::new(
-                    "destination_id",
-                    "lots move between two different facilities",
-                ))
-            }
-            _ if there(self.source) && there(self.destination) => Err(Refusal::new(
+                "lots move between two different facilities",
+            ));
+        }
+        if there(self.source) && there(self.destination) {
+            return Err(Refusal::new(
                 "source_id",
                 "an event records what passes through its own facility",
-            )),
-            _ => Ok(()),
+            ));
         }
+        Ok(())
     }
 
     /// The EPCs of `role`.
@@ -578,11 +570,6 @@ mod tests {
         assert_eq!(shipped.check(p("19")), Ok(()));
         assert_eq!(shipped.counterpart(), Some(p("40")));
         assert_eq!(shipped.check(p("40")).unwrap_err().field, "facility_id");
-        let nowhere = TraceEventData {
-            destination: None,
-            ..shipped.clone()
-        };
-        assert_eq!(nowhere.check(p("19")).unwrap_err().field, "destination_id");
         let to_itself = TraceEventData {
             destination: Some(facility("19", 1)),
             ..shipped.clone()

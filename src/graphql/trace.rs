@@ -8,6 +8,7 @@ use super::answer::{find, listed, local, wrap};
 use super::objects::{Facility, Product};
 use super::{Province, as_input, audience, check, forward, heavy, opt_check, scalars, store};
 use crate::access::{Consistency, Listing, Scope, TraceLimits, Unfollowed, UnfollowedReason};
+use crate::domain::epcis;
 use crate::domain::{
     BizStep, Direction, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction, GlobalId,
     Item, ItemRole, LotCode, LotData, LotRecord, QuantityUnit, RecordKind, TraceEventData,
@@ -206,6 +207,7 @@ impl From<Unfollowed> for UnfollowedHop {
 /// A lot's trace: the lots and events found, each from its owner, and the
 /// hops that could not be followed.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Trace {
     pub lot_code: String,
     pub direction: Direction,
@@ -301,6 +303,83 @@ pub struct TraceEventInput {
     pub outputs: Vec<TraceItemInput>,
     #[graphql(default)]
     pub makes: Vec<MadeLotInput>,
+}
+
+#[async_graphql::ComplexObject]
+impl Trace {
+    /// The trace's events as one GS1 EPCIS 2.0 JSON-LD document.
+    async fn epcis(&self) -> async_graphql::Json<serde_json::Value> {
+        let events: Vec<&TraceEventRecord> = self.events.iter().map(|e| &e.0).collect();
+        async_graphql::Json(epcis::document(&events, Utc::now()))
+    }
+
+    /// The trace's events as CSV, one row per event, oldest first: what an
+    /// inspector answering a recall sorts and files.
+    async fn csv(&self) -> String {
+        let mut out = String::from(
+            "event_time,province,facility_id,biz_step,event_type,action,disposition,\
+             lots,quantities,source_id,destination_id,event_id\n",
+        );
+        for event in &self.events {
+            out.push_str(&csv_row(&event.0));
+        }
+        out
+    }
+}
+
+/// One event as a CSV row.
+fn csv_row(event: &TraceEventRecord) -> String {
+    let data = &event.data;
+    let id = |f: Option<GlobalId>| f.map(|f| f.to_string()).unwrap_or_default();
+    let lots: Vec<String> = data
+        .items
+        .iter()
+        .map(|i| {
+            let epc = i
+                .epc
+                .lot()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| i.epc.uri());
+            format!("{}:{epc}", i.role.code())
+        })
+        .collect();
+    let quantities: Vec<String> = data
+        .items
+        .iter()
+        .map(|i| match (i.quantity, i.unit) {
+            (Some(q), Some(u)) => format!("{q} {}", u.uom()),
+            (Some(q), None) => q.to_string(),
+            _ => String::new(),
+        })
+        .collect();
+    let fields = [
+        data.event_time.to_rfc3339(),
+        event.id.province.to_string(),
+        data.facility.to_string(),
+        data.biz_step.code().to_owned(),
+        data.event_type.code().to_owned(),
+        data.action.map(|a| a.code().to_owned()).unwrap_or_default(),
+        data.disposition
+            .map(|d| d.code().to_owned())
+            .unwrap_or_default(),
+        lots.join(" "),
+        quantities.join(" "),
+        id(data.source),
+        id(data.destination),
+        event.event_id.clone(),
+    ];
+    let mut row = fields.map(|f| csv_field(&f)).join(",");
+    row.push('\n');
+    row
+}
+
+/// A CSV field, quoted when it must be (RFC 4180).
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
 }
 
 #[derive(Default)]
@@ -479,6 +558,40 @@ impl TraceMutation {
             .collect())
     }
 
+    /// Captures a facility's events from a GS1 EPCIS 2.0 JSON-LD document,
+    /// all or none: object and transformation events, at a facility of this
+    /// province (`readPoint` and `bizLocation`, when ours, must name it), the
+    /// business step and disposition from the Core Business Vocabulary. A
+    /// bad event is named by its place (`document.epcisBody.eventList.2.
+    /// bizStep`) and nothing is stored.
+    async fn capture_epcis(
+        &self,
+        ctx: &Context<'_>,
+        facility_id: ID,
+        document: async_graphql::Json<serde_json::Value>,
+    ) -> Result<Vec<TraceEvent>> {
+        let facility =
+            GlobalId::parse_kind(&facility_id, RecordKind::Facility).field("facilityId")?;
+        let captured = epcis::read_document(&document.0, facility)
+            .map_err(|(place, reason)| AppError::invalid(format!("document.{place}"), reason))?;
+        let events = captured
+            .into_iter()
+            .map(|c| NewEvent {
+                data: c.data,
+                made: Vec::new(),
+                event_id: c.event_id,
+            })
+            .collect();
+        let recorded = store(ctx)
+            .record_trace_events(events)
+            .await
+            .map_err(|e| named_under("document.epcisBody.eventList", e))?;
+        Ok(recorded
+            .into_iter()
+            .map(|recorded| local(ctx, recorded.event))
+            .collect())
+    }
+
     /// Declares an event of this province in error, with the events that
     /// correct it (none when it did not occur), in one transaction; the
     /// event is kept as it was, and left out of traces.
@@ -587,6 +700,23 @@ fn new_event(at: &str, input: TraceEventInput) -> Result<NewEvent, AppError> {
         .enumerate()
         .map(|(i, lot)| made_lot(&field(&format!("makes.{i}")), here, lot))
         .collect::<Result<Vec<_>, _>>()?;
+    // What EPCIS leaves open, a trace needs: where a shipment went and where
+    // a receipt came from.
+    match input.biz_step {
+        BizStep::Shipping if input.destination_id.is_none() => {
+            return Err(AppError::invalid(
+                field("destinationId"),
+                "a shipment names the facility it goes to",
+            ));
+        }
+        BizStep::Receiving if input.source_id.is_none() => {
+            return Err(AppError::invalid(
+                field("sourceId"),
+                "a receipt names the facility it came from",
+            ));
+        }
+        _ => {}
+    }
     let now = Utc::now();
     let event_time = input.event_time.unwrap_or(now);
     if event_time > now + chrono::Duration::minutes(5) {
@@ -625,7 +755,11 @@ fn new_event(at: &str, input: TraceEventInput) -> Result<NewEvent, AppError> {
     };
     // The store checks the event's rules once the lots it makes are its
     // outputs.
-    Ok(NewEvent { data, made })
+    Ok(NewEvent {
+        data,
+        made,
+        event_id: None,
+    })
 }
 
 /// An item of an event, named `field`.

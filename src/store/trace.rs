@@ -81,6 +81,8 @@ impl Admits<TraceEventRecord> for TraceEventFilter {
 pub struct NewEvent {
     pub data: TraceEventData,
     pub made: Vec<LotData>,
+    /// The EPCIS `eventID` it came with; a new one otherwise.
+    pub event_id: Option<String>,
 }
 
 /// An event recorded, and the lots it made.
@@ -298,7 +300,12 @@ impl Store {
         events: Vec<NewEvent>,
     ) -> Result<Vec<Recorded>, AppError> {
         let mut recorded = Vec::with_capacity(events.len());
-        for (at, NewEvent { mut data, made }) in events.into_iter().enumerate() {
+        for (at, event) in events.into_iter().enumerate() {
+            let NewEvent {
+                mut data,
+                made,
+                event_id,
+            } = event;
             let place = |e: AppError| within(&format!("events.{at}"), e);
             let mut lots = Vec::with_capacity(made.len());
             for (i, lot) in made.into_iter().enumerate() {
@@ -314,7 +321,10 @@ impl Store {
                 });
                 lots.push(lot);
             }
-            let event = self.insert_event(txn, data, None).await.map_err(place)?;
+            let event = self
+                .insert_event(txn, data, event_id)
+                .await
+                .map_err(place)?;
             recorded.push(Recorded { event, made: lots });
         }
         Ok(recorded)
@@ -385,6 +395,18 @@ impl Store {
                 self.existing_facility(txn, at)
                     .await
                     .map_err(|e| renamed(e, field))?;
+            }
+        }
+        if let Some(uri) = &event_uri {
+            let known = trace_event::Entity::find()
+                .filter(trace_event::Column::EventUri.eq(uri.as_str()))
+                .one(txn)
+                .await?;
+            if known.is_some() {
+                return Err(AppError::invalid(
+                    "eventID",
+                    format!("the event {uri} is recorded already"),
+                ));
             }
         }
         let event_uri = event_uri.unwrap_or_else(new_event_uri);

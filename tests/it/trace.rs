@@ -474,3 +474,165 @@ async fn a_bad_event_stores_nothing_and_is_named() {
         .await;
     assert_eq!(crate::helpers::first_error(&refused)["code"], "FORBIDDEN");
 }
+
+/// GS1's EPCIS 2.0 JSON schema, compiled once per test.
+fn gs1_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let url = "https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json";
+    let schema: Value = serde_json::from_str(include_str!("epcis/EPCIS-JSON-Schema.json")).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource(url, schema).unwrap();
+    let index = compiler.compile(url, &mut schemas).unwrap();
+    (schemas, index)
+}
+
+const GS1_OBJECT_EVENTS: &str = include_str!("epcis/Example_9.6.1-ObjectEvent.jsonld");
+const GS1_TRANSFORMATION: &str = include_str!("epcis/Example_9.6.4-TransformationEvent.jsonld");
+const CAPTURE: &str = "mutation($f: ID!, $d: JSON!) { captureEpcis(facilityId: $f, document: $d) {
+    id eventId eventType bizStep disposition items { role epc quantity unit } } }";
+
+#[tokio::test]
+async fn a_trace_exports_as_epcis_that_gs1s_schema_accepts_and_as_csv() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    let (schemas, index) = gs1_schema();
+    // The schema is GS1's own: its examples pass, and a broken one fails.
+    for example in [GS1_OBJECT_EVENTS, GS1_TRANSFORMATION] {
+        let document: Value = serde_json::from_str(example).unwrap();
+        schemas.validate(&document, index).unwrap();
+    }
+    let mut broken: Value = serde_json::from_str(GS1_OBJECT_EVENTS).unwrap();
+    broken["epcisBody"]["eventList"][0]["action"] = json!("MAYBE");
+    assert!(schemas.validate(&broken, index).is_err());
+
+    let exported = nghe_an
+        .data(
+            "query($c: String!) { trace(lotCode: $c, direction: BACKWARD) { epcis csv } }",
+            json!({ "c": chain.packed }),
+        )
+        .await["trace"]
+        .clone();
+    let document = &exported["epcis"];
+    if let Err(error) = schemas.validate(document, index) {
+        panic!("{error:#}\n{document:#}");
+    }
+    let events = document["epcisBody"]["eventList"].as_array().unwrap();
+    assert_eq!(events.len(), whole_chain().len());
+    let across = events.iter().filter(|e| {
+        e["bizStep"] == "shipping"
+            && e["destinationList"][0]["destination"]
+                .as_str()
+                .is_some_and(|to| to.starts_with("urn:caunoi:facility:40:"))
+    });
+    assert_eq!(across.count(), 1, "the shipment across the border");
+    let transformed = events
+        .iter()
+        .find(|e| e["type"] == "TransformationEvent")
+        .expect("the packing");
+    assert_eq!(
+        transformed["outputQuantityList"][0]["epcClass"],
+        format!("urn:caunoi:lot:{}", chain.packed)
+    );
+    assert_eq!(transformed["outputQuantityList"][0]["uom"], "KGM");
+
+    // One CSV row per event under its header, oldest first.
+    let csv = exported["csv"].as_str().unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("event_time,province,facility_id,biz_step"));
+    assert_eq!(rows.len(), whole_chain().len() + 1, "{csv}");
+    let times: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "{csv}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("retail_selling") && r.contains(",40,"))
+    );
+}
+
+#[tokio::test]
+async fn gs1s_example_documents_capture_and_a_bad_event_stores_nothing() {
+    let (thai_nguyen, _nghe_an) = spawn_pair().await;
+    let warehouse = thai_nguyen
+        .create_facility("Kho lạnh Sông Công", json!({ "kind": "TRADER" }))
+        .await;
+    for (example, count) in [(GS1_OBJECT_EVENTS, 2), (GS1_TRANSFORMATION, 1)] {
+        let document: Value = serde_json::from_str(example).unwrap();
+        let captured = thai_nguyen
+            .data(CAPTURE, json!({ "f": warehouse["id"], "d": document }))
+            .await["captureEpcis"]
+            .clone();
+        let captured = captured.as_array().unwrap();
+        assert_eq!(captured.len(), count);
+        for (event, sent) in captured
+            .iter()
+            .zip(document["epcisBody"]["eventList"].as_array().unwrap())
+        {
+            assert_eq!(event["eventId"], sent["eventID"]);
+        }
+    }
+    // GS1's GTINs are followed like our lots.
+    let found = thai_nguyen
+        .data(
+            "{ traceEvents(filter: { epcs: [\"urn:epc:id:sgtin:0614141.107346.2018\"] }) {
+                 edges { node { bizStep items { epc } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["traceEvents"]["edges"].as_array().unwrap().len(), 2);
+    let transformed = thai_nguyen
+        .data(
+            "{ traceEvents(filter: { epcs: [\"urn:epc:class:lgtin:4012345.011111.4444\"] }) {
+                 edges { node { eventType items { role epc quantity unit } } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &transformed["traceEvents"]["edges"][0]["node"];
+    assert_eq!(node["eventType"], "TRANSFORMATION");
+    assert!(
+        node["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["quantity"] == 10.0 && i["unit"] == "KILOGRAM")
+    );
+
+    // The same document again: its events are known, and nothing is stored.
+    let before = thai_nguyen
+        .data(
+            "{ traceEvents(first: 100) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let again: Value = serde_json::from_str(GS1_OBJECT_EVENTS).unwrap();
+    let answer = thai_nguyen
+        .post(CAPTURE, json!({ "f": warehouse["id"], "d": again }))
+        .await;
+    assert_invalid(&answer, "document.epcisBody.eventList.0.eventID");
+    // One bad event among good ones: named, and nothing stored.
+    let mut bad: Value = serde_json::from_str(GS1_TRANSFORMATION).unwrap();
+    let mut events = vec![bad["epcisBody"]["eventList"][0].clone(); 3];
+    events[0]["eventID"] = json!("urn:uuid:0b1d8a0e-8c9e-4d5f-9a0b-1c2d3e4f5a6b");
+    events[1]["eventID"] = json!("urn:uuid:1b1d8a0e-8c9e-4d5f-9a0b-1c2d3e4f5a6b");
+    events[2]["eventID"] = json!("urn:uuid:2b1d8a0e-8c9e-4d5f-9a0b-1c2d3e4f5a6b");
+    events[2]["inputQuantityList"][0]["uom"] = json!("LBR");
+    bad["epcisBody"]["eventList"] = json!(events);
+    let answer = thai_nguyen
+        .post(CAPTURE, json!({ "f": warehouse["id"], "d": bad }))
+        .await;
+    assert_invalid(
+        &answer,
+        "document.epcisBody.eventList.2.inputQuantityList.0.uom",
+    );
+    let after = thai_nguyen
+        .data(
+            "{ traceEvents(first: 100) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(before, after);
+}
