@@ -377,6 +377,48 @@ query Trace($code: String!, $direction: TraceDirection) {
     ok &= ask(there, &Identity::local(them, Role::Dashboard), &backward)
         .await?
         .0;
+    let export = Example {
+        question: "The same trace as a GS1 EPCIS 2.0 document, and who supervises each stage of the chain under the agreement"
+            .to_owned(),
+        query: r#"
+query Supervision($code: String!) {
+  trace(lotCode: $code, direction: BACKWARD) { epcis }
+  supplyChain(lotCode: $code) {
+    facilities { facility { name } stage responsible { code name } latestInspection { inspectedOn result } overdue }
+  }
+}"#,
+        variables: json!({ "code": packed_code }),
+        check: Box::new(move |data| {
+            let events = non_empty(&data["trace"]["epcis"]["epcisBody"]["eventList"])?;
+            if data["trace"]["epcis"]["type"] != json!("EPCISDocument") || events.len() < 4 {
+                return Err("the EPCIS document does not hold the trace".to_owned());
+            }
+            let facilities = non_empty(&data["supplyChain"]["facilities"])?;
+            let holds = |stage: &str, province: ProvinceCode| {
+                facilities.iter().any(|f| {
+                    f["stage"] == json!(stage)
+                        && f["responsible"]["code"] == json!(province.to_string())
+                })
+            };
+            if !holds("TRADING", them) {
+                return Err(format!(
+                    "province {them} does not supervise the shop's trading"
+                ));
+            }
+            if !facilities
+                .iter()
+                .any(|f| f["responsible"]["code"] == json!(us.to_string()))
+            {
+                return Err(format!(
+                    "province {us} supervises nothing of its own producer"
+                ));
+            }
+            Ok(())
+        }),
+    };
+    ok &= ask(there, &Identity::local(them, Role::Dashboard), &export)
+        .await?
+        .0;
     Ok(ok)
 }
 

@@ -18,7 +18,7 @@ mod trace;
 pub use alert::Concerned;
 pub use kind::{Kind, OfFacility};
 pub use list::{Listing, Paged, Scope, read_row_cursor, row_cursor};
-pub use trace::{TraceLimits, Traced, Unfollowed, UnfollowedReason};
+pub use trace::{Chain, ChainLink, TraceLimits, Traced, Unfollowed, UnfollowedReason};
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -10,13 +10,18 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use futures_util::future::join_all;
 use serde_json::json;
 
-use super::{Access, Kind, Sourced};
+use super::{Access, Consistency, Kind, Note, Noted, Sourced};
 use crate::domain::{
-    Direction, Epc, LotCode, LotRecord, ProvinceCode, TraceEventRecord, next_steps,
+    BizStep, ChainStage, Direction, Epc, FacilityRecord, GlobalId, InspectionRecord,
+    InspectionRequestRecord, ItemRole, LotCode, LotRecord, ProvinceCode, RequestState, SUPERVISION,
+    TraceEventRecord, next_steps, supervised_by,
 };
 use crate::error::AppError;
 use crate::federation::PartnerError;
-use crate::store::{Audience, LotFilter, MAX_PAGE, PageRequest, TraceEventFilter};
+use crate::store::{
+    Audience, InspectionFilter, InspectionRequestFilter, LotFilter, MAX_PAGE, PageRequest,
+    TraceEventFilter,
+};
 
 /// How far a trace may go.
 #[derive(Debug, Clone, Copy)]
@@ -78,19 +83,23 @@ pub struct Traced {
 }
 
 impl Access {
-    /// The trace of the lot `code` in `direction`, within `limits`.
+    /// The trace of the lots `codes` in `direction`, within `limits`: one
+    /// walk, whose first level asks each lot's owner and us.
     pub async fn trace(
         &self,
-        code: LotCode,
+        codes: &[LotCode],
         direction: Direction,
         limits: TraceLimits,
     ) -> Result<Traced, AppError> {
-        let start = Epc::Lot(code);
-        let mut following: BTreeSet<Epc> = BTreeSet::from([start.clone()]);
+        let mut following: BTreeSet<Epc> = BTreeSet::new();
         let mut asked: HashSet<(ProvinceCode, Epc)> = HashSet::new();
         let mut frontier: BTreeMap<ProvinceCode, BTreeSet<Epc>> = BTreeMap::new();
-        for province in [code.province(), self.province()] {
-            frontier.entry(province).or_default().insert(start.clone());
+        for code in codes.iter().take(limits.max_lots) {
+            let start = Epc::Lot(*code);
+            following.insert(start.clone());
+            for province in [code.province(), self.province()] {
+                frontier.entry(province).or_default().insert(start.clone());
+            }
         }
         let mut traced = Traced {
             lots: Vec::new(),
@@ -322,4 +331,243 @@ impl Access {
 enum Failure {
     Partner(PartnerError),
     Ours(AppError),
+}
+
+/// A facility of a lot's chain, the stage it works at and who inspects it.
+pub struct ChainLink {
+    pub facility: GlobalId,
+    /// The facility from its owner; `None` where it could not be read.
+    pub record: Option<Sourced<FacilityRecord>>,
+    pub stage: Option<ChainStage>,
+    /// The province that inspects the stage, under the agreement.
+    pub responsible: ProvinceCode,
+    /// The latest inspection of the stage, by the responsible province.
+    pub latest: Option<Sourced<InspectionRecord>>,
+    /// Open inspection requests for the stage past their last day.
+    pub overdue: Vec<Sourced<InspectionRequestRecord>>,
+    /// The lots of the trace this facility received (for a recall).
+    pub received: Vec<LotCode>,
+}
+
+/// The facilities of one or more traces, each with its stage, who inspects
+/// it, and the trace that found them.
+pub struct Chain {
+    pub links: Vec<ChainLink>,
+    pub unfollowed: Vec<Unfollowed>,
+    pub truncated: bool,
+}
+
+impl Access {
+    /// The supervision of `code`'s chain: every facility its trace (both
+    /// ways) passes through, by stage, with the province responsible for
+    /// inspecting it, its latest inspection and any overdue request. One
+    /// request per partner for the facilities, one for the inspections and
+    /// one for the requests, after the walk.
+    pub async fn supply_chain(
+        &self,
+        code: LotCode,
+        limits: TraceLimits,
+    ) -> Result<Noted<Chain>, AppError> {
+        let traced = self.trace(&[code], Direction::Both, limits).await?;
+        let mut facilities: BTreeSet<GlobalId> = BTreeSet::new();
+        for event in &traced.events {
+            let data = &event.record.data;
+            facilities.extend(
+                [Some(data.facility), data.source, data.destination]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        let mut chain = self.links(facilities.into_iter().collect(), traced).await?;
+        let failed = self.inspections_of(&mut chain.value.links).await?;
+        chain.notes.extend(failed);
+        chain
+            .value
+            .links
+            // By stage; facilities we may not read (of no known stage) last.
+            .sort_by_key(|l| {
+                (
+                    l.stage.map(stage_order).unwrap_or(usize::MAX),
+                    l.facility.to_string(),
+                )
+            });
+        Ok(chain)
+    }
+
+    /// The scope of a recall of `codes`: every facility, of either
+    /// province, their forward traces say received them, each with the
+    /// province responsible for acting on it.
+    pub async fn recall_scope(
+        &self,
+        codes: &[LotCode],
+        limits: TraceLimits,
+    ) -> Result<Noted<Chain>, AppError> {
+        let mut received: BTreeMap<GlobalId, BTreeSet<LotCode>> = BTreeMap::new();
+        let traced = self.trace(codes, Direction::Forward, limits).await?;
+        for event in &traced.events {
+            let data = &event.record.data;
+            let lots: Vec<LotCode> = data
+                .items
+                .iter()
+                .filter(|i| i.role == ItemRole::What)
+                .filter_map(|i| i.epc.lot())
+                .collect();
+            let at = match (data.biz_step, data.destination) {
+                (BizStep::Receiving, _) => Some(data.facility),
+                (_, Some(destination)) => Some(destination),
+                _ => None,
+            };
+            if let Some(at) = at {
+                received.entry(at).or_default().extend(lots);
+            }
+        }
+        let mut chain = self
+            .links(received.keys().copied().collect(), traced)
+            .await?;
+        for link in &mut chain.value.links {
+            link.received = received
+                .get(&link.facility)
+                .map(|lots| lots.iter().copied().collect())
+                .unwrap_or_default();
+        }
+        Ok(chain)
+    }
+
+    /// `facilities` read from their owners, each with its stage and who
+    /// inspects it.
+    async fn links(
+        &self,
+        facilities: Vec<GlobalId>,
+        traced: Traced,
+    ) -> Result<Noted<Chain>, AppError> {
+        let found = self.find_many(&facilities, Consistency::BestEffort).await?;
+        let links = facilities
+            .into_iter()
+            .zip(found.value)
+            .map(|(facility, found)| {
+                let record = found.and_then(|found| {
+                    Some(Sourced {
+                        record: FacilityRecord::from_record(found.record)?,
+                        provenance: found.provenance,
+                    })
+                });
+                let (stage, responsible) = match &record {
+                    Some(r) => {
+                        let (stage, by) = supervised_by(facility, r.record.data.kind);
+                        (Some(stage), by)
+                    }
+                    None => (None, facility.province),
+                };
+                ChainLink {
+                    facility,
+                    record,
+                    stage,
+                    responsible,
+                    latest: None,
+                    overdue: Vec::new(),
+                    received: Vec::new(),
+                }
+            })
+            .collect();
+        Ok(Noted {
+            value: Chain {
+                links,
+                unfollowed: traced.unfollowed,
+                truncated: traced.truncated,
+            },
+            notes: found.notes,
+        })
+    }
+
+    /// Fills each link's latest inspection, asked of the province
+    /// responsible for it, and its overdue requests, asked of every
+    /// province of the chain (a request is its alert owner's); says which
+    /// partners failed.
+    async fn inspections_of(&self, links: &mut [ChainLink]) -> Result<Vec<Note>, AppError> {
+        let mut notes = Vec::new();
+        let mut by_inspector: BTreeMap<ProvinceCode, Vec<GlobalId>> = BTreeMap::new();
+        for link in links.iter().filter(|l| l.stage.is_some()) {
+            by_inspector
+                .entry(link.responsible)
+                .or_default()
+                .push(link.facility);
+        }
+        let all: Vec<GlobalId> = links.iter().map(|l| l.facility).collect();
+        let mut provinces: BTreeSet<ProvinceCode> = all.iter().map(|f| f.province).collect();
+        provinces.insert(self.province());
+        let ids = |facilities: &[GlobalId]| -> Vec<String> {
+            facilities.iter().map(ToString::to_string).collect()
+        };
+        let inspections = join_all(by_inspector.iter().map(|(province, facilities)| {
+            let filter = InspectionFilter {
+                facilities: facilities.clone(),
+                audience: self.audience,
+                ..Default::default()
+            };
+            let forwarded = json!({ "facilityIds": ids(facilities) });
+            async move {
+                (
+                    *province,
+                    self.all_of::<InspectionRecord>(*province, &filter, forwarded, 1000)
+                        .await,
+                )
+            }
+        }));
+        let requests = join_all(provinces.iter().map(|province| {
+            let filter = InspectionRequestFilter {
+                facilities: all.clone(),
+                state: Some(RequestState::Open),
+                overdue: Some(true),
+                audience: self.audience,
+                ..Default::default()
+            };
+            let forwarded = json!({ "facilityIds": ids(&all), "state": "OPEN", "overdue": true });
+            async move {
+                (
+                    *province,
+                    self.all_of::<InspectionRequestRecord>(*province, &filter, forwarded, 1000)
+                        .await,
+                )
+            }
+        }));
+        let (inspections, requests) = futures_util::future::join(inspections, requests).await;
+        let mut found_inspections = Vec::new();
+        for (province, answer) in inspections {
+            match answer {
+                Ok((found, _)) => found_inspections.extend(found),
+                Err(Failure::Partner(error)) => notes.push(Note::Failed { province, error }),
+                Err(Failure::Ours(error)) => return Err(error),
+            }
+        }
+        let mut found_requests = Vec::new();
+        for (province, answer) in requests {
+            match answer {
+                Ok((found, _)) => found_requests.extend(found),
+                Err(Failure::Partner(error)) => notes.push(Note::Failed { province, error }),
+                Err(Failure::Ours(error)) => return Err(error),
+            }
+        }
+        for link in links.iter_mut() {
+            let Some(stage) = link.stage else { continue };
+            link.latest = found_inspections
+                .iter()
+                .filter(|i| i.record.data.facility == link.facility && i.record.data.stage == stage)
+                .max_by_key(|i| (i.record.data.inspected_on, i.record.id.local))
+                .cloned();
+            link.overdue = found_requests
+                .iter()
+                .filter(|r| r.record.data.facility == link.facility && r.record.data.stage == stage)
+                .cloned()
+                .collect();
+        }
+        Ok(notes)
+    }
+}
+
+/// The order of the chain's stages, the agreement's.
+fn stage_order(stage: ChainStage) -> usize {
+    SUPERVISION
+        .iter()
+        .position(|(s, _)| *s == stage)
+        .unwrap_or(SUPERVISION.len())
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use super::{Invalid, ProvinceCode};
 
 /// The kinds of record that have a global ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordKind {
     Facility,
     Certificate,
@@ -73,7 +73,7 @@ impl RecordKind {
 
 /// `Kind:province:number`, for example `Certificate:19:42`. Clients treat it as
 /// opaque; gateways read the province from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GlobalId {
     pub kind: RecordKind,
     pub province: ProvinceCode,

@@ -45,7 +45,7 @@ pub use province::ProvinceCode;
 pub use record::Record;
 pub use supervision::{
     Answer, Deadlines, InspectionRequestData, InspectionRequestRecord, Link, Needed, RequestState,
-    Responsible, SUPERVISION, inspections_needed,
+    Responsible, SUPERVISION, inspections_needed, supervised_by,
 };
 pub use trace::{
     BizStep, Direction, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction, FACILITY_URI,

@@ -54,6 +54,19 @@ impl FacilityKind {
     }
 }
 
+/// The stage a facility of `kind` works at, and the province that inspects
+/// it there by [`SUPERVISION`]: a producing stage by the province that
+/// produces, the facility's own; trading by the province whose market sells
+/// the food, the one the trader stands in.
+pub fn supervised_by(facility: GlobalId, kind: FacilityKind) -> (ChainStage, ProvinceCode) {
+    let stage = kind.stage();
+    let province = match stage.responsible() {
+        Responsible::Producing => facility.province,
+        Responsible::Market => facility.province,
+    };
+    (stage, province)
+}
+
 /// A facility of the chain an alert concerns, as its owner describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {

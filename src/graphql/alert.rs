@@ -83,6 +83,20 @@ super::answer::record_object! {
     async fn lots(&self) -> &[String] {
         &self.0.data.lots
     }
+    /// Where a recall must act: every facility, of either province, that
+    /// the forward traces of the alert's lots (those written as lot codes,
+    /// `19-LO-2026-000042`) say received them, each with the province
+    /// responsible for acting on it.
+    async fn recall_scope(&self, ctx: &Context<'_>) -> Result<super::trace::RecallScope> {
+        let codes = self
+            .0
+            .data
+            .lots
+            .iter()
+            .filter_map(|lot| crate::domain::LotCode::parse(lot).ok())
+            .collect();
+        heavy(super::trace::RecallScope::of(ctx, codes)).await
+    }
     /// The provinces that must know, and may add to the thread.
     async fn provinces_concerned(&self) -> Vec<Province> {
         self.0.data.provinces.iter().copied().map(Province).collect()
@@ -345,6 +359,8 @@ super::answer::record_object! {
 #[derive(InputObject, Default)]
 pub struct InspectionRequestFilterInput {
     pub alert_id: Option<ID>,
+    /// Requests to inspect any of these facilities (at most 100).
+    pub facility_ids: Option<Vec<ID>>,
     /// Requests assigned to this province.
     pub assignee: Option<super::scalars::ProvinceCode>,
     pub state: Option<RequestState>,

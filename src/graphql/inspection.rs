@@ -17,6 +17,8 @@ use crate::store::{Audience, InspectionFilter, Reply};
 #[derive(InputObject, Default)]
 pub struct InspectionFilterInput {
     pub facility_id: Option<ID>,
+    /// Inspections of any of these facilities (at most 100).
+    pub facility_ids: Option<Vec<ID>>,
     pub stage: Option<ChainStage>,
     pub result: Option<InspectionResult>,
 }
@@ -63,6 +65,7 @@ impl InspectionQuery {
                     GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")
                 })
                 .transpose()?,
+            facilities: super::facility_ids("filter.facilityIds", filter.facility_ids)?,
             stage: filter.stage,
             result: filter.result,
             audience: audience(ctx),

@@ -53,6 +53,23 @@ pub(crate) fn facility_filter(
     Ok((Some(id), id.province != store(ctx).province()))
 }
 
+/// A list of facility IDs a filter names (`field`), at most a page of them.
+pub(crate) fn facility_ids(
+    field: &str,
+    ids: Option<Vec<async_graphql::ID>>,
+) -> Result<Vec<GlobalId>, AppError> {
+    let ids = ids.unwrap_or_default();
+    if ids.len() > crate::store::MAX_PAGE as usize {
+        return Err(AppError::invalid(field, "at most 100 at once"));
+    }
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            GlobalId::parse_kind(id, RecordKind::Facility).field(&format!("{field}.{i}"))
+        })
+        .collect()
+}
+
 /// An input as JSON, to pass on to a partner unchanged.
 pub(crate) fn forward<T: async_graphql::InputType>(input: &Option<T>) -> serde_json::Value {
     input

@@ -39,6 +39,7 @@ impl SupervisionQuery {
                 .alert_id
                 .map(|id| GlobalId::parse_kind(&id, RecordKind::Alert).field("filter.alertId"))
                 .transpose()?,
+            facilities: super::facility_ids("filter.facilityIds", filter.facility_ids)?,
             assignee: filter.assignee.map(|code| code.0),
             state: filter.state,
             overdue: filter.overdue,

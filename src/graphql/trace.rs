@@ -5,14 +5,16 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::answer::{find, listed, local, wrap};
-use super::objects::{Facility, Product};
+use super::objects::{Facility, Inspection, Product};
 use super::{Province, as_input, audience, check, forward, heavy, opt_check, scalars, store};
-use crate::access::{Consistency, Listing, Scope, TraceLimits, Unfollowed, UnfollowedReason};
+use crate::access::{
+    ChainLink, Consistency, Listing, Scope, TraceLimits, Unfollowed, UnfollowedReason,
+};
 use crate::domain::epcis;
 use crate::domain::{
-    BizStep, Direction, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction, GlobalId,
-    Item, ItemRole, LotCode, LotData, LotRecord, QuantityUnit, RecordKind, TraceEventData,
-    TraceEventRecord, TraceEventType, text,
+    BizStep, ChainStage, Direction, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction,
+    GlobalId, Item, ItemRole, LotCode, LotData, LotRecord, QuantityUnit, RecordKind,
+    TraceEventData, TraceEventRecord, TraceEventType, text,
 };
 use crate::error::{AppError, FieldContext};
 use crate::store::{LotFilter, NewEvent, TraceEventFilter};
@@ -382,6 +384,106 @@ fn csv_field(value: &str) -> String {
     }
 }
 
+/// A facility of a lot's chain: the stage it works at, the province that
+/// inspects it there under the agreement, its latest inspection, and any
+/// inspection asked of it and overdue.
+pub struct ChainFacility(ChainLink);
+
+#[Object]
+impl ChainFacility {
+    async fn facility_id(&self) -> ID {
+        ID(self.0.facility.to_string())
+    }
+    /// The facility, from its owner; null when it could not answer.
+    async fn facility(&self, ctx: &Context<'_>) -> Option<Facility> {
+        self.0.record.clone().map(|record| wrap(ctx, record))
+    }
+    /// The stage its kind works at; null when the facility could not be read.
+    async fn stage(&self) -> Option<ChainStage> {
+        self.0.stage
+    }
+    /// The province that inspects this stage here, by the agreement's split.
+    async fn responsible(&self) -> Province {
+        Province(self.0.responsible)
+    }
+    /// The latest inspection of the stage, by the responsible province.
+    async fn latest_inspection(&self, ctx: &Context<'_>) -> Option<Inspection> {
+        self.0
+            .latest
+            .clone()
+            .map(|inspection| wrap(ctx, inspection))
+    }
+    /// Whether an inspection asked of this stage is past its last day.
+    async fn overdue(&self) -> bool {
+        !self.0.overdue.is_empty()
+    }
+    /// The open inspection requests for this stage past their last day.
+    async fn overdue_requests(&self) -> Vec<OverdueRequest> {
+        self.0
+            .overdue
+            .iter()
+            .map(|request| OverdueRequest {
+                request_id: ID(request.record.id.to_string()),
+                alert_id: ID(request.record.data.alert.to_string()),
+                assignee: Province(request.record.data.assignee),
+                due_on: scalars::Date(request.record.data.due_on),
+            })
+            .collect()
+    }
+    /// In a recall's scope: the lots it received.
+    async fn received_lots(&self) -> Vec<String> {
+        self.0.received.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// An inspection asked and not done in time (`node(id: requestId)` reads it).
+#[derive(SimpleObject)]
+pub struct OverdueRequest {
+    pub request_id: ID,
+    pub alert_id: ID,
+    /// The province asked to inspect.
+    pub assignee: Province,
+    /// The last day it had.
+    pub due_on: scalars::Date,
+}
+
+/// Who supervises each stage of a lot's chain.
+#[derive(SimpleObject)]
+pub struct SupplyChain {
+    pub lot_code: String,
+    /// By stage, in the chain's order.
+    pub facilities: Vec<ChainFacility>,
+    pub unfollowed: Vec<UnfollowedHop>,
+    pub truncated: bool,
+}
+
+/// Where a recall must act: every facility, of either province, that
+/// received the lots, with the province responsible for acting on it.
+#[derive(SimpleObject)]
+pub struct RecallScope {
+    /// The lots recalled (the alert's lots that are lot codes).
+    pub lots: Vec<String>,
+    pub facilities: Vec<ChainFacility>,
+    pub unfollowed: Vec<UnfollowedHop>,
+    pub truncated: bool,
+}
+
+impl RecallScope {
+    /// The scope of a recall of `codes`.
+    pub async fn of(ctx: &Context<'_>, codes: Vec<LotCode>) -> Result<Self> {
+        let chain = super::answer::access(ctx)
+            .recall_scope(&codes, TraceLimits::default())
+            .await?;
+        let chain = super::answer::told(ctx, chain);
+        Ok(Self {
+            lots: codes.iter().map(ToString::to_string).collect(),
+            facilities: chain.links.into_iter().map(ChainFacility).collect(),
+            unfollowed: chain.unfollowed.into_iter().map(Into::into).collect(),
+            truncated: chain.truncated,
+        })
+    }
+}
+
 #[derive(Default)]
 pub struct TraceQuery;
 
@@ -463,6 +565,28 @@ impl TraceQuery {
         listed(ctx, listing, first, after).await
     }
 
+    /// Who supervises each stage of a lot's chain, found by its trace both
+    /// ways: every facility it passes through, by stage (primary
+    /// production, preliminary processing, processing, trading), with the
+    /// province responsible for inspecting it under the agreement, its
+    /// latest inspection, and whether an inspection asked of it is overdue.
+    async fn supply_chain(&self, ctx: &Context<'_>, lot_code: String) -> Result<SupplyChain> {
+        let code = check("lotCode", LotCode::parse(&lot_code))?;
+        let chain = heavy(async {
+            Ok(super::answer::access(ctx)
+                .supply_chain(code, TraceLimits::default())
+                .await?)
+        })
+        .await?;
+        let chain = super::answer::told(ctx, chain);
+        Ok(SupplyChain {
+            lot_code: code.to_string(),
+            facilities: chain.links.into_iter().map(ChainFacility).collect(),
+            unfollowed: chain.unfollowed.into_iter().map(Into::into).collect(),
+            truncated: chain.truncated,
+        })
+    }
+
     /// A lot's trace, one step back and one step forward at a time, across
     /// provinces: each hop answered by the province that holds it, with one
     /// request per province at each level. Hops that cannot be followed are
@@ -486,7 +610,7 @@ impl TraceQuery {
         };
         let traced = heavy(async {
             Ok(super::answer::access(ctx)
-                .trace(code, direction, limits)
+                .trace(&[code], direction, limits)
                 .await?)
         })
         .await?;

@@ -19,6 +19,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Default)]
 pub struct InspectionFilter {
     pub facility: Option<GlobalId>,
+    /// Inspections of any of these facilities (none: of any).
+    pub facilities: Vec<GlobalId>,
     pub stage: Option<ChainStage>,
     pub result: Option<InspectionResult>,
     pub audience: Audience,
@@ -36,6 +38,7 @@ impl Admits<InspectionRecord> for InspectionFilter {
 
     fn admits(&self, r: &InspectionRecord, _: Option<&FacilityRecord>) -> bool {
         self.facility.is_none_or(|f| r.data.facility == f)
+            && (self.facilities.is_empty() || self.facilities.contains(&r.data.facility))
             && self.stage.is_none_or(|s| r.data.stage == s)
             && self.result.is_none_or(|x| r.data.result == x)
     }
@@ -72,6 +75,13 @@ impl Store {
             select = select
                 .filter(I::FacilityProvince.eq(facility.province.number()))
                 .filter(I::FacilityId.eq(facility.local));
+        }
+        if !filter.facilities.is_empty() {
+            select = select.filter(super::of_facilities(
+                I::FacilityProvince,
+                I::FacilityId,
+                &filter.facilities,
+            ));
         }
         if let Some(stage) = filter.stage {
             select = select.filter(I::Stage.eq(stage.code()));

@@ -497,6 +497,23 @@ fn matches_terms(column: impl IntoColumnRef + Copy, terms: &[String]) -> Expr {
         .unwrap_or_else(|| Expr::value(true))
 }
 
+/// Rows whose facility (its province and local id, in `province` and
+/// `local`) is one of `facilities`.
+fn of_facilities(
+    province: impl sea_orm::ColumnTrait,
+    local: impl sea_orm::ColumnTrait,
+    facilities: &[GlobalId],
+) -> sea_orm::Condition {
+    use sea_orm::Condition;
+    facilities.iter().fold(Condition::any(), |any, f| {
+        any.add(
+            Condition::all()
+                .add(province.eq(f.province.number()))
+                .add(local.eq(f.local)),
+        )
+    })
+}
+
 /// Takes the next serial of `counter` (a certificate kind, `lot`) in `year`.
 /// The update locks the counter row until the transaction ends, so
 /// concurrent writers queue.

@@ -35,6 +35,8 @@ pub struct Reply {
 #[derive(Debug, Clone, Default)]
 pub struct InspectionRequestFilter {
     pub alert: Option<GlobalId>,
+    /// Requests to inspect any of these facilities (none: any).
+    pub facilities: Vec<GlobalId>,
     pub assignee: Option<ProvinceCode>,
     pub state: Option<RequestState>,
     /// Open past their last day (or not).
@@ -53,6 +55,7 @@ impl Admits<InspectionRequestRecord> for InspectionRequestFilter {
 
     fn admits(&self, r: &InspectionRequestRecord, _: Option<&FacilityRecord>) -> bool {
         self.alert.is_none_or(|a| r.data.alert == a)
+            && (self.facilities.is_empty() || self.facilities.contains(&r.data.facility))
             && self.assignee.is_none_or(|p| r.data.assignee == p)
             && self.state.is_none_or(|s| r.state == s)
             && self.overdue.is_none_or(|o| r.overdue(today()) == o)
@@ -90,6 +93,13 @@ impl Store {
                 return Ok(Page::empty());
             }
             select = select.filter(R::AlertId.eq(alert.local));
+        }
+        if !filter.facilities.is_empty() {
+            select = select.filter(super::of_facilities(
+                R::FacilityProvince,
+                R::FacilityId,
+                &filter.facilities,
+            ));
         }
         if let Some(assignee) = filter.assignee {
             select = select.filter(R::Assignee.eq(assignee.number()));
