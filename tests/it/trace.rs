@@ -755,3 +755,76 @@ async fn the_supply_chain_names_who_inspects_each_stage_and_a_recall_where_to_ac
     );
     assert_eq!(scope["unfollowed"], json!([]));
 }
+
+#[tokio::test]
+async fn each_level_of_the_walk_asks_a_partner_once_however_many_events_it_holds() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let garden = thai_nguyen
+        .create_facility(
+            "Hợp tác xã chè La Bằng",
+            json!({ "kind": "PRIMARY_PRODUCER" }),
+        )
+        .await;
+    let tea = product(&thai_nguyen, "Chè La Bằng", &garden).await;
+    let lot = thai_nguyen
+        .data(
+            CREATE_LOT,
+            json!({ "i": { "productId": tea["id"], "facilityId": garden["id"],
+                           "quantity": 300.0, "unit": "KILOGRAM", "producedOn": crate::helpers::day(-1) } }),
+        )
+        .await["createLot"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Three Nghệ An shops each receive the lot and sell from it.
+    for name in [
+        "Cửa hàng chè Cửa Lò",
+        "Cửa hàng chè Diễn Châu",
+        "Cửa hàng chè Đô Lương",
+    ] {
+        let shop = nghe_an
+            .create_facility(name, json!({ "kind": "TRADER", "suppliesTo": [] }))
+            .await;
+        record(
+            &thai_nguyen,
+            json!([{ "bizStep": "SHIPPING", "facilityId": garden["id"], "destinationId": shop["id"],
+                     "items": [{ "lotCode": lot, "quantity": 100.0, "unit": "KILOGRAM" }] }]),
+        )
+        .await;
+        record(
+            &nghe_an,
+            json!([
+                { "bizStep": "RECEIVING", "facilityId": shop["id"], "sourceId": garden["id"],
+                  "items": [{ "lotCode": lot }] },
+                { "bizStep": "RETAIL_SELLING", "facilityId": shop["id"], "items": [{ "lotCode": lot }] },
+            ]),
+        )
+        .await;
+    }
+    let asked_by_19 = || async {
+        nghe_an
+            .data(
+                "{ auditLog(filter: { callerProvince: \"19\" }, first: 100) { edges { node { sequence } } } }",
+                json!({}),
+            )
+            .await["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = asked_by_19().await;
+    let forward = thai_nguyen
+        .data(
+            "query($c: String!) { trace(lotCode: $c, direction: FORWARD) { hops events { id } unfollowed { reason } } }",
+            json!({ "c": lot }),
+        )
+        .await["trace"]
+        .clone();
+    assert_eq!(forward["events"].as_array().unwrap().len(), 1 + 3 + 6);
+    assert_eq!(forward["unfollowed"], json!([]));
+    assert_eq!(
+        asked_by_19().await - before,
+        1,
+        "six Nghệ An events at one level of the walk, one request"
+    );
+}
