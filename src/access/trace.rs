@@ -82,6 +82,23 @@ pub struct Traced {
     pub truncated: bool,
 }
 
+impl Traced {
+    /// Every facility its events name: where each happened, and where lots
+    /// came from or went.
+    pub fn facilities(&self) -> Vec<GlobalId> {
+        let mut facilities: BTreeSet<GlobalId> = BTreeSet::new();
+        for event in &self.events {
+            let data = &event.record.data;
+            facilities.extend(
+                [Some(data.facility), data.source, data.destination]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        facilities.into_iter().collect()
+    }
+}
+
 impl Access {
     /// The trace of the lots `codes` in `direction`, within `limits`: one
     /// walk, whose first level asks each lot's owner and us.
@@ -369,29 +386,31 @@ impl Access {
         limits: TraceLimits,
     ) -> Result<Noted<Chain>, AppError> {
         let traced = self.trace(&[code], Direction::Both, limits).await?;
-        let mut facilities: BTreeSet<GlobalId> = BTreeSet::new();
-        for event in &traced.events {
-            let data = &event.record.data;
-            facilities.extend(
-                [Some(data.facility), data.source, data.destination]
-                    .into_iter()
-                    .flatten(),
-            );
-        }
-        let mut chain = self.links(facilities.into_iter().collect(), traced).await?;
-        let failed = self.inspections_of(&mut chain.value.links).await?;
-        chain.notes.extend(failed);
-        chain
-            .value
-            .links
-            // By stage; facilities we may not read (of no known stage) last.
-            .sort_by_key(|l| {
-                (
-                    l.stage.map(stage_order).unwrap_or(usize::MAX),
-                    l.facility.to_string(),
-                )
-            });
-        Ok(chain)
+        let supervised = self.supervision(traced.facilities()).await?;
+        Ok(supervised.map(|links| Chain {
+            links,
+            unfollowed: traced.unfollowed,
+            truncated: traced.truncated,
+        }))
+    }
+
+    /// `facilities`, by stage, each with the province that inspects it
+    /// under the agreement, its latest inspection and overdue requests.
+    pub async fn supervision(
+        &self,
+        facilities: Vec<GlobalId>,
+    ) -> Result<Noted<Vec<ChainLink>>, AppError> {
+        let mut links = self.links(facilities).await?;
+        let failed = self.inspections_of(&mut links.value).await?;
+        links.notes.extend(failed);
+        // By stage; facilities we may not read (of no known stage) last.
+        links.value.sort_by_key(|l| {
+            (
+                l.stage.map(stage_order).unwrap_or(usize::MAX),
+                l.facility.to_string(),
+            )
+        });
+        Ok(links)
     }
 
     /// The scope of a recall of `codes`: every facility, of either
@@ -421,25 +440,23 @@ impl Access {
                 received.entry(at).or_default().extend(lots);
             }
         }
-        let mut chain = self
-            .links(received.keys().copied().collect(), traced)
-            .await?;
-        for link in &mut chain.value.links {
+        let mut links = self.links(received.keys().copied().collect()).await?;
+        for link in &mut links.value {
             link.received = received
                 .get(&link.facility)
                 .map(|lots| lots.iter().copied().collect())
                 .unwrap_or_default();
         }
-        Ok(chain)
+        Ok(links.map(|links| Chain {
+            links,
+            unfollowed: traced.unfollowed,
+            truncated: traced.truncated,
+        }))
     }
 
     /// `facilities` read from their owners, each with its stage and who
     /// inspects it.
-    async fn links(
-        &self,
-        facilities: Vec<GlobalId>,
-        traced: Traced,
-    ) -> Result<Noted<Chain>, AppError> {
+    async fn links(&self, facilities: Vec<GlobalId>) -> Result<Noted<Vec<ChainLink>>, AppError> {
         let found = self.find_many(&facilities, Consistency::BestEffort).await?;
         let links = facilities
             .into_iter()
@@ -470,11 +487,7 @@ impl Access {
             })
             .collect();
         Ok(Noted {
-            value: Chain {
-                links,
-                unfollowed: traced.unfollowed,
-                truncated: traced.truncated,
-            },
+            value: links,
             notes: found.notes,
         })
     }

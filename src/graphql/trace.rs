@@ -225,6 +225,8 @@ pub struct Trace {
     /// Events that stand, oldest first.
     pub events: Vec<TraceEvent>,
     pub unfollowed: Vec<UnfollowedHop>,
+    #[graphql(skip)]
+    pub facility_ids: Vec<GlobalId>,
 }
 
 /// Which lots to list.
@@ -309,6 +311,22 @@ pub struct TraceEventInput {
 
 #[async_graphql::ComplexObject]
 impl Trace {
+    /// Every facility the trace passes through, by stage, with the province
+    /// that inspects it under the agreement, its latest inspection by that
+    /// province and any inspection asked of it and overdue.
+    async fn facilities(&self, ctx: &Context<'_>) -> Result<Vec<ChainFacility>> {
+        let links = heavy(async {
+            Ok(super::answer::access(ctx)
+                .supervision(self.facility_ids.clone())
+                .await?)
+        })
+        .await?;
+        Ok(super::answer::told(ctx, links)
+            .into_iter()
+            .map(ChainFacility)
+            .collect())
+    }
+
     /// The trace's events as one GS1 EPCIS 2.0 JSON-LD document.
     async fn epcis(&self) -> async_graphql::Json<serde_json::Value> {
         let events: Vec<&TraceEventRecord> = self.events.iter().map(|e| &e.0).collect();
@@ -621,6 +639,7 @@ impl TraceQuery {
             max_hops,
             max_lots: limits.max_lots as i32,
             truncated: traced.truncated,
+            facility_ids: traced.facilities(),
             lots: traced.lots.into_iter().map(|l| wrap(ctx, l)).collect(),
             events: traced.events.into_iter().map(|e| wrap(ctx, e)).collect(),
             unfollowed: traced.unfollowed.into_iter().map(Into::into).collect(),

@@ -737,6 +737,22 @@ async fn the_supply_chain_names_who_inspects_each_stage_and_a_recall_where_to_ac
             gw.province
         );
     }
+    // A trace names the same supervision for the facilities it passes.
+    let traced = nghe_an
+        .data(
+            "query($c: String!) { trace(lotCode: $c, direction: BACKWARD) {
+               facilities { facility { name } stage responsible { code }
+                            latestInspection { id } overdue } } }",
+            json!({ "c": chain.packed }),
+        )
+        .await;
+    let from_trace = links(&json!({ "supplyChain": traced["trace"] }));
+    let from_chain = links(
+        &nghe_an
+            .data(SUPPLY_CHAIN, json!({ "c": chain.packed }))
+            .await,
+    );
+    assert_eq!(from_trace, from_chain);
     // The recall reaches the shop that received the lot, Nghệ An's to act on.
     let scope = thai_nguyen
         .data(
