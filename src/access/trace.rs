@@ -5,7 +5,9 @@
 //! outputs) decides the next level. A hop that cannot be followed is told
 //! with its reason, and the rest of the trace stands.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::NaiveDate;
 
 use futures_util::future::join_all;
 use serde_json::json;
@@ -16,11 +18,16 @@ use crate::domain::{
     InspectionRequestRecord, ItemRole, LotCode, LotRecord, ProvinceCode, RequestState, SUPERVISION,
     TraceEventRecord, next_steps, supervised_by,
 };
+use crate::domain::{
+    CertificateNumber, CertificateRecord, InvalidReason, StatusChange, StatusChangeRecord,
+    validity_on,
+};
 use crate::error::AppError;
 use crate::federation::PartnerError;
+use crate::federation::calls::CERTIFICATES_WITH_HISTORY;
 use crate::store::{
-    Audience, InspectionFilter, InspectionRequestFilter, LotFilter, MAX_PAGE, PageRequest,
-    TraceEventFilter,
+    Audience, CertificateFilter, InspectionFilter, InspectionRequestFilter, LotFilter, MAX_PAGE,
+    PageRequest, TraceEventFilter,
 };
 
 /// How far a trace may go.
@@ -583,4 +590,172 @@ fn stage_order(stage: ChainStage) -> usize {
         .iter()
         .position(|(s, _)| *s == stage)
         .unwrap_or(SUPERVISION.len())
+}
+
+/// Whether an event's facility held a valid certificate on the day of the
+/// event.
+pub struct Certified {
+    pub event: GlobalId,
+    pub facility: GlobalId,
+    pub on: NaiveDate,
+    /// `None` when the facility's province could not answer.
+    pub valid: Option<bool>,
+    /// The certificate valid that day, or the latest one that was not.
+    pub certificate: Option<CertificateNumber>,
+    /// Why the latest certificate was not valid; `None` when one was, or
+    /// when the facility has none.
+    pub reason: Option<InvalidReason>,
+}
+
+impl Access {
+    /// For each of `events` (an event, its facility, its day), whether the
+    /// facility held a valid certificate that day, by the certificates and
+    /// their status histories as their owner recorded them: one request per
+    /// partner for all its facilities.
+    pub async fn certification(
+        &self,
+        events: &[(GlobalId, GlobalId, NaiveDate)],
+    ) -> Result<Noted<Vec<Certified>>, AppError> {
+        let mut by_owner: BTreeMap<ProvinceCode, BTreeSet<GlobalId>> = BTreeMap::new();
+        for (_, facility, _) in events {
+            by_owner
+                .entry(facility.province)
+                .or_default()
+                .insert(*facility);
+        }
+        let answers = join_all(
+            by_owner
+                .into_iter()
+                .map(|(province, facilities)| async move {
+                    let facilities: Vec<GlobalId> = facilities.into_iter().collect();
+                    (province, self.certificates_of(province, facilities).await)
+                }),
+        )
+        .await;
+        let mut notes = Vec::new();
+        let mut held: HashMap<GlobalId, Vec<(CertificateRecord, Vec<StatusChangeRecord>)>> =
+            HashMap::new();
+        let mut failed: HashSet<ProvinceCode> = HashSet::new();
+        for (province, answer) in answers {
+            match answer {
+                Ok(certificates) => {
+                    for (certificate, history) in certificates {
+                        held.entry(certificate.data.facility)
+                            .or_default()
+                            .push((certificate, history));
+                    }
+                }
+                Err(Failure::Partner(error)) => {
+                    failed.insert(province);
+                    notes.push(Note::Failed { province, error });
+                }
+                Err(Failure::Ours(error)) => return Err(error),
+            }
+        }
+        let certified = events
+            .iter()
+            .map(|&(event, facility, on)| {
+                let mut verdict = Certified {
+                    event,
+                    facility,
+                    on,
+                    valid: None,
+                    certificate: None,
+                    reason: None,
+                };
+                if failed.contains(&facility.province) {
+                    return verdict;
+                }
+                let mut certificates: Vec<_> = held.get(&facility).into_iter().flatten().collect();
+                // The latest issued first: the one that speaks when none was valid.
+                certificates.sort_by_key(|(c, _)| std::cmp::Reverse(c.data.issued_on));
+                let checked = certificates.iter().map(|(c, history)| {
+                    let changes: Vec<StatusChange> = history.iter().map(|h| h.change).collect();
+                    (
+                        c.number,
+                        validity_on(c.data.issued_on, c.data.expires_on, &changes, on),
+                    )
+                });
+                let mut first_refusal = None;
+                for (number, validity) in checked {
+                    match validity {
+                        Ok(()) => {
+                            verdict.valid = Some(true);
+                            verdict.certificate = Some(number);
+                            return verdict;
+                        }
+                        Err(reason) => {
+                            first_refusal.get_or_insert((number, reason));
+                        }
+                    }
+                }
+                verdict.valid = Some(false);
+                if let Some((number, reason)) = first_refusal {
+                    verdict.certificate = Some(number);
+                    verdict.reason = Some(reason);
+                }
+                verdict
+            })
+            .collect();
+        Ok(Noted {
+            value: certified,
+            notes,
+        })
+    }
+
+    /// The certificates of `facilities` (all of `province`), with their
+    /// status histories.
+    async fn certificates_of(
+        &self,
+        province: ProvinceCode,
+        facilities: Vec<GlobalId>,
+    ) -> Result<Vec<(CertificateRecord, Vec<StatusChangeRecord>)>, Failure> {
+        let mut found = Vec::new();
+        if province == self.province() {
+            let filter = CertificateFilter {
+                facilities,
+                audience: self.audience,
+                ..Default::default()
+            };
+            let (certificates, _) = self
+                .all_of::<CertificateRecord>(province, &filter, json!({}), 1000)
+                .await?;
+            for certificate in certificates {
+                let history = self
+                    .store
+                    .certificate_history(certificate.record.id.local)
+                    .await
+                    .map_err(Failure::Ours)?;
+                found.push((certificate.record, history));
+            }
+            return Ok(found);
+        }
+        let Some(reach) = self
+            .reach
+            .as_ref()
+            .filter(|_| self.audience == Audience::Internal)
+        else {
+            return Err(Failure::Partner(PartnerError::NotConfigured));
+        };
+        let ids: Vec<String> = facilities.iter().map(ToString::to_string).collect();
+        let mut after: Option<String> = None;
+        for _ in 0..10 {
+            let answer = reach
+                .calls
+                .list(
+                    province,
+                    CERTIFICATES_WITH_HISTORY,
+                    json!({ "filter": { "facilityIds": ids }, "first": MAX_PAGE, "after": after }),
+                )
+                .await
+                .map_err(Failure::Partner)?;
+            let page = answer.value.page;
+            found.extend(page.items.into_iter().map(|(_, item)| item));
+            if !page.has_next || page.end_cursor.is_none() {
+                break;
+            }
+            after = page.end_cursor;
+        }
+        Ok(found)
+    }
 }

@@ -301,6 +301,13 @@ pub const INSPECTION_REQUESTS: List<InspectionRequestRecord> = List {
     read: Reader::inspection_request,
 };
 
+/// Certificates with their status histories (for validity on past days).
+pub const CERTIFICATES_WITH_HISTORY: List<(CertificateRecord, Vec<StatusChangeRecord>)> = List {
+    query: records::certificates_with_history_query,
+    field: "certificates",
+    read: Reader::certificate_with_history,
+};
+
 pub const LOTS: List<LotRecord> = List {
     query: records::lots_query,
     field: "lots",

@@ -135,6 +135,7 @@ pub fn all_queries() -> Vec<String> {
         inspection_requests_query(),
         lots_query(),
         trace_events_query(),
+        certificates_with_history_query(),
         FEED.to_owned(),
         EPOCH.to_owned(),
     ]
@@ -453,6 +454,18 @@ impl Reader {
 }
 
 impl Reader {
+    /// A certificate with its status history, oldest first.
+    pub fn certificate_with_history(
+        &self,
+        v: &Value,
+    ) -> Result<(CertificateRecord, Vec<StatusChangeRecord>), PartnerError> {
+        let history = list(&v["history"])?
+            .iter()
+            .map(status_change)
+            .collect::<Result<_, _>>()?;
+        Ok((self.certificate(v)?, history))
+    }
+
     pub fn lot(&self, v: &Value) -> Result<LotRecord, PartnerError> {
         let id = self.id(&v["id"], RecordKind::Lot)?;
         let code = LotCode::parse(str(&v["code"])?).map_err(|e| bad(e.0))?;
@@ -733,6 +746,18 @@ pub fn alerts_query() -> String {
 
 pub fn follow_ups_query() -> String {
     list_query(RecordKind::FollowUp, "followUps", false)
+}
+
+/// A page of a partner's certificates, each with its status history: what
+/// the validity of its facilities on past days needs, in one request.
+pub fn certificates_with_history_query() -> String {
+    format!(
+        "query List($filter: CertificateFilterInput, $first: Int, $after: String) {{ \
+         certificates(filter: $filter, first: $first, after: $after, scope: LOCAL) {{ \
+         edges {{ cursor node {{ ...CertificateFields \
+         history {{ status effectiveOn reason recordedAt }} }} }} \
+         pageInfo {{ hasNextPage endCursor }} }} }} {CERTIFICATE}"
+    )
 }
 
 pub fn lots_query() -> String {

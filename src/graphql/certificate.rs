@@ -40,6 +40,8 @@ pub struct CertificateFilterInput {
     pub kind: Option<CertificateKind>,
     /// Certificates of this facility.
     pub facility_id: Option<ID>,
+    /// Certificates of any of these facilities (at most 100).
+    pub facility_ids: Option<Vec<ID>>,
     /// Certificates of facilities supplying this province.
     pub supplies_to: Option<super::scalars::ProvinceCode>,
     /// Active certificates that expire within this many days from today.
@@ -123,6 +125,7 @@ impl CertificateQuery {
             status: filter.status,
             kind: filter.kind,
             facility,
+            facilities: super::facility_ids("filter.facilityIds", filter.facility_ids)?,
             supplies_to: filter.supplies_to.map(|p| p.0),
             expiring_within_days,
             text: filter

@@ -13,7 +13,7 @@ use crate::access::{
 use crate::domain::epcis;
 use crate::domain::{
     BizStep, ChainStage, Direction, Disposition, Epc, ErrorDeclaration, ErrorReason, EventAction,
-    GlobalId, Item, ItemRole, LotCode, LotData, LotRecord, QuantityUnit, RecordKind,
+    GlobalId, InvalidReason, Item, ItemRole, LotCode, LotData, LotRecord, QuantityUnit, RecordKind,
     TraceEventData, TraceEventRecord, TraceEventType, text,
 };
 use crate::error::{AppError, FieldContext};
@@ -309,8 +309,57 @@ pub struct TraceEventInput {
     pub makes: Vec<MadeLotInput>,
 }
 
+/// Whether an event's facility held a valid certificate on the day of the
+/// event, by the certificates and their histories as their owner recorded
+/// them.
+#[derive(SimpleObject)]
+pub struct EventCertification {
+    pub event_id: ID,
+    pub facility_id: ID,
+    /// The day of the event, in Vietnam.
+    pub on: scalars::Date,
+    /// False when no certificate was valid that day, or its owner shares
+    /// none with us; null when the facility's province could not answer.
+    pub valid: Option<bool>,
+    /// The certificate valid that day, or else the latest one.
+    pub certificate_number: Option<String>,
+    /// Why the latest certificate was not valid that day; null when one was,
+    /// or when the facility holds none.
+    pub reason: Option<InvalidReason>,
+}
+
 #[async_graphql::ComplexObject]
 impl Trace {
+    /// For each event, whether its facility held a valid certificate on the
+    /// day of the event (one request per partner for all its facilities).
+    async fn certification(&self, ctx: &Context<'_>) -> Result<Vec<EventCertification>> {
+        let events: Vec<(GlobalId, GlobalId, chrono::NaiveDate)> = self
+            .events
+            .iter()
+            .map(|e| {
+                let data = &e.0.data;
+                (
+                    e.0.id,
+                    data.facility,
+                    crate::domain::date_in_vietnam(data.event_time),
+                )
+            })
+            .collect();
+        let certified =
+            heavy(async { Ok(super::answer::access(ctx).certification(&events).await?) }).await?;
+        Ok(super::answer::told(ctx, certified)
+            .into_iter()
+            .map(|c| EventCertification {
+                event_id: ID(c.event.to_string()),
+                facility_id: ID(c.facility.to_string()),
+                on: scalars::Date(c.on),
+                valid: c.valid,
+                certificate_number: c.certificate.map(|n| n.to_string()),
+                reason: c.reason,
+            })
+            .collect())
+    }
+
     /// Every facility the trace passes through, by stage, with the province
     /// that inspects it under the agreement, its latest inspection by that
     /// province and any inspection asked of it and overdue.

@@ -43,6 +43,8 @@ pub struct CertificateFilter {
     pub status: Option<CertificateStatus>,
     pub kind: Option<CertificateKind>,
     pub facility: Option<GlobalId>,
+    /// Certificates of any of these facilities (none: of any).
+    pub facilities: Vec<GlobalId>,
     pub supplies_to: Option<ProvinceCode>,
     /// Active certificates whose expiry falls within this many days from today.
     pub expiring_within_days: Option<u32>,
@@ -79,6 +81,7 @@ impl Admits<CertificateRecord> for CertificateFilter {
             && expiring
             && self.kind.is_none_or(|kind| r.data.kind == kind)
             && self.facility.is_none_or(|f| r.data.facility == f)
+            && (self.facilities.is_empty() || self.facilities.contains(&r.data.facility))
             && self
                 .supplies_to
                 .is_none_or(|p| facility.is_some_and(|f| f.data.supplies_to.contains(&p)))
@@ -197,6 +200,14 @@ impl Store {
         }
         if let Some(facility) = filter.facility {
             select = select.filter(C::FacilityId.eq(facility.local));
+        }
+        if !filter.facilities.is_empty() {
+            let ours = filter
+                .facilities
+                .iter()
+                .filter(|f| f.province == self.province)
+                .map(|f| f.local);
+            select = select.filter(C::FacilityId.is_in(ours));
         }
         if let Some(province) = filter.supplies_to {
             select = select.filter(supplies(C::FacilityId, province));

@@ -844,3 +844,57 @@ async fn each_level_of_the_walk_asks_a_partner_once_however_many_events_it_holds
         "six Nghệ An events at one level of the walk, one request"
     );
 }
+
+#[tokio::test]
+async fn a_trace_says_whether_each_facility_was_certified_on_the_day_of_its_event() {
+    let (thai_nguyen, nghe_an) = spawn_pair().await;
+    let chain = tea_chain(&thai_nguyen, &nghe_an).await;
+    let garden = chain.garden["id"].as_str().unwrap();
+    let factory = chain.factory["id"].as_str().unwrap();
+    let valid = thai_nguyen
+        .issue_certificate(garden, json!({ "issuedOn": crate::helpers::day(-30) }))
+        .await;
+    let suspended = thai_nguyen
+        .issue_certificate(factory, json!({ "issuedOn": crate::helpers::day(-30) }))
+        .await;
+    // Suspended from yesterday: the factory's events of today fall in it.
+    thai_nguyen
+        .data(
+            "mutation($id: ID!, $v: Int!, $on: Date!) { suspendCertificate(id: $id, version: $v,
+               effectiveOn: $on, reason: \"Vi phạm điều kiện bảo quản\") { status } }",
+            json!({ "id": suspended["id"], "v": suspended["version"], "on": crate::helpers::day(-1) }),
+        )
+        .await;
+    let query = "query($c: String!) { trace(lotCode: $c, direction: BACKWARD) {
+        events { id facilityId }
+        certification { eventId facilityId valid certificateNumber reason } } }";
+    for gw in [&thai_nguyen, &nghe_an] {
+        let trace = gw.data(query, json!({ "c": chain.packed })).await["trace"].clone();
+        let certification = trace["certification"].as_array().unwrap();
+        assert_eq!(
+            certification.len(),
+            trace["events"].as_array().unwrap().len()
+        );
+        for verdict in certification {
+            let facility = verdict["facilityId"].as_str().unwrap();
+            let expected = if facility == garden {
+                json!([true, valid["number"], null])
+            } else if facility == factory {
+                json!([false, suspended["number"], "SUSPENDED"])
+            } else {
+                // The shop holds no certificate at all.
+                json!([false, null, null])
+            };
+            assert_eq!(
+                json!([
+                    verdict["valid"],
+                    verdict["certificateNumber"],
+                    verdict["reason"]
+                ]),
+                expected,
+                "asked of {}: {verdict:#}",
+                gw.province
+            );
+        }
+    }
+}
