@@ -10,6 +10,7 @@
 mod alerts;
 mod load;
 mod setup;
+mod trace;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,8 @@ struct Sizes {
     many: usize,
     scale: (usize, usize),
     feed: (usize, usize),
+    /// Events in the small and large registers of the trace scenario.
+    events: (usize, usize),
 }
 
 impl Sizes {
@@ -129,6 +132,10 @@ impl Sizes {
             many: pick(args.concurrency, 50, 4),
             scale: pair(&args.scale, (10_000, 1_000_000), (200, 2_000)),
             feed: pair(&args.feed, (1_000, 10_000_000), (1_000, 20_000)),
+            events: (
+                if args.quick { 1_000 } else { 10_000 },
+                if args.quick { 10_000 } else { 1_000_000 },
+            ),
         }
     }
 }
@@ -402,6 +409,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             sync_usage(&tn, &na, &sizes, &gw40).await?;
             return Ok(true);
         }
+        Some("trace") => {
+            let traced = measure_trace(&tn, &na, &c19, &sizes).await?;
+            println!("{}", trace_line(&traced));
+            return Ok(true);
+        }
         Some("alerts") => {
             let (live, queued) = alert_sizes(&args);
             let (figures, _) =
@@ -489,6 +501,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         figures[s]
     };
 
+    let traced = measure_trace(&tn, &na, &c19, &sizes).await?;
     let syncs = sync_rounds(&tn, &na, &sizes).await?;
     let (report, sync_seconds) = syncs[syncs.len() / 2].clone();
     let (live, queued) = alert_sizes(&args);
@@ -578,6 +591,22 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             scale[1].p50_ms / scale[0].p50_ms,
             1.5,
         ),
+        Goal::at_most(
+            &format!(
+                "{}-hop trace across the border p50 ÷ ({} × federated lookup p50), C=1",
+                traced.hops, traced.hops
+            ),
+            traced.p50_ms / (traced.hops as f64 * federated[0].p50_ms),
+            1.2,
+        ),
+        Goal::at_most(
+            &format!(
+                "trace p50 at {} ÷ at {} events (C=1)",
+                traced.large, traced.small
+            ),
+            traced.large_p50_ms / traced.small_p50_ms,
+            1.5,
+        ),
         Goal::at_least(
             "sync of the partner's feed (changes/s)",
             report.applied as f64 / sync_seconds,
@@ -650,6 +679,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     );
     println!("{}", feed.line(&sizes));
     println!("{}", alerts_line(&alerted));
+    println!("{}", trace_line(&traced));
     println!("reference flush (the disk under the partner's audit append): p50 {flush:.3} ms");
     println!(
         "peak RSS: Thái Nguyên {:.1} MB, Nghệ An {:.1} MB; partner handshakes {handshakes} for {federated_requests} federated requests",
@@ -685,6 +715,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "sync": { "pages": report.pages, "rows": report.applied, "seconds": sync_seconds },
         "feed": feed,
         "alerts": alerted,
+        "trace": traced,
         "reference_flush_p50_ms": flush,
         "peak_rss_bytes": { "19": rss[0], "40": rss[1] },
         "partner_handshakes": handshakes,
@@ -1074,6 +1105,74 @@ fn machine() -> Value {
         "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
+}
+
+/// The trace scenarios: a lot that crosses the border at each of
+/// [`trace::HOPS`] hops, traced back from Thái Nguyên at C = 1; then a local
+/// trace of as many hops over a small and a large register of events, one
+/// gateway each.
+async fn measure_trace(
+    tn: &Province,
+    na: &Province,
+    c19: &Arc<Vec<reqwest::Client>>,
+    sizes: &Sizes,
+) -> anyhow::Result<trace::Traced> {
+    let events = 1 + 3 * trace::HOPS;
+    let lot = trace::crossing_chain(tn, na, trace::HOPS).await?;
+    let crossing = trace::scenario("trace", tn.url(), c19, lot, events);
+    let requests = (sizes.requests / 5).max(20);
+    drive(&crossing, requests / 4, 1).await?;
+    let mut runs = Vec::new();
+    for _ in 0..sizes.rounds {
+        runs.push(drive(&crossing, requests, 1).await?);
+    }
+    let crossed = medians(&runs);
+    let mut scaled = Vec::new();
+    for (name, noise) in [
+        ("trace-small", sizes.events.0),
+        ("trace-large", sizes.events.1),
+    ] {
+        let province = Province {
+            code: tn.code,
+            dir: tn.dir.clone(),
+            port: free_port()?,
+            ops_port: free_port()?,
+        };
+        let file = format!("{name}.sqlite");
+        let started = Instant::now();
+        let lot = trace::seed_register(&province.store(&file).await?, trace::HOPS, noise).await?;
+        println!(
+            "seeded the {name} register ({noise} events) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let gateway = Gateway::start(&province, &province.config(&file, None), name, None).await?;
+        let scenario = trace::scenario("local trace", province.url(), c19, lot, events);
+        drive(&scenario, requests / 4, 1).await?;
+        scaled.push((gateway, scenario));
+    }
+    let mut scale_runs: [Vec<Run>; 2] = Default::default();
+    for _ in 0..sizes.rounds {
+        for (i, (_, scenario)) in scaled.iter().enumerate() {
+            scale_runs[i].push(drive(scenario, requests, 1).await?);
+        }
+    }
+    Ok(trace::Traced {
+        hops: trace::HOPS,
+        p50_ms: crossed.p50_ms,
+        p99_ms: crossed.p99_ms,
+        small: sizes.events.0,
+        large: sizes.events.1,
+        small_p50_ms: medians(&scale_runs[0]).p50_ms,
+        large_p50_ms: medians(&scale_runs[1]).p50_ms,
+    })
+}
+
+fn trace_line(t: &trace::Traced) -> String {
+    format!(
+        "trace: {} hops across the border at C=1 p50 {:.1} ms, p99 {:.1} ms; a local trace of as many \
+         hops p50 {:.2} ms among {} events, {:.2} ms among {}",
+        t.hops, t.p50_ms, t.p99_ms, t.small_p50_ms, t.small, t.large_p50_ms, t.large
+    )
 }
 
 /// Alerts notified at 20 a second, and alerts queued for a partner down.

@@ -898,3 +898,47 @@ async fn a_trace_says_whether_each_facility_was_certified_on_the_day_of_its_even
         }
     }
 }
+
+#[tokio::test]
+async fn fan_out_is_bounded_and_the_bound_reported() {
+    let (thai_nguyen, _nghe_an) = spawn_pair().await;
+    let factory = thai_nguyen
+        .create_facility("Nhà máy chè Sông Cầu", json!({ "kind": "PROCESSOR" }))
+        .await;
+    let tea = product(&thai_nguyen, "Chè Sông Cầu túi lọc", &factory).await;
+    let fresh = thai_nguyen
+        .data(
+            CREATE_LOT,
+            json!({ "i": { "productId": tea["id"], "facilityId": factory["id"],
+                           "quantity": 3000.0, "unit": "KILOGRAM", "producedOn": crate::helpers::day(-1) } }),
+        )
+        .await["createLot"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Three packings of the lot, 99 small lots each (an event names at
+    // most a hundred): 297 lots out.
+    let made = json!({ "productId": tea["id"], "quantity": 1.0, "unit": "KILOGRAM",
+                       "producedOn": crate::helpers::day(0) });
+    let packing = json!({ "bizStep": "PACKING", "facilityId": factory["id"],
+                          "inputs": [{ "lotCode": fresh }], "makes": vec![made; 99] });
+    record(
+        &thai_nguyen,
+        json!([packing.clone(), packing.clone(), packing]),
+    )
+    .await;
+    let forward = thai_nguyen
+        .data(
+            "query($c: String!) { trace(lotCode: $c, direction: FORWARD) {
+               maxLots truncated lots { code } unfollowed { reason lotCode } } }",
+            json!({ "c": fresh }),
+        )
+        .await["trace"]
+        .clone();
+    assert_eq!(forward["truncated"], true);
+    let max = forward["maxLots"].as_u64().unwrap() as usize;
+    assert_eq!(forward["lots"].as_array().unwrap().len(), max);
+    let cut = forward["unfollowed"].as_array().unwrap();
+    assert_eq!(cut.len(), 1 + 297 - max, "each lot past the bound is named");
+    assert!(cut.iter().all(|u| u["reason"] == "FAN_OUT_LIMIT"));
+}
