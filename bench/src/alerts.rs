@@ -58,7 +58,8 @@ pub fn operator(province: &Province) -> anyhow::Result<reqwest::Client> {
     )
 }
 
-async fn ask(
+/// Asks `query` of `url` as `client`; its `data`, refused if it has errors.
+pub async fn ask(
     client: &reqwest::Client,
     url: &str,
     query: &str,

@@ -24,7 +24,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use load::{Run, Scenario, drive, median, share};
-use setup::{Gateway, Province, Usage, free_port, seed};
+use setup::{Gateway, Province, Usage, seed};
 
 #[derive(Parser)]
 #[command(
@@ -515,12 +515,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     // gateway each, asked in turn at C = 1.
     let mut scaled = Vec::new();
     for (name, count) in [("small", sizes.scale.0), ("large", sizes.scale.1)] {
-        let province = Province {
-            code: tn.code,
-            dir: tn.dir.clone(),
-            port: free_port()?,
-            ops_port: free_port()?,
-        };
+        let province = tn.sibling()?;
         let file = format!("{name}.sqlite");
         let started = Instant::now();
         let numbers = seed(&province.store(&file).await?, na.code, count).await?;
@@ -533,13 +528,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         drive(&scenario, sizes.requests / 5, 1).await?;
         scaled.push((gateway, scenario));
     }
-    let mut scale_runs: [Vec<Run>; 2] = Default::default();
-    for _ in 0..sizes.rounds {
-        for (i, (_, scenario)) in scaled.iter().enumerate() {
-            scale_runs[i].push(drive(scenario, sizes.requests, 1).await?);
-        }
-    }
-    let scale = [medians(&scale_runs[0]), medians(&scale_runs[1])];
+    let scale = interleaved(&scaled, sizes.requests, sizes.rounds).await?;
     drop(scaled);
 
     let feed = feed_pages(&tn, &na, &sizes).await?;
@@ -1134,12 +1123,7 @@ async fn measure_trace(
         ("trace-small", sizes.events.0),
         ("trace-large", sizes.events.1),
     ] {
-        let province = Province {
-            code: tn.code,
-            dir: tn.dir.clone(),
-            port: free_port()?,
-            ops_port: free_port()?,
-        };
+        let province = tn.sibling()?;
         let file = format!("{name}.sqlite");
         let started = Instant::now();
         let lot = trace::seed_register(&province.store(&file).await?, trace::HOPS, noise).await?;
@@ -1152,21 +1136,32 @@ async fn measure_trace(
         drive(&scenario, requests / 4, 1).await?;
         scaled.push((gateway, scenario));
     }
-    let mut scale_runs: [Vec<Run>; 2] = Default::default();
-    for _ in 0..sizes.rounds {
-        for (i, (_, scenario)) in scaled.iter().enumerate() {
-            scale_runs[i].push(drive(scenario, requests, 1).await?);
-        }
-    }
+    let scale = interleaved(&scaled, requests, sizes.rounds).await?;
     Ok(trace::Traced {
         hops: trace::HOPS,
         p50_ms: crossed.p50_ms,
         p99_ms: crossed.p99_ms,
         small: sizes.events.0,
         large: sizes.events.1,
-        small_p50_ms: medians(&scale_runs[0]).p50_ms,
-        large_p50_ms: medians(&scale_runs[1]).p50_ms,
+        small_p50_ms: scale[0].p50_ms,
+        large_p50_ms: scale[1].p50_ms,
     })
+}
+
+/// The small and the large register's scenario, each on its own gateway,
+/// driven in turn at C = 1 for `rounds` rounds of `requests`: their medians.
+async fn interleaved(
+    scaled: &[(Gateway, Arc<Scenario>)],
+    requests: usize,
+    rounds: usize,
+) -> anyhow::Result<[Figures; 2]> {
+    let mut runs: [Vec<Run>; 2] = Default::default();
+    for _ in 0..rounds {
+        for (i, (_, scenario)) in scaled.iter().enumerate() {
+            runs[i].push(drive(scenario, requests, 1).await?);
+        }
+    }
+    Ok([medians(&runs[0]), medians(&runs[1])])
 }
 
 fn trace_line(t: &trace::Traced) -> String {

@@ -23,6 +23,17 @@ pub struct Province {
 }
 
 impl Province {
+    /// The same province on fresh ports: a second gateway of its own, over
+    /// another database in the same directory, with the same PKI.
+    pub fn sibling(&self) -> anyhow::Result<Self> {
+        Ok(Self {
+            code: self.code,
+            dir: self.dir.clone(),
+            port: free_port()?,
+            ops_port: free_port()?,
+        })
+    }
+
     /// Creates `dir` with the province's CA, gateway certificate and a
     /// dashboard certificate, and picks its ports.
     pub fn create(root: &Path, code: &str) -> anyhow::Result<Self> {

@@ -13,7 +13,7 @@ use caunoi::store::{NewEvent, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::alerts::operator;
+use crate::alerts::{ask, operator};
 use crate::load::Scenario;
 use crate::setup::Province;
 
@@ -42,23 +42,6 @@ const RECORD: &str = "mutation($i: [TraceEventInput!]!) { recordTraceEvents(inpu
     items { role lotCode } } }";
 const TRACE: &str = "query($c: String!) { trace(lotCode: $c, direction: BACKWARD, maxHops: 32) {
     events { id } unfollowed { reason } } }";
-
-async fn ask(
-    client: &reqwest::Client,
-    url: &str,
-    query: &str,
-    variables: Value,
-) -> anyhow::Result<Value> {
-    let answer: Value = client
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    anyhow::ensure!(answer.get("errors").is_none(), "unexpected {answer}");
-    Ok(answer["data"].clone())
-}
 
 /// A facility of `province` supplying `partner`, and a product of it.
 async fn producer(

@@ -26,8 +26,8 @@ use crate::error::AppError;
 use crate::federation::PartnerError;
 use crate::federation::calls::CERTIFICATES_WITH_HISTORY;
 use crate::store::{
-    Audience, CertificateFilter, InspectionFilter, InspectionRequestFilter, LotFilter, MAX_PAGE,
-    PageRequest, TraceEventFilter,
+    CertificateFilter, InspectionFilter, InspectionRequestFilter, LotFilter, MAX_PAGE, PageRequest,
+    TraceEventFilter,
 };
 
 /// How far a trace may go.
@@ -321,9 +321,6 @@ impl Access {
             // A partner's request is answered from our records alone.
             return Err(Failure::Partner(PartnerError::NotConfigured));
         };
-        if matches!(self.audience, Audience::Partner(_)) {
-            return Err(Failure::Partner(PartnerError::NotConfigured));
-        }
         let mut after: Option<String> = None;
         loop {
             let answer = reach
@@ -730,11 +727,7 @@ impl Access {
             }
             return Ok(found);
         }
-        let Some(reach) = self
-            .reach
-            .as_ref()
-            .filter(|_| self.audience == Audience::Internal)
-        else {
+        let Some(reach) = &self.reach else {
             return Err(Failure::Partner(PartnerError::NotConfigured));
         };
         let ids: Vec<String> = facilities.iter().map(ToString::to_string).collect();

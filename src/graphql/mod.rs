@@ -37,8 +37,8 @@ pub use request::{
     run, subscribe,
 };
 pub(crate) use resolve::{
-    InternalOnly, as_argument, as_input, audience, check, facility_filter, facility_ids, forward,
-    heavy, opt_check, refused_at, store, writable_id,
+    InternalOnly, api_name, as_argument, as_input, audience, check, facility_filter, facility_ids,
+    forward, heavy, opt_check, refused_at, store, writable_id,
 };
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};

@@ -142,7 +142,7 @@ pub(crate) fn refused_at(at: &str, refusal: Refusal) -> AppError {
 
 /// A field of the domain's data as the API names it: in camel case, and a
 /// reference to other records by their IDs (`facility` is `facilityId`).
-fn api_name(field: &str) -> String {
+pub(crate) fn api_name(field: &str) -> String {
     const RENAMED: &[(&str, &str)] = &[
         ("facility", "facilityId"),
         ("alert", "alertId"),

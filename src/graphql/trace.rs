@@ -981,23 +981,8 @@ fn item_of(field: &str, role: ItemRole, item: TraceItemInput) -> Result<Item, Ap
 fn named_under(root: &str, error: AppError) -> AppError {
     match error {
         AppError::InvalidInput { field, message } if field.starts_with("events.") => {
-            let field = &field["events.".len()..];
-            let camel: String = field
-                .split('_')
-                .enumerate()
-                .map(|(i, part)| {
-                    if i == 0 {
-                        part.to_owned()
-                    } else {
-                        let mut chars = part.chars();
-                        chars
-                            .next()
-                            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                            .unwrap_or_default()
-                    }
-                })
-                .collect();
-            AppError::invalid(format!("{root}.{camel}"), message)
+            let field = super::api_name(&field["events.".len()..]);
+            AppError::invalid(format!("{root}.{field}"), message)
         }
         other => other,
     }
