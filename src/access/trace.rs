@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use futures_util::future::join_all;
 use serde_json::json;
@@ -25,6 +25,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::federation::PartnerError;
 use crate::federation::calls::CERTIFICATES_WITH_HISTORY;
+use crate::federation::records::RemotePage;
 use crate::store::{
     CertificateFilter, InspectionFilter, InspectionRequestFilter, LotFilter, MAX_PAGE, PageRequest,
     TraceEventFilter,
@@ -133,6 +134,11 @@ impl Access {
             truncated: false,
         };
         let mut seen_events = HashSet::new();
+        // A partner's lots come with the level that asks it about them
+        // anyway; ours, and those no level asked their owner about, after
+        // the walk.
+        let mut lots: BTreeMap<LotCode, Sourced<LotRecord>> = BTreeMap::new();
+        let mut lots_asked: HashSet<LotCode> = HashSet::new();
         let mut level = 0;
         while !frontier.is_empty() {
             if level > limits.max_hops {
@@ -149,23 +155,35 @@ impl Access {
                 break;
             }
             traced.hops = level;
-            let asking: Vec<(ProvinceCode, Vec<Epc>)> = frontier
+            let asking: Vec<(ProvinceCode, Vec<Epc>, Vec<LotCode>)> = frontier
                 .into_iter()
-                .map(|(province, epcs)| (province, epcs.into_iter().collect()))
+                .map(|(province, epcs)| {
+                    let own: Vec<LotCode> = epcs
+                        .iter()
+                        .filter_map(Epc::lot)
+                        .filter(|code| code.province() == province && province != self.province())
+                        .filter(|code| lots_asked.insert(*code))
+                        .take(MAX_PAGE as usize)
+                        .collect();
+                    (province, epcs.into_iter().collect(), own)
+                })
                 .collect();
-            for (province, epcs) in &asking {
+            for (province, epcs, _) in &asking {
                 asked.extend(epcs.iter().map(|epc| (*province, epc.clone())));
             }
             let answers = join_all(
                 asking
                     .iter()
-                    .map(|(province, epcs)| self.events_naming(*province, epcs, limits)),
+                    .map(|(province, epcs, own)| self.level(*province, epcs, own, limits)),
             )
             .await;
             let mut next: BTreeMap<ProvinceCode, BTreeSet<Epc>> = BTreeMap::new();
-            for ((province, epcs), answer) in asking.into_iter().zip(answers) {
+            for ((province, epcs, _), answer) in asking.into_iter().zip(answers) {
                 let (events, cut) = match answer {
-                    Ok(found) => found,
+                    Ok(found) => {
+                        lots.extend(found.lots.into_iter().map(|l| (l.record.code, l)));
+                        (found.events, found.cut)
+                    }
                     Err(Failure::Partner(error)) => {
                         traced
                             .unfollowed
@@ -230,34 +248,87 @@ impl Access {
         traced
             .events
             .sort_by_key(|e| (e.record.data.event_time, e.record.id.to_string()));
-        traced.lots = self.lots_of(&following).await?;
+        let rest: Vec<LotCode> = following
+            .iter()
+            .filter_map(Epc::lot)
+            .filter(|code| !lots_asked.contains(code))
+            .collect();
+        lots.extend(
+            self.lots_of(&rest)
+                .await?
+                .into_iter()
+                .map(|l| (l.record.code, l)),
+        );
+        traced.lots = lots.into_values().collect();
         Ok(traced)
     }
 
-    /// The events of `province` that name any of `epcs`, that stand; and
-    /// whether more than the limit were cut off.
-    async fn events_naming(
+    /// One level of the walk at `province`: its events that name any of
+    /// `epcs`, that stand, and whether more than the limit were cut off;
+    /// and a partner's lots `own`, in the same request.
+    async fn level(
         &self,
         province: ProvinceCode,
         epcs: &[Epc],
+        own: &[LotCode],
         limits: TraceLimits,
-    ) -> Result<(Vec<Sourced<TraceEventRecord>>, bool), Failure> {
+    ) -> Result<Level, Failure> {
         let filter = TraceEventFilter {
             epcs: epcs.to_vec(),
             audience: self.audience,
             ..Default::default()
         };
         let forwarded = json!({ "epcs": epcs.iter().map(Epc::uri).collect::<Vec<_>>() });
-        self.all_of::<TraceEventRecord>(province, &filter, forwarded, limits.max_events)
+        let most = limits.max_events;
+        let Some(reach) = self.reach.as_ref().filter(|_| province != self.province()) else {
+            let (events, cut) = self
+                .all_of::<TraceEventRecord>(province, &filter, forwarded, most)
+                .await?;
+            return Ok(Level {
+                events,
+                cut,
+                lots: Vec::new(),
+            });
+        };
+        let answer = reach
+            .calls
+            .trace_level(province, forwarded.clone(), own, None)
             .await
+            .map_err(Failure::Partner)?;
+        let at = answer.at;
+        let lots = answer
+            .value
+            .lots
+            .map(|page| from_owner(page, at))
+            .unwrap_or_default();
+        let page = answer.value.events;
+        let (has_next, after) = (page.has_next, page.end_cursor.clone());
+        let found = from_owner(page, at);
+        let (events, cut) = match after.filter(|_| has_next && found.len() < most) {
+            Some(after) => {
+                self.partner_pages::<TraceEventRecord>(
+                    province,
+                    forwarded,
+                    found,
+                    Some(after),
+                    most,
+                )
+                .await?
+            }
+            None => {
+                let cut = has_next || found.len() > most;
+                (found.into_iter().take(most).collect(), cut)
+            }
+        };
+        Ok(Level { events, cut, lots })
     }
 
-    /// The lots among `epcs`, each from its owner; a lot whose owner cannot
+    /// The lots `codes`, each from its owner; a lot whose owner cannot
     /// answer is left out (its hops say why).
-    async fn lots_of(&self, epcs: &BTreeSet<Epc>) -> Result<Vec<Sourced<LotRecord>>, AppError> {
+    async fn lots_of(&self, codes: &[LotCode]) -> Result<Vec<Sourced<LotRecord>>, AppError> {
         let mut by_owner: BTreeMap<ProvinceCode, Vec<LotCode>> = BTreeMap::new();
-        for code in epcs.iter().filter_map(Epc::lot) {
-            by_owner.entry(code.province()).or_default().push(code);
+        for code in codes {
+            by_owner.entry(code.province()).or_default().push(*code);
         }
         let answers = join_all(by_owner.into_iter().map(|(province, codes)| async move {
             let filter = LotFilter {
@@ -279,7 +350,6 @@ impl Access {
                 Err(Failure::Ours(error)) => return Err(error),
             }
         }
-        lots.sort_by_key(|l| l.record.code);
         Ok(lots)
     }
 
@@ -293,8 +363,8 @@ impl Access {
         forwarded: serde_json::Value,
         most: usize,
     ) -> Result<(Vec<Sourced<K>>, bool), Failure> {
-        let mut found = Vec::new();
         if province == self.province() {
+            let mut found = Vec::new();
             let mut after = None;
             loop {
                 let page = K::page(
@@ -317,11 +387,25 @@ impl Access {
                 }
             }
         }
+        self.partner_pages::<K>(province, forwarded, Vec::new(), None, most)
+            .await
+    }
+
+    /// `found` and the records of partner `province` that pass `forwarded`,
+    /// page by page from `after`, at most `most`; and whether more were cut
+    /// off.
+    async fn partner_pages<K: Kind>(
+        &self,
+        province: ProvinceCode,
+        forwarded: serde_json::Value,
+        mut found: Vec<Sourced<K>>,
+        mut after: Option<String>,
+        most: usize,
+    ) -> Result<(Vec<Sourced<K>>, bool), Failure> {
         let Some(reach) = &self.reach else {
             // A partner's request is answered from our records alone.
             return Err(Failure::Partner(PartnerError::NotConfigured));
         };
-        let mut after: Option<String> = None;
         loop {
             let answer = reach
                 .calls
@@ -333,19 +417,32 @@ impl Access {
                 .await
                 .map_err(Failure::Partner)?;
             let page = answer.value.page;
-            found.extend(
-                page.items
-                    .into_iter()
-                    .map(|(_, record)| Sourced::owner(record, answer.at)),
-            );
-            if !page.has_next || found.len() >= most || page.end_cursor.is_none() {
-                let cut = page.has_next || found.len() > most;
+            let (has_next, end_cursor) = (page.has_next, page.end_cursor.clone());
+            found.extend(from_owner(page, answer.at));
+            if !has_next || found.len() >= most || end_cursor.is_none() {
+                let cut = has_next || found.len() > most;
                 found.truncate(most);
                 return Ok((found, cut));
             }
-            after = page.end_cursor;
+            after = end_cursor;
         }
     }
+}
+
+/// A partner's page as its owner's records, answered at `at`.
+fn from_owner<R>(page: RemotePage<R>, at: DateTime<Utc>) -> Vec<Sourced<R>> {
+    page.items
+        .into_iter()
+        .map(|(_, record)| Sourced::owner(record, at))
+        .collect()
+}
+
+/// What a province answered at one level of a trace.
+struct Level {
+    events: Vec<Sourced<TraceEventRecord>>,
+    /// More events than the limit were cut off.
+    cut: bool,
+    lots: Vec<Sourced<LotRecord>>,
 }
 
 /// Why a province's part of a trace is missing.

@@ -14,7 +14,10 @@ use crate::domain::{
     InspectionRequestRecord, LotRecord, ProductRecord, Record, StatusChangeRecord,
     TraceEventRecord,
 };
-use crate::domain::{CertificateNumber, GlobalId, InvalidReason, ProvinceCode, RecordKind};
+use crate::domain::{
+    CertificateNumber, GlobalId, InvalidReason, LotCode, ProvinceCode, RecordKind,
+};
+use crate::store::MAX_PAGE;
 
 /// What a partner answered, and when.
 #[derive(Debug, Clone)]
@@ -53,6 +56,13 @@ pub struct List<R> {
 pub struct Listed<R> {
     pub page: RemotePage<R>,
     pub facilities: Vec<Record>,
+}
+
+/// A partner's answer at one level of a trace: a page of its events, and
+/// the lots it was asked for, when it was.
+pub struct TraceLevel {
+    pub events: RemotePage<TraceEventRecord>,
+    pub lots: Option<RemotePage<LotRecord>>,
 }
 
 /// The request's way to its partners.
@@ -238,6 +248,38 @@ impl Calls {
         };
         Ok(Answered {
             value,
+            at: answer.at,
+        })
+    }
+
+    /// A page of the events of `province` that `filter` passes, from
+    /// `after`; and, when `lots` names any, the partner's lots among them.
+    pub async fn trace_level(
+        &self,
+        province: ProvinceCode,
+        filter: Value,
+        lots: &[LotCode],
+        after: Option<String>,
+    ) -> Result<Answered<TraceLevel>, PartnerError> {
+        let codes: Vec<String> = lots.iter().map(ToString::to_string).collect();
+        let answer = self
+            .ask(
+                province,
+                &records::trace_level_query(),
+                json!({ "filter": filter, "first": MAX_PAGE, "after": after,
+                        "lots": codes, "withLots": !codes.is_empty() }),
+            )
+            .await?;
+        let reader = Reader { owner: province };
+        let lots = match lots {
+            [] => None,
+            _ => Some(reader.page(&answer.value["lots"], Reader::lot)?),
+        };
+        Ok(Answered {
+            value: TraceLevel {
+                events: reader.page(&answer.value["traceEvents"], Reader::trace_event)?,
+                lots,
+            },
             at: answer.at,
         })
     }

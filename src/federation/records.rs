@@ -135,6 +135,7 @@ pub fn all_queries() -> Vec<String> {
         inspection_requests_query(),
         lots_query(),
         trace_events_query(),
+        trace_level_query(),
         certificates_with_history_query(),
         FEED.to_owned(),
         EPOCH.to_owned(),
@@ -766,6 +767,22 @@ pub fn lots_query() -> String {
 
 pub fn trace_events_query() -> String {
     list_query(RecordKind::TraceEvent, "traceEvents", false)
+}
+
+/// One level of a trace in one request: a page of the partner's events
+/// that `$filter` passes and, with `$withLots`, its lots `$lots` (those it
+/// is asked about anyway, which it owns), so that the lots cost no request
+/// of their own after the walk.
+pub fn trace_level_query() -> String {
+    format!(
+        "query TraceLevel($filter: TraceEventFilterInput, $first: Int, $after: String, \
+         $lots: [String!], $withLots: Boolean! = false) {{ \
+         traceEvents(filter: $filter, first: $first, after: $after, scope: LOCAL) {{ \
+         edges {{ cursor node {{ ...TraceEventFields }} }} pageInfo {{ hasNextPage endCursor }} }} \
+         lots(filter: {{ codes: $lots }}, first: $first, scope: LOCAL) @include(if: $withLots) {{ \
+         edges {{ cursor node {{ ...LotFields }} }} pageInfo {{ hasNextPage endCursor }} }} }} \
+         {TRACE_EVENT} {LOT}"
+    )
 }
 
 pub fn inspection_requests_query() -> String {

@@ -471,9 +471,15 @@ mod tests {
             records::inspections_query(),
             records::alerts_query(),
             records::follow_ups_query(),
+            records::lots_query(),
+            records::trace_events_query(),
         ] {
             asked.push((list, serde_json::json!({ "first": crate::store::MAX_PAGE })));
         }
+        asked.push((
+            records::trace_level_query(),
+            serde_json::json!({ "first": crate::store::MAX_PAGE, "withLots": true }),
+        ));
         for (query, variables) in asked {
             let cost = cost(&query, variables, false);
             assert_eq!(cost.breach(&limits), None, "{query}");

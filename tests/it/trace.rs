@@ -772,6 +772,18 @@ async fn the_supply_chain_names_who_inspects_each_stage_and_a_recall_where_to_ac
     assert_eq!(scope["unfollowed"], json!([]));
 }
 
+/// How many requests `gw`'s audit log holds from province `by`.
+async fn asked(gw: &TestGateway, by: &str) -> usize {
+    gw.data(
+        "query($p: String!) { auditLog(filter: { callerProvince: $p }, first: 100) { edges { node { sequence } } } }",
+        json!({ "p": by }),
+    )
+    .await["auditLog"]["edges"]
+    .as_array()
+    .unwrap()
+    .len()
+}
+
 #[tokio::test]
 async fn each_level_of_the_walk_asks_a_partner_once_however_many_events_it_holds() {
     let (thai_nguyen, nghe_an) = spawn_pair().await;
@@ -817,32 +829,28 @@ async fn each_level_of_the_walk_asks_a_partner_once_however_many_events_it_holds
         )
         .await;
     }
-    let asked_by_19 = || async {
-        nghe_an
-            .data(
-                "{ auditLog(filter: { callerProvince: \"19\" }, first: 100) { edges { node { sequence } } } }",
-                json!({}),
-            )
-            .await["auditLog"]["edges"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
-    let before = asked_by_19().await;
-    let forward = thai_nguyen
-        .data(
-            "query($c: String!) { trace(lotCode: $c, direction: FORWARD) { hops events { id } unfollowed { reason } } }",
-            json!({ "c": lot }),
-        )
-        .await["trace"]
-        .clone();
-    assert_eq!(forward["events"].as_array().unwrap().len(), 1 + 3 + 6);
-    assert_eq!(forward["unfollowed"], json!([]));
-    assert_eq!(
-        asked_by_19().await - before,
-        1,
-        "six Nghệ An events at one level of the walk, one request"
-    );
+    const FORWARD: &str = "query($c: String!) { trace(lotCode: $c, direction: FORWARD) { \
+        hops events { id } unfollowed { reason } lots { code quantity } } }";
+    for (tracer, partner, by) in [
+        (&thai_nguyen, &nghe_an, "19"),
+        (&nghe_an, &thai_nguyen, "40"),
+    ] {
+        let before = asked(partner, by).await;
+        let forward = tracer.data(FORWARD, json!({ "c": lot })).await["trace"].clone();
+        assert_eq!(forward["events"].as_array().unwrap().len(), 1 + 3 + 6);
+        assert_eq!(forward["unfollowed"], json!([]));
+        assert_eq!(
+            forward["lots"],
+            json!([{ "code": lot, "quantity": 300.0 }]),
+            "the lot, from its owner"
+        );
+        assert_eq!(
+            asked(partner, by).await - before,
+            1,
+            "{by}'s walk: six Nghệ An events at one level, or Thái Nguyên's events \
+             with its lot, one request"
+        );
+    }
 }
 
 #[tokio::test]
