@@ -199,7 +199,274 @@ pub async fn show(here: &App, there: &App) -> anyhow::Result<bool> {
     }
     let alerted = alert_story(here, there).await?;
     let attended = attention_story(here, there).await?;
-    Ok(trace_story(here, there).await? && attended && alerted && all_ok)
+    let traced = trace_story(here, there).await?;
+    let marketed = market_story(here, there).await?;
+    Ok(fair_story(here, there).await? && marketed && traced && attended && alerted && all_ok)
+}
+
+/// A trade fair across the border, as in 2024: `here` hosts "Kết nối cùng
+/// phát triển – Link to grow" (on Võ Nguyên Giáp square, when `here` is
+/// Thái Nguyên); `there` registers 4 booths for 6 of its businesses that
+/// supply `here`, with their 3- and 4-star products. The host checks each
+/// product with `there`, its owner, keeps the eligible ones and says why
+/// it refused the rest; then it lists the booths, each product judged now.
+async fn fair_story(here: &App, there: &App) -> anyhow::Result<bool> {
+    let (us, them) = (here.store().province(), there.store().province());
+    let operator = Identity::local(us, Role::Operator);
+    let their_operator = Identity::local(them, Role::Operator);
+    let place = match us.to_string().as_str() {
+        "19" => "Quảng trường Võ Nguyên Giáp, thành phố Thái Nguyên".to_owned(),
+        _ => format!(
+            "Trung tâm hội chợ tỉnh {}",
+            province_name(us).unwrap_or_default()
+        ),
+    };
+    let day = |days| (crate::domain::today() + chrono::Duration::days(days)).to_string();
+    let host = Example {
+        question: format!("Province {us} hosts a trade fair of OCOP products"),
+        query: r#"
+mutation Fair($input: CreateTradeFairInput!) {
+  createTradeFair(input: $input) { id name place startsOn endsOn booths minStars registrationDeadline open }
+}"#,
+        variables: json!({ "input": {
+            "name": "Kết nối cùng phát triển – Link to grow", "place": place,
+            "startsOn": day(30), "endsOn": day(34), "booths": 120, "registrationDeadline": day(20),
+        } }),
+        check: Box::new(|data| match data["createTradeFair"]["minStars"].as_i64() {
+            Some(3) => Ok(()),
+            other => Err(format!("expected three stars at least, got {other:?}")),
+        }),
+    };
+    let (mut ok, hosted) = ask(here, &operator, &host).await?;
+    let fair = hosted["createTradeFair"]["id"].clone();
+    // Six businesses of `there` supplying `us`, each with a 3- or 4-star
+    // product.
+    let rated = first_json(
+        there,
+        &their_operator,
+        &format!("products(filter: {{ minStars: 3, suppliesTo: \"{us}\" }}, scope: LOCAL, first: 100) {{ edges {{ node {{ id facilityId ocop {{ stars }} }} }} }}"),
+        "/products/edges",
+    )
+    .await?;
+    let mut exhibitors: Vec<Value> = Vec::new();
+    for edge in rated.as_array().into_iter().flatten() {
+        let node = &edge["node"];
+        let stars = node["ocop"]["stars"].as_i64().unwrap_or_default();
+        if exhibitors.len() == 6
+            || !(3..=4).contains(&stars)
+            || exhibitors
+                .iter()
+                .any(|e| e["facilityId"] == node["facilityId"])
+        {
+            continue;
+        }
+        exhibitors.push(json!({ "facilityId": node["facilityId"], "productIds": [node["id"]] }));
+    }
+    let register = Example {
+        question: format!(
+            "Province {them} registers 4 booths for {} of its businesses; province {us} checks each product with its owner",
+            exhibitors.len()
+        ),
+        query: r#"
+mutation Booths($input: RegisterBoothsInput!) {
+  registerBooths(input: $input) {
+    registration { id province { code } exhibiting { code } booths exhibitors { facilityId productIds } }
+    refused { productId code reason }
+  }
+}"#,
+        variables: json!({ "input": { "fairId": fair, "booths": 4, "exhibitors": exhibitors } }),
+        check: Box::new(move |data| {
+            let answered = &data["registerBooths"];
+            if answered["registration"]["province"]["code"] != json!(us.to_string()) {
+                return Err(format!("province {us} kept no registration"));
+            }
+            let told = answered["refused"].as_array().is_some_and(|refused| {
+                refused
+                    .iter()
+                    .all(|r| r["code"].is_string() && r["reason"].is_string())
+            });
+            if !told {
+                return Err("a refused product has no code or no reason".to_owned());
+            }
+            Ok(())
+        }),
+    };
+    ok &= ask(there, &their_operator, &register).await?.0;
+    let listed = Example {
+        question: format!(
+            "Province {us} lists the fair's booths, each product judged now by its owner"
+        ),
+        query: r#"
+query Booths($id: ID!) {
+  node(id: $id) {
+    ... on TradeFair {
+      name boothsTaken boothsLeft
+      registrations { edges { node { exhibiting { code } booths
+        products { facility { name } product { name ocop { stars } } eligible code reason } } } }
+    }
+  }
+}"#,
+        variables: json!({ "id": fair }),
+        check: Box::new(|data| {
+            let registrations = non_empty(&data["node"]["registrations"]["edges"])?;
+            let products = non_empty(&registrations[0]["node"]["products"])?;
+            if data["node"]["boothsTaken"] != json!(4) {
+                return Err("4 booths should be taken".to_owned());
+            }
+            if !products.iter().any(|p| p["eligible"] == json!(true)) {
+                return Err("no product may be shown".to_owned());
+            }
+            Ok(())
+        }),
+    };
+    ok &= ask(here, &Identity::local(us, Role::Dashboard), &listed)
+        .await?
+        .0;
+    Ok(ok)
+}
+
+/// A harvest that needs buyers: a cooperative of `there` offers its
+/// flagship product (cam Vinh, when `there` is Nghệ An) as urgent; `here`
+/// is told at once, finds the offer among both provinces', and one of its
+/// traders registers interest through its own gateway; `there` accepts,
+/// and `here` follows the answer, live from the offer's owner.
+async fn market_story(here: &App, there: &App) -> anyhow::Result<bool> {
+    let (us, them) = (here.store().province(), there.store().province());
+    let (operator, dashboard) = (
+        Identity::local(us, Role::Operator),
+        Identity::local(us, Role::Dashboard),
+    );
+    let their_operator = Identity::local(them, Role::Operator);
+    let product_name = flagship_product(them).unwrap_or("");
+    let folded = crate::domain::text::fold(product_name);
+    let product = first_json(
+        there,
+        &their_operator,
+        &format!("products(filter: {{ text: \"{folded}\" }}, scope: LOCAL, first: 1) {{ edges {{ node {{ id facilityId }} }} }}"),
+        "/products/edges/0/node",
+    )
+    .await?;
+    let trader = first(
+        here,
+        &operator,
+        "facilities(filter: { kind: TRADER }, scope: LOCAL, first: 1) { edges { node { id } } }",
+        "/facilities/edges/0/node/id",
+    )
+    .await?;
+    let day = |days| (crate::domain::today() + chrono::Duration::days(days)).to_string();
+    let sent = there.notices_sent();
+    let before = sent.borrow().delivered;
+    let offer = Example {
+        question: format!(
+            "A cooperative of province {them} cannot sell its {product_name} harvest: an urgent offer"
+        ),
+        query: r#"
+mutation Offer($input: CreateHarvestOfferInput!) {
+  createHarvestOffer(input: $input) { id productName category certified urgent status quantity unit minPriceVnd maxPriceVnd }
+}"#,
+        variables: json!({ "input": {
+            "facilityId": product["facilityId"], "productId": product["id"],
+            "quantity": 20000.0, "unit": "KILOGRAM", "harvestFrom": day(2), "harvestUntil": day(20),
+            "minPriceVnd": 15000, "maxPriceVnd": 22000, "collectionPoint": "Kho hợp tác xã, xã Minh Hợp",
+            "urgent": true, "contact": { "name": "Nguyễn Văn Minh", "phone": "0912345678" },
+            "contactShared": true,
+        } }),
+        check: Box::new(|data| {
+            match (
+                &data["createHarvestOffer"]["urgent"],
+                &data["createHarvestOffer"]["status"],
+            ) {
+                (Value::Bool(true), Value::String(status)) if status == "OPEN" => Ok(()),
+                other => Err(format!("expected an open urgent offer, got {other:?}")),
+            }
+        }),
+    };
+    let (mut ok, offered) = ask(there, &their_operator, &offer).await?;
+    let offer_id = offered["createHarvestOffer"]["id"].clone();
+    ok &= delivered(sent, before, "the urgent offer", us).await;
+    let told = Example {
+        question: format!(
+            "Province {us}'s dashboards see it on the market's live feed, and among both provinces' offers"
+        ),
+        query: r#"
+query Market($text: String) {
+  marketEvents(first: 100) { edges { node { kind offerId offer { productName province { code } } } } }
+  harvestOffers(scope: ALL, filter: { urgent: true, text: $text }) {
+    edges { node { id productName facilityName province { code } certified harvestFrom harvestUntil contact { name phone } } }
+  }
+}"#,
+        variables: json!({ "text": folded }),
+        check: Box::new({
+            let offer_id = offer_id.clone();
+            move |data| {
+                let events = non_empty(&data["marketEvents"]["edges"])?;
+                if !events.iter().any(|e| {
+                    e["node"]["kind"] == json!("OFFER_RECEIVED") && e["node"]["offerId"] == offer_id
+                }) {
+                    return Err("the feed does not tell of the offer".to_owned());
+                }
+                let offers = non_empty(&data["harvestOffers"]["edges"])?;
+                match offers.iter().find(|e| e["node"]["id"] == offer_id) {
+                    Some(e) if e["node"]["province"]["code"] == json!(them.to_string()) => Ok(()),
+                    _ => Err(format!("the offer of province {them} is not listed")),
+                }
+            }
+        }),
+    };
+    ok &= ask(here, &dashboard, &told).await?.0;
+    let interest = Example {
+        question: format!(
+            "A trader of province {us} registers interest through its own gateway; province {them} keeps it"
+        ),
+        query: r#"
+mutation Interest($input: RegisterInterestInput!) {
+  registerInterest(input: $input) { id province { code } buyerProvince { code } state quantity }
+}"#,
+        variables: json!({ "input": {
+            "offerId": offer_id, "facilityId": trader, "quantity": 5000.0,
+            "message": "Lấy 5 tấn, tự vận chuyển", "contact": { "name": "Trần Thị Hoa", "phone": "0988111222" },
+        } }),
+        check: Box::new(
+            move |data| match data["registerInterest"]["province"]["code"].as_str() {
+                Some(code) if code == them.to_string() => Ok(()),
+                other => Err(format!(
+                    "expected province {them} to keep it, got {other:?}"
+                )),
+            },
+        ),
+    };
+    let (registered, kept) = ask(here, &operator, &interest).await?;
+    ok &= registered;
+    let accept = Example {
+        question: format!("The cooperative of province {them} accepts"),
+        query: r#"
+mutation Accept($id: ID!) {
+  answerInterest(id: $id, version: 1, state: ACCEPTED, answer: "Mời anh chị đến kho ngày mai") { state buyerFacility { name } contact { name } }
+}"#,
+        variables: json!({ "id": kept["registerInterest"]["id"] }),
+        check: Box::new(|data| match data["answerInterest"]["state"].as_str() {
+            Some("ACCEPTED") => Ok(()),
+            other => Err(format!("expected ACCEPTED, got {other:?}")),
+        }),
+    };
+    ok &= ask(there, &their_operator, &accept).await?.0;
+    let followed = Example {
+        question: format!("Province {us} follows its interest, as province {them} answers it now"),
+        query: r#"
+query Followed {
+  interests(scope: PARTNERS) { edges { node { state answer offer { productName } } } }
+}"#,
+        variables: json!({}),
+        check: Box::new(|data| {
+            let interests = non_empty(&data["interests"]["edges"])?;
+            match interests[0]["node"]["state"].as_str() {
+                Some("ACCEPTED") => Ok(()),
+                other => Err(format!("expected ACCEPTED, got {other:?}")),
+            }
+        }),
+    };
+    ok &= ask(here, &dashboard, &followed).await?.0;
+    Ok(ok)
 }
 
 /// Traceability across the border: a producer of `here`'s flagship product

@@ -16,13 +16,20 @@ use crate::domain::Role;
 /// Root fields only operators may ask for.
 const OPERATOR_FIELDS: &[&str] = &["auditLog", "auditHead"];
 /// Root fields only our own callers may ask for: they describe our partnerships.
-const INTERNAL_FIELDS: &[&str] = &["provinces", "alertNotices", "alertEvents"];
+const INTERNAL_FIELDS: &[&str] = &["provinces", "alertNotices", "alertEvents", "marketEvents"];
 /// The mutations made for partners' gateways, and only for them.
 const PARTNER_MUTATIONS: &[&str] = &[
     "receiveAlertNotice",
     "receiveFollowUpNotice",
     "receiveInspectionRequestNotice",
+    "receiveHarvestOfferNotice",
+    "receiveInterest",
+    "receiveBoothRegistration",
 ];
+/// The mutation made for partners that asks its sender back, and only it:
+/// a fair's host checks the products a partner registers with their owner,
+/// the sender, whose request to answer that asks no one.
+const CALLS_BACK: &[&str] = &["receiveBoothRegistration"];
 /// Root fields a sync job may ask for.
 const FEED_FIELDS: &[&str] = &["changes"];
 
@@ -90,6 +97,12 @@ pub fn authorize(
     }
 }
 
+/// Whether a partner's request selecting `root_fields` may ask its sender
+/// back.
+pub fn calls_back(root_fields: &[String]) -> bool {
+    !root_fields.is_empty() && root_fields.iter().all(|f| CALLS_BACK.contains(&f.as_str()))
+}
+
 /// Whether `caller` may see personal data (names, phones and identity numbers of
 /// household producers and contacts, Decree 13/2023) and internal notes.
 pub fn sees_internal_fields(caller: Caller) -> bool {
@@ -100,6 +113,20 @@ pub fn sees_internal_fields(caller: Caller) -> bool {
 mod tests {
     use super::*;
     use crate::domain::ProvinceCode;
+
+    /// Only a registration of booths, alone in its request, asks its sender
+    /// back.
+    #[test]
+    fn one_partner_mutation_alone_calls_back() {
+        let fields = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert!(calls_back(&fields(&["receiveBoothRegistration"])));
+        assert!(!calls_back(&fields(&[
+            "receiveBoothRegistration",
+            "receiveInterest"
+        ])));
+        assert!(!calls_back(&fields(&["receiveInterest"])));
+        assert!(!calls_back(&fields(&[])));
+    }
 
     /// Every caller against every kind of operation: the whole policy, as a table.
     #[test]

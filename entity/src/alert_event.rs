@@ -1,5 +1,7 @@
-//! An alert event, numbered in commit order: `(seq, idx)`, the `idx`-th
-//! event of the transaction numbered `seq`.
+//! An event dashboards follow — of an alert, or of the market — numbered
+//! in commit order: `(seq, idx)`, the `idx`-th event of the transaction
+//! numbered `seq`. Its subject is `subject_kind` at `alert_province`,
+//! `alert_local`.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,6 +13,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub idx: i32,
     pub kind: String,
+    pub subject_kind: String,
     pub alert_province: i32,
     pub alert_local: i64,
     pub record_kind: Option<String>,

@@ -20,6 +20,8 @@ mod m0010_inspection_requests;
 mod m0011_alert_events;
 mod m0012_notice_status;
 mod m0013_traceability;
+mod m0014_market;
+mod m0015_fairs;
 
 /// Applies this crate's migrations in order.
 pub struct Migrator;
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_alert_events::Migration),
             Box::new(m0012_notice_status::Migration),
             Box::new(m0013_traceability::Migration),
+            Box::new(m0014_market::Migration),
+            Box::new(m0015_fairs::Migration),
         ]
     }
 }

@@ -6,17 +6,20 @@
 use futures_util::future::BoxFuture;
 
 use crate::domain::{
-    AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
-    InspectionRequestRecord, LotRecord, ProductRecord, Record, TraceEventRecord,
+    AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, HarvestOfferRecord,
+    InspectionRecord, InspectionRequestRecord, InterestRecord, LotRecord, ProductRecord, Record,
+    TraceEventRecord,
 };
+use crate::domain::{BoothRegistrationRecord, TradeFairRecord};
 use crate::domain::{GlobalId, RecordKind};
 use crate::error::AppError;
 use crate::federation::calls::{self, List};
 use crate::store::{
     Admits, AlertFilter, Audience, CertificateFilter, FacilityFilter, FollowUpFilter,
-    InspectionFilter, InspectionRequestFilter, LotFilter, Page, PageRequest, ProductFilter, Store,
-    TraceEventFilter,
+    HarvestOfferFilter, InspectionFilter, InspectionRequestFilter, InterestFilter, LotFilter, Page,
+    PageRequest, ProductFilter, Store, TraceEventFilter,
 };
+use crate::store::{BoothRegistrationFilter, TradeFairFilter};
 
 /// A kind of record.
 pub trait Kind: Sized + Send + Sync + 'static {
@@ -139,9 +142,37 @@ kind!(
 );
 kind!(LotRecord, Lot, LotFilter, LOTS, lots);
 kind!(
+    HarvestOfferRecord,
+    HarvestOffer,
+    HarvestOfferFilter,
+    HARVEST_OFFERS,
+    harvest_offers
+);
+kind!(
+    InterestRecord,
+    Interest,
+    InterestFilter,
+    INTERESTS,
+    interests
+);
+kind!(
     TraceEventRecord,
     TraceEvent,
     TraceEventFilter,
     TRACE_EVENTS,
     trace_events
+);
+kind!(
+    TradeFairRecord,
+    TradeFair,
+    TradeFairFilter,
+    TRADE_FAIRS,
+    trade_fairs
+);
+kind!(
+    BoothRegistrationRecord,
+    BoothRegistration,
+    BoothRegistrationFilter,
+    BOOTH_REGISTRATIONS,
+    booth_registrations
 );

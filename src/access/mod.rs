@@ -11,11 +11,14 @@
 //! knows GraphQL; what varies by kind of record is [`Kind`].
 
 mod alert;
+mod fair;
 mod kind;
 mod list;
+mod market;
 mod trace;
 
 pub use alert::Concerned;
+pub use fair::Verdict;
 pub use kind::{Kind, OfFacility};
 pub use list::{Listing, Paged, Scope, read_row_cursor, row_cursor};
 pub use trace::{Chain, ChainLink, TraceLimits, Traced, Unfollowed, UnfollowedReason};

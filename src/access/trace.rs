@@ -446,7 +446,7 @@ struct Level {
 }
 
 /// Why a province's part of a trace is missing.
-enum Failure {
+pub(super) enum Failure {
     Partner(PartnerError),
     Ours(AppError),
 }
@@ -799,7 +799,7 @@ impl Access {
 
     /// The certificates of `facilities` (all of `province`), with their
     /// status histories.
-    async fn certificates_of(
+    pub(super) async fn certificates_of(
         &self,
         province: ProvinceCode,
         facilities: Vec<GlobalId>,

@@ -1,9 +1,10 @@
-//! What happens to the alerts a province sees, as its dashboards follow it
-//! live: one event per step, in the order the steps were committed.
+//! What happens to the alerts and the market a province sees, as its
+//! dashboards follow it live: one event per step, in the order the steps
+//! were committed. Each feed has its kinds of event and of subject.
 
 use chrono::{DateTime, Utc};
 
-use super::{GlobalId, coded_enum};
+use super::{GlobalId, Invalid, RecordKind, coded_enum};
 
 coded_enum! {
     /// A step in the life of an alert, as this province saw it happen.
@@ -28,22 +29,67 @@ coded_enum! {
     }
 }
 
-/// One step: of which kind, on which alert, through which record (the
-/// follow-up or the request), when.
+coded_enum! {
+    /// A step on the market, as this province saw it happen.
+    pub enum MarketEventKind {
+        /// One of our facilities made an urgent offer; partners are told.
+        UrgentOffer => "urgent_offer",
+        /// A partner told us of its urgent offer.
+        OfferReceived => "offer_received",
+        /// A buyer, of either province, registered interest in our offer.
+        InterestReceived => "interest_received",
+        /// We answered an interest in our offer.
+        InterestAnswered => "interest_answered",
+    }
+}
+
+/// The kinds of event of one feed, and what its events are about.
+pub trait FeedKind: Copy + Send + Sync + 'static {
+    /// The kinds of record the feed's events are about.
+    const SUBJECT: RecordKind;
+    fn code(self) -> &'static str;
+    fn from_code(code: &str) -> Result<Self, Invalid>;
+}
+
+impl FeedKind for AlertEventKind {
+    const SUBJECT: RecordKind = RecordKind::Alert;
+    fn code(self) -> &'static str {
+        AlertEventKind::code(self)
+    }
+    fn from_code(code: &str) -> Result<Self, Invalid> {
+        AlertEventKind::from_code(code)
+    }
+}
+
+impl FeedKind for MarketEventKind {
+    const SUBJECT: RecordKind = RecordKind::HarvestOffer;
+    fn code(self) -> &'static str {
+        MarketEventKind::code(self)
+    }
+    fn from_code(code: &str) -> Result<Self, Invalid> {
+        MarketEventKind::from_code(code)
+    }
+}
+
+/// One step: of which kind, on which subject (an alert, an offer), through
+/// which record (a follow-up, a request, an interest), when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertEvent {
-    pub kind: AlertEventKind,
-    pub alert: GlobalId,
+pub struct Event<K> {
+    pub kind: K,
+    pub subject: GlobalId,
     pub record: Option<GlobalId>,
     pub at: DateTime<Utc>,
 }
 
-impl AlertEvent {
-    /// The event `kind` on `alert`, through `record`, now.
-    pub fn now(kind: AlertEventKind, alert: GlobalId, record: Option<GlobalId>) -> Self {
+pub type AlertEvent = Event<AlertEventKind>;
+pub type MarketEvent = Event<MarketEventKind>;
+
+impl<K> Event<K> {
+    /// The event `kind` on `subject`, through `record`, now.
+    pub fn now(kind: K, subject: GlobalId, record: Option<GlobalId>) -> Self {
         Self {
             kind,
-            alert,
+            subject,
             record,
             at: Utc::now(),
         }

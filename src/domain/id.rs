@@ -17,6 +17,10 @@ pub enum RecordKind {
     InspectionRequest,
     Lot,
     TraceEvent,
+    HarvestOffer,
+    Interest,
+    TradeFair,
+    BoothRegistration,
 }
 
 impl RecordKind {
@@ -31,6 +35,10 @@ impl RecordKind {
             RecordKind::InspectionRequest => "InspectionRequest",
             RecordKind::Lot => "Lot",
             RecordKind::TraceEvent => "TraceEvent",
+            RecordKind::HarvestOffer => "HarvestOffer",
+            RecordKind::Interest => "Interest",
+            RecordKind::TradeFair => "TradeFair",
+            RecordKind::BoothRegistration => "BoothRegistration",
         }
     }
 
@@ -46,6 +54,10 @@ impl RecordKind {
             RecordKind::InspectionRequest => "inspection_request",
             RecordKind::Lot => "lot",
             RecordKind::TraceEvent => "trace_event",
+            RecordKind::HarvestOffer => "harvest_offer",
+            RecordKind::Interest => "interest",
+            RecordKind::TradeFair => "trade_fair",
+            RecordKind::BoothRegistration => "booth_registration",
         }
     }
 
@@ -54,7 +66,7 @@ impl RecordKind {
         Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 13] = [
         RecordKind::Facility,
         RecordKind::Certificate,
         RecordKind::Product,
@@ -64,6 +76,10 @@ impl RecordKind {
         RecordKind::InspectionRequest,
         RecordKind::Lot,
         RecordKind::TraceEvent,
+        RecordKind::HarvestOffer,
+        RecordKind::Interest,
+        RecordKind::TradeFair,
+        RecordKind::BoothRegistration,
     ];
 
     fn from_name(name: &str) -> Option<Self> {

@@ -13,9 +13,11 @@ mod certificate;
 pub mod epcis;
 mod event;
 mod facility;
+mod fair;
 mod id;
 mod identity;
 mod inspection;
+mod market;
 mod product;
 mod province;
 mod record;
@@ -33,13 +35,21 @@ pub use certificate::{
     Grade, InvalidReason, Renewal, Standard, StatusAction, StatusChange, StatusChangeRecord,
     StoredStatus, default_expiry, validity_on,
 };
-pub use event::{AlertEvent, AlertEventKind};
+pub use event::{AlertEvent, AlertEventKind, Event, FeedKind, MarketEvent, MarketEventKind};
 pub use facility::{
     BusinessRegistrationNumber, FacilityData, FacilityKind, FacilityRecord, IdNumber, PhoneNumber,
+};
+pub use fair::{
+    BoothRegistrationData, BoothRegistrationRecord, DEFAULT_MIN_STARS, Exhibitor, Held, Ineligible,
+    MAX_FAIR_DAYS, TradeFairData, TradeFairRecord, eligibility,
 };
 pub use id::{GlobalId, RecordKind};
 pub use identity::{Caller, Principal, Role};
 pub use inspection::{ChainStage, InspectionData, InspectionRecord, InspectionResult};
+pub use market::{
+    Contact, HarvestOfferData, HarvestOfferRecord, InterestData, InterestRecord, InterestState,
+    OfferShown, OfferStatus, buys_harvests,
+};
 pub use product::{OcopRating, ProductCategory, ProductData, ProductRecord, Stars};
 pub use province::ProvinceCode;
 pub use record::Record;

@@ -3,9 +3,10 @@
 
 use super::{
     AlertRecord, CertificateNumber, CertificateRecord, FacilityRecord, FollowUpRecord, GlobalId,
-    InspectionRecord, InspectionRequestRecord, LotRecord, ProductRecord, ProvinceCode, Told,
-    TraceEventRecord,
+    HarvestOfferRecord, InspectionRecord, InspectionRequestRecord, InterestRecord, LotRecord,
+    ProductRecord, ProvinceCode, Told, TraceEventRecord,
 };
+use super::{BoothRegistrationRecord, TradeFairRecord};
 
 /// Any record: one of ours, or a partner's as its owner sent it.
 #[derive(Debug, Clone)]
@@ -18,6 +19,10 @@ pub enum Record {
     FollowUp(FollowUpRecord),
     InspectionRequest(InspectionRequestRecord),
     Lot(LotRecord),
+    HarvestOffer(HarvestOfferRecord),
+    Interest(InterestRecord),
+    TradeFair(TradeFairRecord),
+    BoothRegistration(BoothRegistrationRecord),
     TraceEvent(TraceEventRecord),
 }
 
@@ -33,13 +38,18 @@ impl Record {
             Record::FollowUp(r) => r.id,
             Record::InspectionRequest(r) => r.id,
             Record::Lot(r) => r.id,
+            Record::HarvestOffer(r) => r.id,
+            Record::Interest(r) => r.id,
+            Record::TradeFair(r) => r.id,
+            Record::BoothRegistration(r) => r.id,
             Record::TraceEvent(r) => r.id,
         }
     }
 
     /// The notice its owner sends `province` of this record, when it sends
     /// one: of an alert notified to it (and of each later status), of a
-    /// follow-up it may read, of an inspection request assigned to it. A
+    /// follow-up it may read, of an inspection request assigned to it, of
+    /// an urgent harvest offer. A
     /// copy of one found in the owner's change feed stands for a push that
     /// was lost.
     pub fn notice_to(&self, province: ProvinceCode) -> Option<Told> {
@@ -49,6 +59,7 @@ impl Record {
             Record::InspectionRequest(r) if r.data.assignee == province => {
                 (None, Some(r.data.alert), None)
             }
+            Record::HarvestOffer(r) if r.data.urgent => (None, None, None),
             _ => return None,
         };
         Some(Told {
@@ -79,6 +90,10 @@ impl Record {
             Record::FollowUp(r) => r.version,
             Record::InspectionRequest(r) => r.version,
             Record::Lot(r) => r.version,
+            Record::HarvestOffer(r) => r.version,
+            Record::Interest(r) => r.version,
+            Record::TradeFair(r) => r.version,
+            Record::BoothRegistration(r) => r.version,
             Record::TraceEvent(r) => r.version,
         }
     }

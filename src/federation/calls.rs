@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 use super::records::{self, Reader, RemotePage};
 use super::{Budget, PartnerError, Partners, Trace};
 use crate::domain::{
-    AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, InspectionRecord,
-    InspectionRequestRecord, LotRecord, ProductRecord, Record, StatusChangeRecord,
-    TraceEventRecord,
+    AlertRecord, CertificateRecord, FacilityRecord, FollowUpRecord, HarvestOfferRecord,
+    InspectionRecord, InspectionRequestRecord, InterestRecord, LotRecord, ProductRecord, Record,
+    StatusChangeRecord, TraceEventRecord,
 };
+use crate::domain::{BoothRegistrationRecord, TradeFairRecord};
 use crate::domain::{
     CertificateNumber, GlobalId, InvalidReason, LotCode, ProvinceCode, RecordKind,
 };
@@ -284,6 +285,57 @@ impl Calls {
         })
     }
 
+    /// Sends `province` a buyer's interest in its offer (`input`, a
+    /// `ReceiveInterestInput`), and reads the interest it keeps.
+    pub async fn send_interest(
+        &self,
+        province: ProvinceCode,
+        input: Value,
+    ) -> Result<Answered<InterestRecord>, PartnerError> {
+        let answer = self
+            .ask(
+                province,
+                &records::receive_interest_query(),
+                json!({ "input": input }),
+            )
+            .await?;
+        Ok(Answered {
+            value: Reader { owner: province }.interest(&answer.value["receiveInterest"])?,
+            at: answer.at,
+        })
+    }
+
+    /// Registers booths at `province`'s fair (`input`, a
+    /// `ReceiveBoothRegistrationInput`): the registration it keeps, if it
+    /// keeps one, and the products it refused (`facilityId`, `productId`,
+    /// `code`, `reason`, as it says them).
+    pub async fn register_booths(
+        &self,
+        province: ProvinceCode,
+        input: Value,
+    ) -> Result<Answered<(Option<BoothRegistrationRecord>, Vec<Value>)>, PartnerError> {
+        let answer = self
+            .ask(
+                province,
+                &records::receive_booth_registration_query(),
+                json!({ "input": input }),
+            )
+            .await?;
+        let answered = &answer.value["receiveBoothRegistration"];
+        let registration = match &answered["registration"] {
+            Value::Null => None,
+            kept => Some(Reader { owner: province }.booth_registration(kept)?),
+        };
+        let refused = answered["refused"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| PartnerError::BadResponse("no refused products".to_owned()))?;
+        Ok(Answered {
+            value: (registration, refused),
+            at: answer.at,
+        })
+    }
+
     /// A page of `list` on `province`, with `variables` (`filter` or
     /// `facility`, `first`, `after`).
     pub async fn list<R>(
@@ -359,6 +411,28 @@ pub const TRACE_EVENTS: List<TraceEventRecord> = List {
     query: records::trace_events_query,
     field: "traceEvents",
     read: Reader::trace_event,
+};
+
+pub const HARVEST_OFFERS: List<HarvestOfferRecord> = List {
+    query: records::harvest_offers_query,
+    field: "harvestOffers",
+    read: Reader::harvest_offer,
+};
+pub const INTERESTS: List<InterestRecord> = List {
+    query: records::interests_query,
+    field: "interests",
+    read: Reader::interest,
+};
+
+pub const TRADE_FAIRS: List<TradeFairRecord> = List {
+    query: records::trade_fairs_query,
+    field: "tradeFairs",
+    read: Reader::trade_fair,
+};
+pub const BOOTH_REGISTRATIONS: List<BoothRegistrationRecord> = List {
+    query: records::booth_registrations_query,
+    field: "boothRegistrations",
+    read: Reader::booth_registration,
 };
 
 /// A partner facility's own lists, which take `$facility`.

@@ -116,7 +116,17 @@ pub enum PartnerError {
     CircuitOpen,
     /// This request has made as many calls of the partner as one request may.
     OverBudget(usize),
+    /// The owner refused a write made for partners on its rules: one of
+    /// [`REFUSALS`], and the field it named.
+    Refused {
+        code: &'static str,
+        field: Option<String>,
+    },
 }
+
+/// The codes with which an owner refuses a partner's write on its rules:
+/// passed on to our caller as they are, the owner's words left out.
+pub const REFUSALS: [&str; 4] = ["INVALID_INPUT", "CONFLICT", "NOT_FOUND", "NOT_OWNER"];
 
 impl PartnerError {
     pub fn code(&self) -> &'static str {
@@ -127,6 +137,7 @@ impl PartnerError {
             PartnerError::BadResponse(_) => "PARTNER_BAD_RESPONSE",
             PartnerError::CircuitOpen => "PARTNER_CIRCUIT_OPEN",
             PartnerError::OverBudget(_) => "QUERY_TOO_COMPLEX",
+            PartnerError::Refused { code, .. } => code,
         }
     }
 
@@ -154,6 +165,13 @@ impl PartnerError {
             PartnerError::OverBudget(limit) => {
                 format!("was not asked again: one request may call it at most {limit} times")
             }
+            PartnerError::Refused { code, field } => match (*code, field) {
+                ("CONFLICT", _) => {
+                    "refused: its record changed, or has no room for this".to_owned()
+                }
+                (_, Some(field)) => format!("refused the value of `{field}`"),
+                _ => "refused the write".to_owned(),
+            },
         };
         let mut error =
             async_graphql::ServerError::new(format!("province {province} {what}"), None);
@@ -162,6 +180,12 @@ impl PartnerError {
         extensions.set("province", province.to_string());
         if let PartnerError::OverBudget(_) = self {
             extensions.set("limit", "partnerCalls");
+        }
+        if let PartnerError::Refused {
+            field: Some(field), ..
+        } = self
+        {
+            extensions.set("field", field.as_str());
         }
         error
     }
@@ -324,6 +348,20 @@ impl Partners {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Partner>> {
         self.by_province.values()
+    }
+
+    /// `province` alone (its client, breaker and health shared), for a
+    /// partner's request that may ask its sender back.
+    pub fn only(&self, province: ProvinceCode) -> Self {
+        let by_province = self
+            .by_province
+            .get(&province)
+            .map(|partner| (province, partner.clone()))
+            .into_iter()
+            .collect();
+        Self {
+            by_province: Arc::new(by_province),
+        }
     }
 }
 
@@ -620,8 +658,16 @@ impl Partner {
                 .filter_map(|e| e["extensions"]["code"].as_str())
                 .collect();
             if data.is_null() {
+                let refusal = REFUSALS
+                    .into_iter()
+                    .find(|code| codes.first() == Some(code));
                 return Err(if codes.contains(&"FORBIDDEN") {
                     PartnerError::Rejected(format!("errors {codes:?}"))
+                } else if let Some(code) = refusal {
+                    PartnerError::Refused {
+                        code,
+                        field: errors[0]["extensions"]["field"].as_str().map(str::to_owned),
+                    }
                 } else {
                     PartnerError::BadResponse(format!("errors {codes:?}"))
                 }

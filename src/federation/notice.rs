@@ -24,6 +24,10 @@ pub const RECEIVE_INSPECTION_REQUEST_NOTICE: &str = "mutation Notice($id: ID!, $
     $alert: ID!) { receiveInspectionRequestNotice(requestId: $id, version: $version, \
     alertId: $alert) { recordId duplicate } }";
 
+/// Our harvest offer `$id` is urgent: its harvest may go unsold.
+pub const RECEIVE_HARVEST_OFFER_NOTICE: &str = "mutation Notice($id: ID!, $version: Int!) { \
+    receiveHarvestOfferNotice(offerId: $id, version: $version) { recordId duplicate } }";
+
 /// Tells `partner` what `told` says of our record; `Ok` once the partner
 /// has stored the notice.
 pub async fn send(partner: &Partner, told: &Told) -> Result<(), PartnerError> {
@@ -35,6 +39,7 @@ pub async fn send(partner: &Partner, told: &Told) -> Result<(), PartnerError> {
             RECEIVE_INSPECTION_REQUEST_NOTICE,
             "receiveInspectionRequestNotice",
         ),
+        RecordKind::HarvestOffer => (RECEIVE_HARVEST_OFFER_NOTICE, "receiveHarvestOfferNotice"),
         other => {
             return Err(PartnerError::BadResponse(format!(
                 "no notice is made for a {}",
@@ -69,8 +74,9 @@ pub async fn send(partner: &Partner, told: &Told) -> Result<(), PartnerError> {
 
 /// Every mutation sent to partners, for the test that runs them on our
 /// schema.
-pub const ALL: [&str; 3] = [
+pub const ALL: [&str; 4] = [
     RECEIVE_ALERT_NOTICE,
     RECEIVE_FOLLOW_UP_NOTICE,
     RECEIVE_INSPECTION_REQUEST_NOTICE,
+    RECEIVE_HARVEST_OFFER_NOTICE,
 ];

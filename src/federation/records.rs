@@ -25,9 +25,16 @@ use crate::domain::{
     LotData, LotRecord, QuantityUnit, TraceEventData, TraceEventRecord, TraceEventType,
 };
 use crate::domain::{
+    BoothRegistrationData, BoothRegistrationRecord, Exhibitor, TradeFairData, TradeFairRecord,
+};
+use crate::domain::{
     BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
     GlobalId, Grade, InspectionResult, OcopRating, ProductCategory, ProvinceCode, RecordKind,
     Standard, Stars, StatusChange, StoredStatus,
+};
+use crate::domain::{
+    Contact, HarvestOfferData, HarvestOfferRecord, InterestData, InterestRecord, InterestState,
+    OfferShown, OfferStatus, PhoneNumber,
 };
 
 pub const FACILITY: &str = "fragment FacilityFields on Facility { id version name kind \
@@ -57,6 +64,20 @@ pub const TRACE_EVENT: &str = "fragment TraceEventFields on TraceEvent { id vers
     destinationId items { role epc quantity unit } \
     errorDeclaration { declarationTime reason correctiveEventIds } recordedAt }";
 
+pub const HARVEST_OFFER: &str = "fragment HarvestOfferFields on HarvestOffer { id version \
+    facilityId facilityName productId productName category ocop { stars ratedOn } certified \
+    quantity unit harvestFrom harvestUntil minPriceVnd maxPriceVnd collectionPoint urgent \
+    contactShared contact { name phone } note status createdAt updatedAt }";
+pub const INTEREST: &str = "fragment InterestFields on Interest { id version offerId \
+    buyerFacilityId reference quantity message contact { name phone } state answer \
+    createdAt updatedAt }";
+
+pub const TRADE_FAIR: &str = "fragment TradeFairFields on TradeFair { id version name place \
+    startsOn endsOn booths boothsTaken minStars registrationDeadline createdAt updatedAt }";
+pub const BOOTH_REGISTRATION: &str = "fragment BoothRegistrationFields on BoothRegistration { \
+    id version fairId exhibiting { code } booths reference exhibitors { facilityId productIds } \
+    createdAt }";
+
 /// The fragment that reads a kind of record, and its name.
 fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
     match kind {
@@ -69,6 +90,10 @@ fn fragment(kind: RecordKind) -> (&'static str, &'static str) {
         RecordKind::InspectionRequest => ("InspectionRequestFields", INSPECTION_REQUEST),
         RecordKind::Lot => ("LotFields", LOT),
         RecordKind::TraceEvent => ("TraceEventFields", TRACE_EVENT),
+        RecordKind::HarvestOffer => ("HarvestOfferFields", HARVEST_OFFER),
+        RecordKind::Interest => ("InterestFields", INTEREST),
+        RecordKind::TradeFair => ("TradeFairFields", TRADE_FAIR),
+        RecordKind::BoothRegistration => ("BoothRegistrationFields", BOOTH_REGISTRATION),
     }
 }
 
@@ -112,6 +137,15 @@ pub fn verify_query() -> String {
 pub const HISTORY: &str = "query History($number: String!) { certificate(number: $number) { \
     history { status effectiveOn reason recordedAt } replacedBy { id } } }";
 
+/// A buyer of ours is interested in the partner's offer: the partner keeps
+/// the interest, once for each `reference`.
+pub fn receive_interest_query() -> String {
+    format!(
+        "mutation Interest($input: ReceiveInterestInput!) {{ \
+         receiveInterest(input: $input) {{ ...InterestFields }} }} {INTEREST}"
+    )
+}
+
 /// When a partner acknowledged its notice of our alert.
 pub const ACKNOWLEDGEMENT: &str =
     "query Acknowledgement($alert: ID!) { alertNotice(alertId: $alert) { acknowledgedAt } }";
@@ -136,6 +170,10 @@ pub fn all_queries() -> Vec<String> {
         lots_query(),
         trace_events_query(),
         trace_level_query(),
+        harvest_offers_query(),
+        interests_query(),
+        trade_fairs_query(),
+        booth_registrations_query(),
         certificates_with_history_query(),
         FEED.to_owned(),
         EPOCH.to_owned(),
@@ -166,6 +204,10 @@ impl Reader {
             Some("InspectionRequest") => Record::InspectionRequest(self.inspection_request(value)?),
             Some("Lot") => Record::Lot(self.lot(value)?),
             Some("TraceEvent") => Record::TraceEvent(self.trace_event(value)?),
+            Some("HarvestOffer") => Record::HarvestOffer(self.harvest_offer(value)?),
+            Some("Interest") => Record::Interest(self.interest(value)?),
+            Some("TradeFair") => Record::TradeFair(self.trade_fair(value)?),
+            Some("BoothRegistration") => Record::BoothRegistration(self.booth_registration(value)?),
             other => return Err(bad(format!("unknown type {other:?}"))),
         }))
     }
@@ -284,13 +326,7 @@ impl Reader {
     }
 
     pub fn product(&self, v: &Value) -> Result<ProductRecord, PartnerError> {
-        let ocop = match &v["ocop"] {
-            Value::Null => None,
-            ocop => Some(OcopRating {
-                stars: Stars::parse(int(&ocop["stars"])?.into()).map_err(|e| bad(e.0))?,
-                rated_on: date(&ocop["ratedOn"])?,
-            }),
-        };
+        let ocop = ocop(&v["ocop"])?;
         Ok(ProductRecord {
             id: self.id(&v["id"], RecordKind::Product)?,
             version: int(&v["version"])?,
@@ -467,6 +503,117 @@ impl Reader {
         Ok((self.certificate(v)?, history))
     }
 
+    pub fn harvest_offer(&self, v: &Value) -> Result<HarvestOfferRecord, PartnerError> {
+        Ok(HarvestOfferRecord {
+            id: self.id(&v["id"], RecordKind::HarvestOffer)?,
+            version: int(&v["version"])?,
+            data: HarvestOfferData {
+                facility: self.owned_id(&v["facilityId"], RecordKind::Facility)?,
+                product: self.owned_id(&v["productId"], RecordKind::Product)?,
+                quantity: number(&v["quantity"])?
+                    .ok_or_else(|| bad("an offer without quantity"))?,
+                unit: coded(&v["unit"], QuantityUnit::from_code)?,
+                harvest_from: date(&v["harvestFrom"])?,
+                harvest_until: date(&v["harvestUntil"])?,
+                min_price_vnd: whole(&v["minPriceVnd"])?,
+                max_price_vnd: whole(&v["maxPriceVnd"])?,
+                collection_point: string(&v["collectionPoint"])?,
+                urgent: boolean(&v["urgent"])?,
+                contact: contact(&v["contact"])?,
+                contact_shared: boolean(&v["contactShared"])?,
+                note: optional(&v["note"])?,
+            },
+            status: coded(&v["status"], OfferStatus::from_code)?,
+            shown: OfferShown {
+                product_name: string(&v["productName"])?,
+                category: coded(&v["category"], ProductCategory::from_code)?,
+                ocop: ocop(&v["ocop"])?,
+                facility_name: string(&v["facilityName"])?,
+                certified: boolean(&v["certified"])?,
+            },
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn interest(&self, v: &Value) -> Result<InterestRecord, PartnerError> {
+        // The buyer is of any province; the offer, the partner's.
+        let buyer = GlobalId::parse_kind(str(&v["buyerFacilityId"])?, RecordKind::Facility)
+            .map_err(|e| bad(e.0))?;
+        Ok(InterestRecord {
+            id: self.id(&v["id"], RecordKind::Interest)?,
+            version: int(&v["version"])?,
+            data: InterestData {
+                offer: self.owned_id(&v["offerId"], RecordKind::HarvestOffer)?,
+                buyer,
+                quantity: number(&v["quantity"])?,
+                message: optional(&v["message"])?,
+                contact: contact(&v["contact"])?,
+            },
+            reference: string(&v["reference"])?,
+            state: coded(&v["state"], InterestState::from_code)?,
+            answer: optional(&v["answer"])?,
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn trade_fair(&self, v: &Value) -> Result<TradeFairRecord, PartnerError> {
+        Ok(TradeFairRecord {
+            id: self.id(&v["id"], RecordKind::TradeFair)?,
+            version: int(&v["version"])?,
+            data: TradeFairData {
+                name: string(&v["name"])?,
+                place: string(&v["place"])?,
+                starts_on: date(&v["startsOn"])?,
+                ends_on: date(&v["endsOn"])?,
+                booths: int(&v["booths"])?,
+                min_stars: Stars::parse(int(&v["minStars"])?.into()).map_err(|e| bad(e.0))?,
+                registration_deadline: date(&v["registrationDeadline"])?,
+            },
+            booths_taken: int(&v["boothsTaken"])?,
+            created_at: time(&v["createdAt"])?,
+            updated_at: time(&v["updatedAt"])?,
+        })
+    }
+
+    pub fn booth_registration(&self, v: &Value) -> Result<BoothRegistrationRecord, PartnerError> {
+        // The businesses and products are the exhibiting province's.
+        let exhibiting =
+            ProvinceCode::parse(str(&v["exhibiting"]["code"])?).map_err(|e| bad(e.0))?;
+        let of = |value: &Value, kind| -> Result<GlobalId, PartnerError> {
+            let id = GlobalId::parse_kind(str(value)?, kind).map_err(|e| bad(e.0))?;
+            if id.province != exhibiting {
+                return Err(bad(format!("{id} is not of province {exhibiting}")));
+            }
+            Ok(id)
+        };
+        let exhibitors = list(&v["exhibitors"])?
+            .iter()
+            .map(|e| {
+                Ok(Exhibitor {
+                    facility: of(&e["facilityId"], RecordKind::Facility)?,
+                    products: list(&e["productIds"])?
+                        .iter()
+                        .map(|p| of(p, RecordKind::Product))
+                        .collect::<Result<_, PartnerError>>()?,
+                })
+            })
+            .collect::<Result<_, PartnerError>>()?;
+        Ok(BoothRegistrationRecord {
+            id: self.id(&v["id"], RecordKind::BoothRegistration)?,
+            version: int(&v["version"])?,
+            data: BoothRegistrationData {
+                fair: self.owned_id(&v["fairId"], RecordKind::TradeFair)?,
+                exhibiting,
+                booths: int(&v["booths"])?,
+                exhibitors,
+            },
+            reference: string(&v["reference"])?,
+            created_at: time(&v["createdAt"])?,
+        })
+    }
+
     pub fn lot(&self, v: &Value) -> Result<LotRecord, PartnerError> {
         let id = self.id(&v["id"], RecordKind::Lot)?;
         let code = LotCode::parse(str(&v["code"])?).map_err(|e| bad(e.0))?;
@@ -540,6 +687,31 @@ impl Reader {
             recorded_at: time(&v["recordedAt"])?,
         })
     }
+}
+
+fn ocop(v: &Value) -> Result<Option<OcopRating>, PartnerError> {
+    match v {
+        Value::Null => Ok(None),
+        ocop => Ok(Some(OcopRating {
+            stars: Stars::parse(int(&ocop["stars"])?.into()).map_err(|e| bad(e.0))?,
+            rated_on: date(&ocop["ratedOn"])?,
+        })),
+    }
+}
+
+fn contact(v: &Value) -> Result<Option<Contact>, PartnerError> {
+    match v {
+        Value::Null => Ok(None),
+        contact => Ok(Some(Contact {
+            name: string(&contact["name"])?,
+            phone: PhoneNumber::parse(str(&contact["phone"])?).map_err(|e| bad(e.0))?,
+        })),
+    }
+}
+
+fn whole(v: &Value) -> Result<i64, PartnerError> {
+    v.as_i64()
+        .ok_or_else(|| bad(format!("expected a whole number, got {v}")))
 }
 
 fn list(v: &Value) -> Result<&Vec<Value>, PartnerError> {
@@ -782,6 +954,34 @@ pub fn trace_level_query() -> String {
          lots(filter: {{ codes: $lots }}, first: $first, scope: LOCAL) @include(if: $withLots) {{ \
          edges {{ cursor node {{ ...LotFields }} }} pageInfo {{ hasNextPage endCursor }} }} }} \
          {TRACE_EVENT} {LOT}"
+    )
+}
+
+pub fn harvest_offers_query() -> String {
+    list_query(RecordKind::HarvestOffer, "harvestOffers", false)
+}
+
+pub fn interests_query() -> String {
+    list_query(RecordKind::Interest, "interests", false)
+}
+
+pub fn trade_fairs_query() -> String {
+    list_query(RecordKind::TradeFair, "tradeFairs", false)
+}
+
+pub fn booth_registrations_query() -> String {
+    list_query(RecordKind::BoothRegistration, "boothRegistrations", false)
+}
+
+/// Booths our businesses would have at the partner's fair: the partner
+/// checks their products with us, keeps the registration once per
+/// `reference`, and says which products it refused and why.
+pub fn receive_booth_registration_query() -> String {
+    format!(
+        "mutation Booths($input: ReceiveBoothRegistrationInput!) {{ \
+         receiveBoothRegistration(input: $input) {{ \
+         registration {{ ...BoothRegistrationFields }} \
+         refused {{ facilityId productId code reason }} }} }} {BOOTH_REGISTRATION}"
     )
 }
 

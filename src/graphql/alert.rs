@@ -654,10 +654,11 @@ impl AlertQuery {
         after: Option<String>,
     ) -> Result<FollowUpConnection> {
         let forwarded = forward(&filter);
-        let alert = filter
-            .and_then(|f| f.alert_id)
-            .map(|id| GlobalId::parse_kind(&id, RecordKind::Alert).field("filter.alertId"))
-            .transpose()?;
+        let alert = super::optional_id(
+            RecordKind::Alert,
+            "filter.alertId",
+            filter.and_then(|f| f.alert_id),
+        )?;
         let filter = FollowUpFilter {
             alert,
             audience: audience(ctx),

@@ -103,6 +103,31 @@ where
     Ok(connection(ctx, told(ctx, found)))
 }
 
+/// A page of the records the owner of `about` keeps about it (an offer's
+/// interests, a fair's registrations), asked of that owner alone, live:
+/// `forwarded` is the filter as the owner takes it.
+pub async fn kept_about<C, K>(
+    ctx: &Context<'_>,
+    about: GlobalId,
+    filter: K::Filter,
+    forwarded: serde_json::Value,
+    page: (Option<i32>, Option<String>),
+) -> async_graphql::Result<C>
+where
+    K: crate::access::Kind,
+    C: Connection,
+    C::Node: Output<Record = K>,
+{
+    use crate::access::{Consistency, Listing, Scope};
+    let scope = if about.province == access(ctx).province() {
+        Scope::Local
+    } else {
+        Scope::Partners
+    };
+    let listing = Listing::<K>::new(Some(scope), Some(Consistency::Live), filter, forwarded);
+    listed(ctx, listing, page.0, page.1).await
+}
+
 /// A page of records as a connection.
 pub fn connection<C, R>(ctx: &Context<'_>, paged: Paged<R>) -> C
 where

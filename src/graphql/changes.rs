@@ -19,6 +19,10 @@ pub enum RecordType {
     InspectionRequest,
     Lot,
     TraceEvent,
+    HarvestOffer,
+    Interest,
+    TradeFair,
+    BoothRegistration,
 }
 
 impl From<RecordType> for RecordKind {
@@ -33,6 +37,10 @@ impl From<RecordType> for RecordKind {
             RecordType::InspectionRequest => RecordKind::InspectionRequest,
             RecordType::Lot => RecordKind::Lot,
             RecordType::TraceEvent => RecordKind::TraceEvent,
+            RecordType::HarvestOffer => RecordKind::HarvestOffer,
+            RecordType::Interest => RecordKind::Interest,
+            RecordType::TradeFair => RecordKind::TradeFair,
+            RecordType::BoothRegistration => RecordKind::BoothRegistration,
         }
     }
 }

@@ -1,24 +1,25 @@
-//! The live feed of a province's alerts for its dashboards: the events of
-//! the store's log, from a cursor on, as a page or as a subscription that
-//! goes on as they are committed.
+//! The live feeds a province's dashboards follow — its alerts, and its
+//! market — each the events of the store's log of its kind, from a cursor
+//! on, as a page or as a subscription that goes on as they are committed.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject, Subscription};
+use async_graphql::{Context, ID, Object, OutputType, Result, SimpleObject, Subscription};
 use futures_util::Stream;
 
 use super::alert::Alert;
 use super::answer::find;
+use super::market::{HarvestOffer, Interest};
 use super::{pagination, store};
-use crate::domain::{AlertEvent as Event, AlertEventKind};
+use crate::domain::{AlertEventKind, Event, FeedKind, MarketEventKind};
 use crate::error::AppError;
 use crate::store::{FeedPosition, Store};
 
 /// One step in the life of an alert this province sees.
 pub struct AlertEvent {
     position: FeedPosition,
-    event: Event,
+    event: Event<AlertEventKind>,
 }
 
 #[Object]
@@ -32,12 +33,12 @@ impl AlertEvent {
     }
     /// The alert, which names its owner.
     async fn alert_id(&self) -> ID {
-        ID(self.event.alert.to_string())
+        ID(self.event.subject.to_string())
     }
     /// The alert, from its owner (in a subscription, from this gateway's
     /// records, a partner's from our replica).
     async fn alert(&self, ctx: &Context<'_>) -> Result<Option<Alert>> {
-        find::<Alert>(ctx, self.event.alert).await
+        find::<Alert>(ctx, self.event.subject).await
     }
     /// The follow-up or the inspection request the event came through.
     async fn record_id(&self) -> Option<ID> {
@@ -49,27 +50,137 @@ impl AlertEvent {
     }
 }
 
-/// One event and the cursor just after it.
-#[derive(SimpleObject)]
-pub struct AlertEventEdge {
-    pub cursor: String,
-    pub node: AlertEvent,
+/// One step on the market this province sees: an urgent offer, made here
+/// or told by a partner; interest in one of our offers, and its answer.
+pub struct MarketEvent {
+    position: FeedPosition,
+    event: Event<MarketEventKind>,
 }
 
-/// A page of the events.
-#[derive(SimpleObject)]
-pub struct AlertEventConnection {
-    pub edges: Vec<AlertEventEdge>,
-    pub page_info: pagination::PageInfo,
+#[Object]
+impl MarketEvent {
+    /// Where this event stands: give it back as `after` to go on from it.
+    async fn cursor(&self) -> String {
+        self.position.event_cursor()
+    }
+    async fn kind(&self) -> MarketEventKind {
+        self.event.kind
+    }
+    /// The offer, which names its owner.
+    async fn offer_id(&self) -> ID {
+        ID(self.event.subject.to_string())
+    }
+    /// The offer, from its owner.
+    async fn offer(&self, ctx: &Context<'_>) -> Result<Option<HarvestOffer>> {
+        find::<HarvestOffer>(ctx, self.event.subject).await
+    }
+    /// The interest the event came through.
+    async fn interest_id(&self) -> Option<ID> {
+        self.event.record.map(|r| ID(r.to_string()))
+    }
+    /// The interest, from the offer's owner.
+    async fn interest(&self, ctx: &Context<'_>) -> Result<Option<Interest>> {
+        match self.event.record {
+            Some(id) => find::<Interest>(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// When it was committed here.
+    async fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.event.at
+    }
 }
+
+/// A feed's event, as GraphQL shows it.
+trait Shown: OutputType + Send + Sync + 'static {
+    type Kind: FeedKind;
+    fn new(position: FeedPosition, event: Event<Self::Kind>) -> Self;
+}
+
+impl Shown for AlertEvent {
+    type Kind = AlertEventKind;
+    fn new(position: FeedPosition, event: Event<AlertEventKind>) -> Self {
+        Self { position, event }
+    }
+}
+
+impl Shown for MarketEvent {
+    type Kind = MarketEventKind;
+    fn new(position: FeedPosition, event: Event<MarketEventKind>) -> Self {
+        Self { position, event }
+    }
+}
+
+/// A feed's page: its events, each with the cursor just after it.
+trait Connection: OutputType {
+    type Event: Shown;
+    fn new(edges: Vec<(String, Self::Event)>, page_info: pagination::PageInfo) -> Self;
+}
+
+macro_rules! feed_connection {
+    ($event:ident, $edge:ident, $connection:ident) => {
+        /// One event and the cursor just after it.
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            pub cursor: String,
+            pub node: $event,
+        }
+
+        /// A page of the feed's events.
+        #[derive(SimpleObject)]
+        pub struct $connection {
+            pub edges: Vec<$edge>,
+            pub page_info: pagination::PageInfo,
+        }
+
+        impl Connection for $connection {
+            type Event = $event;
+            fn new(edges: Vec<(String, $event)>, page_info: pagination::PageInfo) -> Self {
+                Self {
+                    edges: edges
+                        .into_iter()
+                        .map(|(cursor, node)| $edge { cursor, node })
+                        .collect(),
+                    page_info,
+                }
+            }
+        }
+    };
+}
+
+feed_connection!(AlertEvent, AlertEventEdge, AlertEventConnection);
+feed_connection!(MarketEvent, MarketEventEdge, MarketEventConnection);
 
 fn decode(cursor: Option<&str>) -> Result<Option<FeedPosition>, AppError> {
     cursor
         .map(|c| {
             FeedPosition::from_event_cursor(c)
-                .ok_or_else(|| AppError::invalid("after", "not a cursor of the alert events"))
+                .ok_or_else(|| AppError::invalid("after", "not a cursor of the events"))
         })
         .transpose()
+}
+
+/// A page of feed `C`'s events after `after`.
+async fn page<C: Connection>(
+    ctx: &Context<'_>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Result<C> {
+    let request = pagination::request_up_to(first, None, crate::store::MAX_PAGE)?;
+    let after = decode(after.as_deref())?;
+    let page = store(ctx)
+        .events::<<C::Event as Shown>::Kind>(after.as_ref(), request.first)
+        .await?;
+    let edges: Vec<(String, C::Event)> = page
+        .items
+        .into_iter()
+        .map(|(position, event)| (position.event_cursor(), C::Event::new(position, event)))
+        .collect();
+    let page_info = pagination::PageInfo {
+        has_next_page: page.has_next,
+        end_cursor: edges.last().map(|(cursor, _)| cursor.clone()),
+    };
+    Ok(C::new(edges, page_info))
 }
 
 #[derive(Default)]
@@ -85,26 +196,18 @@ impl EventsQuery {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<AlertEventConnection> {
-        let request = pagination::request_up_to(first, None, crate::store::MAX_PAGE)?;
-        let after = decode(after.as_deref())?;
-        let page = store(ctx)
-            .alert_events(after.as_ref(), request.first)
-            .await?;
-        let edges: Vec<AlertEventEdge> = page
-            .items
-            .into_iter()
-            .map(|(position, event)| AlertEventEdge {
-                cursor: position.event_cursor(),
-                node: AlertEvent { position, event },
-            })
-            .collect();
-        Ok(AlertEventConnection {
-            page_info: pagination::PageInfo {
-                has_next_page: page.has_next,
-                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
-            },
-            edges,
-        })
+        page(ctx, after, first).await
+    }
+
+    /// The events of the market this province sees, after `after`, in the
+    /// order they were committed (internal callers).
+    async fn market_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<MarketEventConnection> {
+        page(ctx, after, first).await
     }
 }
 
@@ -129,46 +232,68 @@ impl EventsSubscription {
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = AlertEvent> + use<>> {
-        let store = store(ctx).clone();
-        let after = decode(after.as_deref())?;
-        // A cursor of another database is refused now, not at the first read.
-        store.alert_events(after.as_ref(), 0).await?;
-        let follower = Follower {
-            watch: store.events_watch(),
-            store,
-            after,
-            ready: VecDeque::new(),
-        };
-        Ok(futures_util::stream::unfold(follower, Follower::next))
+        follow(ctx, after).await
+    }
+
+    /// The events of the market this province sees, as they are committed,
+    /// as `alertEvents` goes.
+    async fn market_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = MarketEvent> + use<>> {
+        follow(ctx, after).await
     }
 }
 
-/// A subscription's place in the events.
-struct Follower {
+/// Feed `E` from `after` on, as its events are committed.
+async fn follow<E: Shown>(
+    ctx: &Context<'_>,
+    after: Option<String>,
+) -> Result<impl Stream<Item = E> + use<E>> {
+    let store = store(ctx).clone();
+    let after = decode(after.as_deref())?;
+    // A cursor of another database is refused now, not at the first read.
+    store.events::<E::Kind>(after.as_ref(), 0).await?;
+    let follower = Follower::<E> {
+        watch: store.events_watch(),
+        store,
+        after,
+        ready: VecDeque::new(),
+    };
+    Ok(futures_util::stream::unfold(follower, Follower::next))
+}
+
+/// A subscription's place in its feed.
+struct Follower<E: Shown> {
     store: Store,
     watch: tokio::sync::watch::Receiver<u64>,
     after: Option<FeedPosition>,
-    ready: VecDeque<(FeedPosition, Event)>,
+    ready: VecDeque<(FeedPosition, Event<E::Kind>)>,
 }
 
-impl Follower {
+impl<E: Shown> Follower<E> {
     /// The next event, waiting for it if none is committed yet; `None` when
     /// the gateway stops.
-    async fn next(mut self) -> Option<(AlertEvent, Self)> {
+    async fn next(mut self) -> Option<(E, Self)> {
         loop {
             if let Some((position, event)) = self.ready.pop_front() {
                 self.after = Some(position.clone());
-                return Some((AlertEvent { position, event }, self));
+                return Some((E::new(position, event), self));
             }
             // Seen before reading: a commit after this wakes the wait below.
             self.watch.borrow_and_update();
-            match self.store.alert_events(self.after.as_ref(), CATCH_UP).await {
+            match self
+                .store
+                .events::<E::Kind>(self.after.as_ref(), CATCH_UP)
+                .await
+            {
                 Ok(page) if !page.items.is_empty() => {
                     self.ready.extend(page.items);
                     continue;
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(?error, "reading alert events failed"),
+                Err(error) => tracing::warn!(?error, "reading events failed"),
             }
             if let Ok(Err(_)) = tokio::time::timeout(LOOK_AGAIN, self.watch.changed()).await {
                 return None;

@@ -59,12 +59,11 @@ impl InspectionQuery {
         let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let filter = InspectionFilter {
-            facility: filter
-                .facility_id
-                .map(|id| {
-                    GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")
-                })
-                .transpose()?,
+            facility: super::optional_id(
+                RecordKind::Facility,
+                "filter.facilityId",
+                filter.facility_id,
+            )?,
             facilities: super::facility_ids("filter.facilityIds", filter.facility_ids)?,
             stage: filter.stage,
             result: filter.result,

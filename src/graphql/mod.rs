@@ -15,7 +15,9 @@ mod changes;
 mod cost;
 mod events;
 mod facility;
+mod fair;
 mod inspection;
+mod market;
 mod node;
 mod objects;
 mod pagination;
@@ -38,7 +40,7 @@ pub use request::{
 };
 pub(crate) use resolve::{
     InternalOnly, api_name, as_argument, as_input, audience, check, facility_filter, facility_ids,
-    forward, heavy, opt_check, refused_at, store, writable_id,
+    forward, heavy, ids_of, opt_check, optional_id, refused_at, store, writable_id,
 };
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -57,6 +59,8 @@ pub struct Query(
     supervision::SupervisionQuery,
     events::EventsQuery,
     trace::TraceQuery,
+    market::MarketQuery,
+    fair::FairQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -68,6 +72,8 @@ pub struct Mutation(
     alert::AlertMutation,
     supervision::SupervisionMutation,
     trace::TraceMutation,
+    market::MarketMutation,
+    fair::FairMutation,
 );
 
 #[derive(MergedSubscription, Default)]

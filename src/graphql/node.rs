@@ -4,6 +4,8 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::alert::{Alert, FollowUp, InspectionRequest};
 use super::answer::{access, told, wrap};
+use super::fair::{BoothRegistration, TradeFair};
+use super::market::{HarvestOffer, Interest};
 use super::trace::{Lot, TraceEvent};
 use super::{Certificate, Facility, Inspection, Product, Province, store};
 use crate::access::{Consistency, Sourced};
@@ -24,6 +26,10 @@ pub enum Node {
     InspectionRequest(InspectionRequest),
     Lot(Lot),
     TraceEvent(TraceEvent),
+    HarvestOffer(HarvestOffer),
+    Interest(Interest),
+    TradeFair(TradeFair),
+    BoothRegistration(BoothRegistration),
 }
 
 impl Node {
@@ -51,6 +57,18 @@ impl Node {
             Record::Lot(record) => wrap::<Lot>(ctx, Sourced { record, provenance }).into(),
             Record::TraceEvent(record) => {
                 wrap::<TraceEvent>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::HarvestOffer(record) => {
+                wrap::<HarvestOffer>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::Interest(record) => {
+                wrap::<Interest>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::TradeFair(record) => {
+                wrap::<TradeFair>(ctx, Sourced { record, provenance }).into()
+            }
+            Record::BoothRegistration(record) => {
+                wrap::<BoothRegistration>(ctx, Sourced { record, provenance }).into()
             }
         }
     }

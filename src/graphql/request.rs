@@ -231,7 +231,13 @@ pub fn prepare(
         kept: schemas.documents.parse(&mut request),
     };
     let (operation, aliases) = operation_of(&mut request);
-    let federates = matches!(caller, Caller::Internal(_)) && !hop;
+    // Our own callers' requests federate; a partner's only when it is the
+    // one that asks its sender back (and only it, in `run`).
+    let calls_back = matches!(caller, Caller::Partner(_))
+        && operation
+            .as_ref()
+            .is_some_and(|(_, fields)| crate::policy::calls_back(fields));
+    let federates = (matches!(caller, Caller::Internal(_)) && !hop) || calls_back;
     let refused = |error: ServerError, operation: Option<OperationType>, text: Text| {
         Box::new(Executed {
             response: Response::from_errors(vec![error]),
@@ -318,10 +324,11 @@ pub async fn run(
         .expect("the app attaches a store to the schema")
         .clone();
     let calls = federates.then(|| crate::federation::calls::Calls {
-        partners: schema
-            .data::<crate::federation::Partners>()
-            .cloned()
-            .unwrap_or_default(),
+        partners: match (schema.data::<crate::federation::Partners>(), caller) {
+            (Some(partners), Caller::Partner(sender)) => partners.only(sender),
+            (Some(partners), _) => partners.clone(),
+            (None, _) => Default::default(),
+        },
         budget: crate::federation::Budget::new(schemas.limits.partner_calls),
         trace,
         turn,

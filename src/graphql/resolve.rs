@@ -58,16 +58,33 @@ pub(crate) fn facility_ids(
     field: &str,
     ids: Option<Vec<async_graphql::ID>>,
 ) -> Result<Vec<GlobalId>, AppError> {
+    ids_of(RecordKind::Facility, field, ids)
+}
+
+/// A list of IDs of `kind` a filter names (`field`), at most a page of them.
+pub(crate) fn ids_of(
+    kind: RecordKind,
+    field: &str,
+    ids: Option<Vec<async_graphql::ID>>,
+) -> Result<Vec<GlobalId>, AppError> {
     let ids = ids.unwrap_or_default();
     if ids.len() > crate::store::MAX_PAGE as usize {
         return Err(AppError::invalid(field, "at most 100 at once"));
     }
     ids.iter()
         .enumerate()
-        .map(|(i, id)| {
-            GlobalId::parse_kind(id, RecordKind::Facility).field(&format!("{field}.{i}"))
-        })
+        .map(|(i, id)| GlobalId::parse_kind(id, kind).field(&format!("{field}.{i}")))
         .collect()
+}
+
+/// An optional ID of `kind` sent as `field`.
+pub(crate) fn optional_id(
+    kind: RecordKind,
+    field: &str,
+    id: Option<async_graphql::ID>,
+) -> Result<Option<GlobalId>, AppError> {
+    id.map(|id| GlobalId::parse_kind(&id, kind).field(field))
+        .transpose()
 }
 
 /// An input as JSON, to pass on to a partner unchanged.

@@ -35,10 +35,7 @@ impl SupervisionQuery {
         let forwarded = forward(&filter);
         let filter = filter.unwrap_or_default();
         let filter = InspectionRequestFilter {
-            alert: filter
-                .alert_id
-                .map(|id| GlobalId::parse_kind(&id, RecordKind::Alert).field("filter.alertId"))
-                .transpose()?,
+            alert: super::optional_id(RecordKind::Alert, "filter.alertId", filter.alert_id)?,
             facilities: super::facility_ids("filter.facilityIds", filter.facility_ids)?,
             assignee: filter.assignee.map(|code| code.0),
             state: filter.state,

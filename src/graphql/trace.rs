@@ -577,18 +577,18 @@ impl TraceQuery {
             .map(|(i, code)| check(&format!("filter.codes.{i}"), LotCode::parse(code)))
             .collect::<Result<Vec<_>, _>>()?;
         bounded("filter.codes", codes.len())?;
-        let id = |id: Option<ID>, kind, field| {
-            id.map(|id| GlobalId::parse_kind(&id, kind).field(field))
-                .transpose()
-        };
         let filter = LotFilter {
             codes,
-            facility: id(
-                filter.facility_id,
+            facility: super::optional_id(
                 RecordKind::Facility,
                 "filter.facilityId",
+                filter.facility_id,
             )?,
-            product: id(filter.product_id, RecordKind::Product, "filter.productId")?,
+            product: super::optional_id(
+                RecordKind::Product,
+                "filter.productId",
+                filter.product_id,
+            )?,
             audience: audience(ctx),
         };
         let listing = Listing::<LotRecord>::new(scope, consistency, filter, forwarded);
@@ -619,12 +619,11 @@ impl TraceQuery {
         bounded("filter.epcs", epcs.len())?;
         let filter = TraceEventFilter {
             epcs,
-            facility: filter
-                .facility_id
-                .map(|id| {
-                    GlobalId::parse_kind(&id, RecordKind::Facility).field("filter.facilityId")
-                })
-                .transpose()?,
+            facility: super::optional_id(
+                RecordKind::Facility,
+                "filter.facilityId",
+                filter.facility_id,
+            )?,
             declared_in_error: filter.declared_in_error.unwrap_or(false),
             audience: audience(ctx),
         };

@@ -1,24 +1,26 @@
-//! The alert events a province's dashboards follow: written in the
-//! transaction of the step they tell of, numbered in commit order, read
-//! from a position on.
+//! The events a province's dashboards follow, of alerts and of the market:
+//! written in the transaction of the step they tell of, numbered in commit
+//! order (one numbering for both feeds), read from a position on, feed by
+//! feed.
 
 use entity::alert_event;
 use sea_orm::{
-    ActiveValue::Set, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::changes::{EVENTS_HEAD, beyond, next_seq};
 use super::{FeedPosition, Page, Store, stored, stored_kind};
-use crate::domain::{AlertEvent, AlertEventKind, GlobalId, ProvinceCode, RecordKind};
+use crate::domain::{Event, FeedKind, GlobalId, ProvinceCode};
 use crate::error::AppError;
 
 impl Store {
     /// Appends `events`, in `txn`, after every event committed before;
     /// whoever commits `txn` calls [`Store::events_committed`].
-    pub(super) async fn record_events(
+    pub(super) async fn record_events<K: FeedKind>(
         &self,
         txn: &DatabaseTransaction,
-        events: &[AlertEvent],
+        events: &[Event<K>],
     ) -> Result<(), AppError> {
         if events.is_empty() {
             return Ok(());
@@ -31,8 +33,9 @@ impl Store {
                 seq: Set(seq),
                 idx: Set(idx as i32),
                 kind: Set(e.kind.code().to_owned()),
-                alert_province: Set(e.alert.province.number()),
-                alert_local: Set(e.alert.local),
+                subject_kind: Set(e.subject.kind.code().to_owned()),
+                alert_province: Set(e.subject.province.number()),
+                alert_local: Set(e.subject.local),
                 record_kind: Set(e.record.map(|r| r.kind.code().to_owned())),
                 record_province: Set(e.record.map(|r| r.province.number())),
                 record_local: Set(e.record.map(|r| r.local)),
@@ -54,16 +57,17 @@ impl Store {
         self.events.subscribe()
     }
 
-    /// The events after `after`, oldest first, at most `first`. A position
-    /// of another database (its feed's epoch) is refused naming `after`.
-    pub async fn alert_events(
+    /// The events of feed `K` after `after`, oldest first, at most `first`.
+    /// A position of another database (its feed's epoch) is refused naming
+    /// `after`.
+    pub async fn events<K: FeedKind>(
         &self,
         after: Option<&FeedPosition>,
         first: u64,
-    ) -> Result<Page<(FeedPosition, AlertEvent)>, AppError> {
+    ) -> Result<Page<(FeedPosition, Event<K>)>, AppError> {
         use alert_event::Column as E;
         let epoch = self.feed_epoch().await?;
-        let mut select = alert_event::Entity::find();
+        let mut select = alert_event::Entity::find().filter(E::SubjectKind.eq(K::SUBJECT.code()));
         if let Some(after) = after {
             if after.epoch != epoch {
                 return Err(AppError::invalid(
@@ -96,8 +100,8 @@ impl Store {
     }
 }
 
-fn read(row: alert_event::Model) -> Result<AlertEvent, AppError> {
-    let what = "alert event";
+fn read<K: FeedKind>(row: alert_event::Model) -> Result<Event<K>, AppError> {
+    let what = "event";
     let province = |n: i32| stored(ProvinceCode::from_number(n.into()), what);
     let record = match (row.record_kind, row.record_province, row.record_local) {
         (Some(kind), Some(p), Some(local)) => Some(GlobalId::new(
@@ -107,10 +111,10 @@ fn read(row: alert_event::Model) -> Result<AlertEvent, AppError> {
         )),
         _ => None,
     };
-    Ok(AlertEvent {
-        kind: stored(AlertEventKind::from_code(&row.kind), what)?,
-        alert: GlobalId::new(
-            RecordKind::Alert,
+    Ok(Event {
+        kind: stored(K::from_code(&row.kind), what)?,
+        subject: GlobalId::new(
+            stored_kind(&row.subject_kind, what)?,
             province(row.alert_province)?,
             row.alert_local,
         ),

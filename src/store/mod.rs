@@ -14,8 +14,10 @@ mod certificate;
 mod changes;
 mod events;
 mod facility;
+mod fair;
 mod held;
 mod inspection;
+mod market;
 mod notice;
 mod outbox;
 mod product;
@@ -28,7 +30,9 @@ pub use audit::AuditFilter;
 pub use certificate::CertificateFilter;
 pub use changes::{Change, ChangeOperation, ChangeRecord, FeedPage, FeedPosition, SharedWith};
 pub use facility::FacilityFilter;
+pub use fair::{BoothRegistrationFilter, NewRegistration, TradeFairFilter};
 pub use inspection::InspectionFilter;
+pub use market::{HarvestOfferFilter, InterestFilter, NewInterest};
 pub use notice::NoticeFilter;
 pub use outbox::Owed;
 pub use product::ProductFilter;
@@ -361,6 +365,30 @@ impl Store {
                         .await?
                         .into_iter()
                         .map(Record::TraceEvent),
+                ),
+                RecordKind::HarvestOffer => records.extend(
+                    self.harvest_offers_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::HarvestOffer),
+                ),
+                RecordKind::Interest => records.extend(
+                    self.interests_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::Interest),
+                ),
+                RecordKind::TradeFair => records.extend(
+                    self.trade_fairs_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::TradeFair),
+                ),
+                RecordKind::BoothRegistration => records.extend(
+                    self.booth_registrations_by_id(&local, audience)
+                        .await?
+                        .into_iter()
+                        .map(Record::BoothRegistration),
                 ),
             }
         }

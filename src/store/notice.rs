@@ -11,8 +11,8 @@ use sea_orm::{
 
 use super::{Page, PageRequest, Store, page, stored, stored_kind};
 use crate::domain::{
-    AlertEvent, AlertEventKind, AlertStatus, Answer, GlobalId, Notice, ProvinceCode, RecordKind,
-    Told,
+    AlertEvent, AlertEventKind, AlertStatus, Answer, Event, GlobalId, MarketEventKind, Notice,
+    ProvinceCode, RecordKind, Told,
 };
 use crate::error::AppError;
 
@@ -84,8 +84,10 @@ impl Store {
             _ => None,
         };
         events.extend(ended.map(|kind| AlertEvent::now(kind, about, None)));
-        if !events.is_empty() {
-            self.record_events(txn, &events).await?;
+        self.record_events(txn, &events).await?;
+        if first && about.kind == RecordKind::HarvestOffer {
+            let event = Event::now(MarketEventKind::OfferReceived, about, None);
+            self.record_events(txn, &[event]).await?;
         }
         if let Some(answering) = answers
             && about.kind == RecordKind::FollowUp

@@ -136,10 +136,11 @@ impl Store {
                 .map(|o| o.told.about.local)
                 .collect()
         };
-        let (alerts, follow_ups, requests) = (
+        let (alerts, follow_ups, requests, offers) = (
             of(RecordKind::Alert),
             of(RecordKind::FollowUp),
             of(RecordKind::InspectionRequest),
+            of(RecordKind::HarvestOffer),
         );
         let mut records = Vec::new();
         if !alerts.is_empty() {
@@ -164,6 +165,14 @@ impl Store {
                     .await?
                     .into_iter()
                     .map(Record::InspectionRequest),
+            );
+        }
+        if !offers.is_empty() {
+            records.extend(
+                self.harvest_offers_by_id(&offers, Audience::Internal)
+                    .await?
+                    .into_iter()
+                    .map(Record::HarvestOffer),
             );
         }
         for o in owed {

@@ -33,11 +33,14 @@ fn every_caller_against_every_query_and_mutation() {
     let fields = root_fields();
     assert!(fields.len() > 20, "{fields:?}");
     let operator_only = ["auditLog", "auditHead"];
-    let internal_only = ["provinces", "alertNotices", "alertEvents"];
+    let internal_only = ["provinces", "alertNotices", "alertEvents", "marketEvents"];
     let for_partners = [
         "receiveAlertNotice",
         "receiveFollowUpNotice",
         "receiveInspectionRequestNotice",
+        "receiveHarvestOfferNotice",
+        "receiveInterest",
+        "receiveBoothRegistration",
     ];
     let partner = Caller::Partner(ProvinceCode::parse("40").unwrap());
     for (operation, field) in &fields {

@@ -35,6 +35,7 @@ async fn every_notice_sent_to_partners_runs_on_our_own_schema() {
         serde_json::json!({ "id": "FollowUp:40:1", "version": 1, "alert": "Alert:19:1",
                             "request": "InspectionRequest:19:1", "inspection": "Inspection:40:1" }),
         serde_json::json!({ "id": "InspectionRequest:40:1", "version": 1, "alert": "Alert:40:1" }),
+        serde_json::json!({ "id": "HarvestOffer:40:1", "version": 1 }),
     ];
     for (mutation, variables) in caunoi::federation::notice::ALL.iter().zip(variables) {
         let (status, answer) = thai_nguyen
