@@ -2,15 +2,9 @@
 //! of their owners now: the products, and their businesses' certificates
 //! with their histories, one request per partner for each.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-
-use futures_util::future::join_all;
-
-use super::trace::Failure;
 use super::{Access, Consistency, Note, Noted, Sourced};
 use crate::domain::{
-    BoothRegistrationRecord, GlobalId, Held, Ineligible, ProvinceCode, Record, StatusChange,
-    TradeFairData, eligibility,
+    GlobalId, Held, Ineligible, ProvinceCode, Record, Registered, TradeFairData, eligibility,
 };
 use crate::error::AppError;
 use crate::federation::PartnerError;
@@ -29,53 +23,26 @@ impl Access {
         shown: &[(GlobalId, GlobalId)],
     ) -> Result<Noted<Vec<Verdict>>, AppError> {
         let products: Vec<GlobalId> = shown.iter().map(|(_, product)| *product).collect();
-        let mut businesses: BTreeMap<ProvinceCode, BTreeSet<GlobalId>> = BTreeMap::new();
-        for (business, _) in shown {
-            businesses
-                .entry(business.province)
-                .or_default()
-                .insert(*business);
-        }
-        let certificates = join_all(businesses.into_iter().map(|(province, facilities)| {
-            let facilities: Vec<GlobalId> = facilities.into_iter().collect();
-            async move { (province, self.certificates_of(province, facilities).await) }
-        }));
-        let (found, certificates) =
-            futures_util::future::join(self.find_many(&products, Consistency::Live), certificates)
-                .await;
-        let found = found?;
+        let (found, certificates) = futures_util::future::join(
+            self.find_many(&products, Consistency::Live),
+            self.certificates_held(shown.iter().map(|(business, _)| *business)),
+        )
+        .await;
+        let (found, certificates) = (found?, certificates?);
+        let province_of = |note: &Note| match note {
+            Note::Failed { province, .. } | Note::FromReplica { province, .. } => *province,
+        };
+        let mut failed: std::collections::HashSet<ProvinceCode> =
+            found.notes.iter().map(province_of).collect();
+        // One failure told per province, however many of its answers failed.
         let mut notes = found.notes;
-        let mut failed: HashSet<ProvinceCode> = notes
-            .iter()
-            .map(|note| match note {
-                Note::Failed { province, .. } | Note::FromReplica { province, .. } => *province,
-            })
-            .collect();
-        let mut held: HashMap<GlobalId, Vec<Held>> = HashMap::new();
-        for (province, answer) in certificates {
-            match answer {
-                Ok(certificates) => {
-                    for (certificate, history) in certificates {
-                        held.entry(certificate.data.facility)
-                            .or_default()
-                            .push(Held {
-                                issued_on: certificate.data.issued_on,
-                                expires_on: certificate.data.expires_on,
-                                history: history
-                                    .iter()
-                                    .map(|h| h.change)
-                                    .collect::<Vec<StatusChange>>(),
-                            });
-                    }
-                }
-                Err(Failure::Partner(error)) => {
-                    if failed.insert(province) {
-                        notes.push(Note::Failed { province, error });
-                    }
-                }
-                Err(Failure::Ours(error)) => return Err(error),
-            }
-        }
+        notes.extend(
+            certificates
+                .notes
+                .into_iter()
+                .filter(|note| !failed.contains(&province_of(note))),
+        );
+        failed.extend(certificates.failed);
         let verdicts = shown
             .iter()
             .zip(found.value)
@@ -90,8 +57,18 @@ impl Access {
                     Record::Product(product) => Some(product),
                     _ => None,
                 });
-                let held = held.get(&business).map(Vec::as_slice).unwrap_or_default();
-                eligibility(fair, business, product.as_ref(), held)
+                let held: Vec<Held> = certificates
+                    .held
+                    .get(&business)
+                    .into_iter()
+                    .flatten()
+                    .map(|(certificate, history)| Held {
+                        issued_on: certificate.data.issued_on,
+                        expires_on: certificate.data.expires_on,
+                        history: history.iter().map(|h| h.change).collect(),
+                    })
+                    .collect();
+                eligibility(fair, business, product.as_ref(), &held)
             })
             .collect();
         Ok(Noted {
@@ -108,14 +85,7 @@ impl Access {
         province: ProvinceCode,
         input: serde_json::Value,
     ) -> Result<Sourced<Registered>, PartnerError> {
-        let Some(reach) = &self.reach else {
-            return Err(PartnerError::NotConfigured);
-        };
-        let answer = reach.calls.register_booths(province, input).await?;
+        let answer = self.calls()?.register_booths(province, input).await?;
         Ok(Sourced::owner(answer.value, answer.at))
     }
 }
-
-/// What a fair's host answered a registration: the registration it keeps,
-/// if it keeps one, and each product it refused as it told it.
-pub type Registered = (Option<BoothRegistrationRecord>, Vec<serde_json::Value>);

@@ -13,10 +13,7 @@ impl Access {
         province: ProvinceCode,
         input: serde_json::Value,
     ) -> Result<Sourced<InterestRecord>, PartnerError> {
-        let Some(reach) = &self.reach else {
-            return Err(PartnerError::NotConfigured);
-        };
-        let answer = reach.calls.send_interest(province, input).await?;
+        let answer = self.calls()?.send_interest(province, input).await?;
         Ok(Sourced::owner(answer.value, answer.at))
     }
 }

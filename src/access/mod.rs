@@ -217,6 +217,15 @@ impl Access {
         }
     }
 
+    /// The request's calls of partners; a request that may not ask them
+    /// has none.
+    fn calls(&self) -> Result<&Calls, PartnerError> {
+        self.reach
+            .as_ref()
+            .map(|reach| reach.calls.as_ref())
+            .ok_or(PartnerError::NotConfigured)
+    }
+
     /// The province whose records are ours.
     pub fn province(&self) -> ProvinceCode {
         self.store.province()

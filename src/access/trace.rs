@@ -437,6 +437,15 @@ fn from_owner<R>(page: RemotePage<R>, at: DateTime<Utc>) -> Vec<Sourced<R>> {
         .collect()
 }
 
+/// Facilities' certificates with their histories, as their owners answered;
+/// the provinces that could not, and their failures.
+#[derive(Default)]
+pub(super) struct Certificates {
+    pub held: HashMap<GlobalId, Vec<(CertificateRecord, Vec<StatusChangeRecord>)>>,
+    pub failed: HashSet<ProvinceCode>,
+    pub notes: Vec<Note>,
+}
+
 /// What a province answered at one level of a trace.
 struct Level {
     events: Vec<Sourced<TraceEventRecord>>,
@@ -446,7 +455,7 @@ struct Level {
 }
 
 /// Why a province's part of a trace is missing.
-pub(super) enum Failure {
+enum Failure {
     Partner(PartnerError),
     Ours(AppError),
 }
@@ -710,42 +719,13 @@ impl Access {
         &self,
         events: &[(GlobalId, GlobalId, NaiveDate)],
     ) -> Result<Noted<Vec<Certified>>, AppError> {
-        let mut by_owner: BTreeMap<ProvinceCode, BTreeSet<GlobalId>> = BTreeMap::new();
-        for (_, facility, _) in events {
-            by_owner
-                .entry(facility.province)
-                .or_default()
-                .insert(*facility);
-        }
-        let answers = join_all(
-            by_owner
-                .into_iter()
-                .map(|(province, facilities)| async move {
-                    let facilities: Vec<GlobalId> = facilities.into_iter().collect();
-                    (province, self.certificates_of(province, facilities).await)
-                }),
-        )
-        .await;
-        let mut notes = Vec::new();
-        let mut held: HashMap<GlobalId, Vec<(CertificateRecord, Vec<StatusChangeRecord>)>> =
-            HashMap::new();
-        let mut failed: HashSet<ProvinceCode> = HashSet::new();
-        for (province, answer) in answers {
-            match answer {
-                Ok(certificates) => {
-                    for (certificate, history) in certificates {
-                        held.entry(certificate.data.facility)
-                            .or_default()
-                            .push((certificate, history));
-                    }
-                }
-                Err(Failure::Partner(error)) => {
-                    failed.insert(province);
-                    notes.push(Note::Failed { province, error });
-                }
-                Err(Failure::Ours(error)) => return Err(error),
-            }
-        }
+        let Certificates {
+            held,
+            failed,
+            notes,
+        } = self
+            .certificates_held(events.iter().map(|(_, facility, _)| *facility))
+            .await?;
         let certified = events
             .iter()
             .map(|&(event, facility, on)| {
@@ -797,9 +777,53 @@ impl Access {
         })
     }
 
+    /// The certificates of `facilities`, with their status histories, by
+    /// facility, from their owners: one request per partner for all its
+    /// facilities.
+    pub(super) async fn certificates_held(
+        &self,
+        facilities: impl IntoIterator<Item = GlobalId>,
+    ) -> Result<Certificates, AppError> {
+        let mut by_owner: BTreeMap<ProvinceCode, BTreeSet<GlobalId>> = BTreeMap::new();
+        for facility in facilities {
+            by_owner
+                .entry(facility.province)
+                .or_default()
+                .insert(facility);
+        }
+        let answers = join_all(
+            by_owner
+                .into_iter()
+                .map(|(province, facilities)| async move {
+                    let facilities: Vec<GlobalId> = facilities.into_iter().collect();
+                    (province, self.certificates_of(province, facilities).await)
+                }),
+        )
+        .await;
+        let mut held = Certificates::default();
+        for (province, answer) in answers {
+            match answer {
+                Ok(certificates) => {
+                    for (certificate, history) in certificates {
+                        held.held
+                            .entry(certificate.data.facility)
+                            .or_default()
+                            .push((certificate, history));
+                    }
+                }
+                Err(Failure::Partner(error)) => {
+                    held.failed.insert(province);
+                    held.notes.push(Note::Failed { province, error });
+                }
+                Err(Failure::Ours(error)) => return Err(error),
+            }
+        }
+        Ok(held)
+    }
+
     /// The certificates of `facilities` (all of `province`), with their
     /// status histories.
-    pub(super) async fn certificates_of(
+    async fn certificates_of(
         &self,
         province: ProvinceCode,
         facilities: Vec<GlobalId>,

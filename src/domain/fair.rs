@@ -142,6 +142,24 @@ pub struct BoothRegistrationRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A product the host refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub business: GlobalId,
+    pub product: GlobalId,
+    pub code: Ineligible,
+    pub reason: String,
+}
+
+/// What a fair's host answers a registration: the registration it keeps,
+/// with the products it accepted (none when it accepted none), and each
+/// product it refused.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub registration: Option<BoothRegistrationRecord>,
+    pub refused: Vec<Refused>,
+}
+
 coded_enum! {
     /// Why a product may not be shown at a fair.
     pub enum Ineligible {

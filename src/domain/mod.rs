@@ -41,7 +41,7 @@ pub use facility::{
 };
 pub use fair::{
     BoothRegistrationData, BoothRegistrationRecord, DEFAULT_MIN_STARS, Exhibitor, Held, Ineligible,
-    MAX_FAIR_DAYS, TradeFairData, TradeFairRecord, eligibility,
+    MAX_FAIR_DAYS, Refused, Registered, TradeFairData, TradeFairRecord, eligibility,
 };
 pub use id::{GlobalId, RecordKind};
 pub use identity::{Caller, Principal, Role};

@@ -14,7 +14,7 @@ use crate::domain::{
     InspectionRecord, InspectionRequestRecord, InterestRecord, LotRecord, ProductRecord, Record,
     StatusChangeRecord, TraceEventRecord,
 };
-use crate::domain::{BoothRegistrationRecord, TradeFairRecord};
+use crate::domain::{BoothRegistrationRecord, Registered, TradeFairRecord};
 use crate::domain::{
     CertificateNumber, GlobalId, InvalidReason, LotCode, ProvinceCode, RecordKind,
 };
@@ -307,13 +307,12 @@ impl Calls {
 
     /// Registers booths at `province`'s fair (`input`, a
     /// `ReceiveBoothRegistrationInput`): the registration it keeps, if it
-    /// keeps one, and the products it refused (`facilityId`, `productId`,
-    /// `code`, `reason`, as it says them).
+    /// keeps one, and the products it refused.
     pub async fn register_booths(
         &self,
         province: ProvinceCode,
         input: Value,
-    ) -> Result<Answered<(Option<BoothRegistrationRecord>, Vec<Value>)>, PartnerError> {
+    ) -> Result<Answered<Registered>, PartnerError> {
         let answer = self
             .ask(
                 province,
@@ -321,17 +320,9 @@ impl Calls {
                 json!({ "input": input }),
             )
             .await?;
-        let answered = &answer.value["receiveBoothRegistration"];
-        let registration = match &answered["registration"] {
-            Value::Null => None,
-            kept => Some(Reader { owner: province }.booth_registration(kept)?),
-        };
-        let refused = answered["refused"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| PartnerError::BadResponse("no refused products".to_owned()))?;
         Ok(Answered {
-            value: (registration, refused),
+            value: Reader { owner: province }
+                .registered(&answer.value["receiveBoothRegistration"])?,
             at: answer.at,
         })
     }

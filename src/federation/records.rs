@@ -25,7 +25,8 @@ use crate::domain::{
     LotData, LotRecord, QuantityUnit, TraceEventData, TraceEventRecord, TraceEventType,
 };
 use crate::domain::{
-    BoothRegistrationData, BoothRegistrationRecord, Exhibitor, TradeFairData, TradeFairRecord,
+    BoothRegistrationData, BoothRegistrationRecord, Exhibitor, Ineligible, Refused, Registered,
+    TradeFairData, TradeFairRecord,
 };
 use crate::domain::{
     BusinessRegistrationNumber, CertificateKind, CertificateNumber, ChainStage, FacilityKind,
@@ -611,6 +612,32 @@ impl Reader {
             },
             reference: string(&v["reference"])?,
             created_at: time(&v["createdAt"])?,
+        })
+    }
+
+    /// A host's answer to a registration of booths: the registration it
+    /// keeps, if any, and each product it refused, with a code we know.
+    pub fn registered(&self, v: &Value) -> Result<Registered, PartnerError> {
+        let registration = match &v["registration"] {
+            Value::Null => None,
+            kept => Some(self.booth_registration(kept)?),
+        };
+        let id =
+            |value: &Value, kind| GlobalId::parse_kind(str(value)?, kind).map_err(|e| bad(e.0));
+        let refused = list(&v["refused"])?
+            .iter()
+            .map(|r| {
+                Ok(Refused {
+                    business: id(&r["facilityId"], RecordKind::Facility)?,
+                    product: id(&r["productId"], RecordKind::Product)?,
+                    code: coded(&r["code"], Ineligible::from_code)?,
+                    reason: string(&r["reason"])?,
+                })
+            })
+            .collect::<Result<_, PartnerError>>()?;
+        Ok(Registered {
+            registration,
+            refused,
         })
     }
 

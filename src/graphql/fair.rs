@@ -13,6 +13,7 @@ use crate::domain::{
     BoothRegistrationData, BoothRegistrationRecord, Caller, DEFAULT_MIN_STARS, Exhibitor, GlobalId,
     Ineligible, RecordKind, Stars, TradeFairData, TradeFairRecord, text, today,
 };
+use crate::domain::{Refused, Registered};
 use crate::error::{AppError, FieldContext};
 use crate::store::{BoothRegistrationFilter, NewRegistration, TradeFairFilter};
 
@@ -255,6 +256,17 @@ pub struct RefusedProduct {
     pub reason: String,
 }
 
+impl From<Refused> for RefusedProduct {
+    fn from(refused: Refused) -> Self {
+        Self {
+            facility_id: ID(refused.business.to_string()),
+            product_id: ID(refused.product.to_string()),
+            code: refused.code,
+            reason: refused.reason,
+        }
+    }
+}
+
 /// What the host answered: the registration it keeps, with the products
 /// it accepted (null when it accepted none), and each product it refused.
 #[derive(SimpleObject)]
@@ -289,11 +301,11 @@ async fn host(
     data: BoothRegistrationData,
     reference: String,
 ) -> Result<BoothRegistrationResult> {
+    let row = store(ctx).owned(data.fair, "input.fairId")?;
     let fair = store(ctx)
-        .trade_fairs_by_id(&[data.fair.local], crate::store::Audience::Internal)
+        .trade_fairs_by_id(&[row], crate::store::Audience::Internal)
         .await?
         .pop()
-        .filter(|_| data.fair.province == store(ctx).province())
         .ok_or_else(|| {
             AppError::invalid(
                 "input.fairId",
@@ -320,12 +332,15 @@ async fn host(
                     products: vec![product],
                 }),
             },
-            Err((code, reason)) => refused.push(RefusedProduct {
-                facility_id: ID(facility.to_string()),
-                product_id: ID(product.to_string()),
-                code,
-                reason,
-            }),
+            Err((code, reason)) => refused.push(
+                Refused {
+                    business: facility,
+                    product,
+                    code,
+                    reason,
+                }
+                .into(),
+            ),
         }
     }
     if kept.is_empty() {
@@ -509,34 +524,15 @@ impl FairMutation {
             .register_booths(fair.province, sent)
             .await
             .map_err(|error| error.to_error(fair.province))?;
-        let (registration, refused) = answered.record;
-        let at = answered.provenance;
-        let refused = refused
-            .into_iter()
-            .map(|r| {
-                let id = |v: &serde_json::Value| ID(v.as_str().unwrap_or_default().to_owned());
-                RefusedProduct {
-                    facility_id: id(&r["facilityId"]),
-                    product_id: id(&r["productId"]),
-                    code: r["code"]
-                        .as_str()
-                        .and_then(|c| Ineligible::from_code(&c.to_ascii_lowercase()).ok())
-                        .unwrap_or(Ineligible::OwnerUnavailable),
-                    reason: r["reason"].as_str().unwrap_or_default().to_owned(),
-                }
-            })
-            .collect();
-        Ok(BoothRegistrationResult {
-            registration: registration.map(|record| {
-                wrap(
-                    ctx,
-                    crate::access::Sourced {
-                        record,
-                        provenance: at,
-                    },
-                )
-            }),
+        let Registered {
+            registration,
             refused,
+        } = answered.record;
+        let provenance = answered.provenance;
+        Ok(BoothRegistrationResult {
+            registration: registration
+                .map(|record| wrap(ctx, crate::access::Sourced { record, provenance })),
+            refused: refused.into_iter().map(Into::into).collect(),
         })
     }
 
