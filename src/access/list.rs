@@ -1,6 +1,7 @@
-//! Lists over several provinces: ask our store and every partner at once, merge
-//! in a stable order — province by province, each in its own order — and page
-//! with one opaque cursor that carries each source's position.
+//! Lists over several provinces: ask our store and every partner at once, each
+//! for its share of the page, lay their records out province by province, each
+//! in its own order, and page with one opaque cursor that carries each
+//! source's position.
 //!
 //! A source that fails is noted and keeps its position, so the next page asks
 //! it again from where it stood; it does not hold `hasNextPage` up. A partner
@@ -159,6 +160,9 @@ impl<K: Kind> Listing<K> {
 /// Copies read at a time while looking for a page's worth that pass the filter.
 const REPLICA_CHUNK: u64 = 200;
 
+/// Most rounds of asking the sources of a list for one page.
+const ROUNDS: usize = 3;
+
 /// One source's page: its items with the cursor after each, and what is left.
 struct SourcePage<R> {
     source: String,
@@ -173,6 +177,15 @@ impl Access {
     /// Reads one page of a list of `first` records after `after` (internal
     /// callers' lists default to `ALL`; a request that may not federate is
     /// always answered from our own records).
+    ///
+    /// The page is shared among the sources that still have records: each is
+    /// asked for its share, and the shares of those that ran short go, in a
+    /// next round, to those that filled theirs. Each round's records are all
+    /// kept but for the last round's surplus, so a page fetches at most
+    /// `first` plus one per source less one, whatever the number of partners.
+    /// A source that did not answer for itself (failed, or stood in for by the
+    /// replica) is asked once a page. After [`ROUNDS`] rounds the page may be
+    /// shorter than `first`, with `hasNextPage`.
     pub async fn list<K: Kind>(
         &self,
         listing: Listing<K>,
@@ -199,59 +212,62 @@ impl Access {
             .transpose()?
             .unwrap_or_default();
         let own = self.province();
-        let mut wanted: Vec<ProvinceCode> =
+        let mut asking: Vec<ProvinceCode> =
             reach.calls.partners.iter().map(|p| p.province).collect();
         if scope == Scope::All {
-            wanted.push(own);
+            asking.push(own);
         }
-        wanted.sort();
-        wanted.retain(|p| !position.done.contains(&p.to_string()));
+        asking.sort();
+        asking.retain(|p| !position.done.contains(&p.to_string()));
 
         let listing = &listing;
-        let mut calls: Vec<Call<'_, K>> = Vec::new();
-        for province in wanted {
-            let key = province.to_string();
-            let after = position.after.get(&key).cloned();
-            if province == own {
-                let after = after
-                    .map(|id| id.parse::<i64>())
-                    .transpose()
-                    .map_err(|_| AppError::invalid("after", "not a cursor from this list"))?;
-                calls.push(Box::pin(async move {
-                    let page = if listing.ours {
-                        K::page(&self.store, &listing.filter, PageRequest { after, first }).await?
-                    } else {
-                        Page::empty()
-                    };
-                    let at = Utc::now();
-                    let items = page
-                        .items
-                        .into_iter()
-                        .map(|r| (r.id().local.to_string(), Sourced::owner(r, at)))
-                        .collect();
-                    Ok(Noted::plain(Some(SourcePage {
-                        source: key,
-                        has_next: page.has_next,
-                        items,
-                    })))
-                }));
-            } else {
-                calls.push(Box::pin(
-                    self.partner_page(reach, province, key, after, first, listing),
-                ));
-            }
-        }
-        let mut pages = Vec::new();
-        let mut notes = Vec::new();
-        for page in join_all(calls).await {
-            let page = page?;
-            notes.extend(page.notes);
-            pages.extend(page.value);
-        }
-        Ok(Noted {
-            value: merge(position, pages, first as usize),
-            notes,
-        })
+        let pages = gather(
+            asking,
+            first as usize,
+            &position,
+            |province, after, share| {
+                let key = province.to_string();
+                let call: Call<'_, K> = if province == own {
+                    Box::pin(self.own_page(listing, key, after, share))
+                } else {
+                    Box::pin(self.partner_page(reach, province, key, after, share, listing))
+                };
+                call
+            },
+        )
+        .await?;
+        Ok(pages.map(|pages| merge(position, pages.into_values())))
+    }
+
+    /// A page of our own records for a list over several sources, each
+    /// cursor the record's row id.
+    async fn own_page<K: Kind>(
+        &self,
+        listing: &Listing<K>,
+        key: String,
+        after: Option<String>,
+        first: u64,
+    ) -> Result<Noted<Option<SourcePage<K>>>, AppError> {
+        let after = after
+            .map(|id| id.parse::<i64>())
+            .transpose()
+            .map_err(|_| AppError::invalid("after", "not a cursor from this list"))?;
+        let page = if listing.ours {
+            K::page(&self.store, &listing.filter, PageRequest { after, first }).await?
+        } else {
+            Page::empty()
+        };
+        let at = Utc::now();
+        let items = page
+            .items
+            .into_iter()
+            .map(|r| (r.id().local.to_string(), Sourced::owner(r, at)))
+            .collect();
+        Ok(Noted::plain(Some(SourcePage {
+            source: key,
+            has_next: page.has_next,
+            items,
+        })))
     }
 
     /// A partner's page of a list, or our replica's in its stead.
@@ -379,31 +395,84 @@ impl Access {
     }
 }
 
-/// Takes the first `first` items, source by source in province order, and gives
+/// Asks `asking` for a page of `first` records after `position`, round by
+/// round (see [`Access::list`]): `ask` calls one source for a number of
+/// records after a cursor of its own.
+async fn gather<'f, R>(
+    mut asking: Vec<ProvinceCode>,
+    first: usize,
+    position: &Position,
+    ask: impl Fn(ProvinceCode, Option<String>, u64) -> Call<'f, R>,
+) -> Result<Noted<BTreeMap<ProvinceCode, SourcePage<R>>>, AppError> {
+    let mut pages: BTreeMap<ProvinceCode, SourcePage<R>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut wanted = first;
+    for round in 0..ROUNDS {
+        // A page of none still asks each source once, whether it has more.
+        if asking.is_empty() || (wanted == 0 && round > 0) {
+            break;
+        }
+        let share = wanted.div_ceil(asking.len());
+        let calls = asking.iter().map(|&province| {
+            let after = pages
+                .get(&province)
+                .and_then(|page| page.items.last().map(|(cursor, _)| cursor.clone()))
+                .or_else(|| position.after.get(&province.to_string()).cloned());
+            ask(province, after, share as u64)
+        });
+        let answers = join_all(calls).await;
+        let mut next = Vec::new();
+        let mut room = wanted;
+        for (province, answer) in asking.iter().copied().zip(answers) {
+            let answer = answer?;
+            let spoke_for_itself = answer.notes.is_empty();
+            notes.extend(answer.notes);
+            let Some(mut page) = answer.value else {
+                continue;
+            };
+            if page.items.len() >= share && page.has_next && spoke_for_itself {
+                next.push(province);
+            }
+            wanted = wanted.saturating_sub(page.items.len());
+            if page.items.len() > room {
+                page.items.truncate(room);
+                page.has_next = true;
+            }
+            room -= page.items.len();
+            let gathered = pages.entry(province).or_insert_with(|| SourcePage {
+                source: page.source.clone(),
+                items: Vec::new(),
+                has_next: false,
+            });
+            gathered.items.append(&mut page.items);
+            gathered.has_next = page.has_next;
+        }
+        asking = next;
+    }
+    Ok(Noted {
+        value: pages,
+        notes,
+    })
+}
+
+/// Lays the sources' pages out source by source, in province order, giving
 /// each edge the position just after it.
-fn merge<R>(mut position: Position, pages: Vec<SourcePage<R>>, first: usize) -> Paged<R> {
+fn merge<R>(mut position: Position, pages: impl IntoIterator<Item = SourcePage<R>>) -> Paged<R> {
     let mut edges: Vec<(String, Sourced<R>)> = Vec::new();
     let mut more = false;
     for page in pages {
-        let available = page.items.len();
-        let mut taken = 0;
+        let taken = !page.items.is_empty();
         for (cursor, item) in page.items {
-            if edges.len() == first {
-                break;
-            }
             position.after.insert(page.source.clone(), cursor);
-            taken += 1;
             edges.push((position.encode(), item));
         }
-        if taken == available && !page.has_next {
+        if page.has_next {
+            more = true;
+        } else {
             position.done.insert(page.source.clone());
-            if taken > 0
-                && let Some((last, _)) = edges.last_mut()
-            {
+            if taken && let Some((last, _)) = edges.last_mut() {
                 *last = position.encode();
             }
-        } else {
-            more = true;
         }
     }
     Paged {
@@ -415,8 +484,113 @@ fn merge<R>(mut position: Position, pages: Vec<SourcePage<R>>, first: usize) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::{Position, read_row_cursor, row_cursor};
+    use std::cell::Cell;
+
+    use super::{
+        Call, Noted, Position, SourcePage, Sourced, gather, merge, read_row_cursor, row_cursor,
+    };
+    use crate::domain::ProvinceCode;
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use futures_util::FutureExt;
+
+    /// Pages through sources holding `sizes` records each, `first` at a
+    /// time, as a list does; returns each page's records and how many
+    /// records the sources were asked for and gave while making it.
+    fn page_through(sizes: &[usize], first: usize) -> Vec<(Vec<(u8, usize)>, usize)> {
+        let sources: Vec<ProvinceCode> = (1..=sizes.len())
+            .map(|n| ProvinceCode::from_number(n as i64).unwrap())
+            .collect();
+        let mut after: Option<String> = None;
+        let mut pages = Vec::new();
+        loop {
+            let position = after
+                .as_deref()
+                .map(Position::decode)
+                .transpose()
+                .unwrap()
+                .unwrap_or_default();
+            let fetched = Cell::new(0);
+            let ask = |province: ProvinceCode,
+                       after: Option<String>,
+                       share: u64|
+             -> Call<'_, (u8, usize)> {
+                let size = sizes[province.number() as usize - 1];
+                let start = after.map_or(0, |a| a.parse::<usize>().unwrap() + 1);
+                let end = (start + share as usize).min(size);
+                fetched.set(fetched.get() + (end - start));
+                let items = (start..end)
+                    .map(|i| {
+                        (
+                            i.to_string(),
+                            Sourced::owner((province.number() as u8, i), chrono::Utc::now()),
+                        )
+                    })
+                    .collect();
+                Box::pin(async move {
+                    Ok(Noted::plain(Some(SourcePage {
+                        source: province.to_string(),
+                        items,
+                        has_next: end < size,
+                    })))
+                })
+            };
+            let mut asking = sources.clone();
+            asking.retain(|p| !position.done.contains(&p.to_string()));
+            let gathered = gather(asking, first, &position, ask)
+                .now_or_never()
+                .expect("fake sources answer at once")
+                .unwrap();
+            let page = merge(position, gathered.value.into_values());
+            pages.push((
+                page.edges.iter().map(|(_, item)| item.record).collect(),
+                fetched.get(),
+            ));
+            if !page.has_next {
+                return pages;
+            }
+            assert!(!page.edges.is_empty(), "a page with more to come was empty");
+            after = page.end_cursor;
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// However records lie among any number of sources, paging gives
+        /// each once, in its source's order; no page is longer than asked,
+        /// and none fetches more than `first` plus one per source less one.
+        #[test]
+        fn pages_share_out_the_sources_and_lose_nothing(
+            sizes in proptest::collection::vec(
+                proptest::prop_oneof![0usize..3, 0usize..40, 0usize..200], 1..40),
+            first in proptest::prop_oneof![1usize..4, 1usize..=100],
+        ) {
+            let pages = page_through(&sizes, first);
+            let mut seen: Vec<Vec<usize>> = vec![Vec::new(); sizes.len()];
+            for (records, fetched) in &pages {
+                proptest::prop_assert!(records.len() <= first);
+                proptest::prop_assert!(*fetched < first + sizes.len(), "fetched {fetched} for {first}");
+                for (source, index) in records {
+                    seen[*source as usize - 1].push(*index);
+                }
+            }
+            for (source, size) in sizes.iter().enumerate() {
+                proptest::prop_assert_eq!(&seen[source], &(0..*size).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_page_is_shared_evenly_and_a_short_share_goes_to_the_others() {
+        let pages = page_through(&[300, 300, 300, 300], 100);
+        assert_eq!(pages[0].0.len(), 100);
+        assert_eq!(pages[0].1, 100, "four sources of plenty are asked 25 each");
+        let pages = page_through(&[2, 300, 0, 300], 100);
+        assert_eq!(pages[0].0.len(), 100);
+        let from = |source: u8| pages[0].0.iter().filter(|(s, _)| *s == source).count();
+        assert_eq!((from(1), from(2), from(3), from(4)), (2, 49, 0, 49));
+        assert!(pages[0].1 < 100 + 4);
+    }
 
     #[test]
     fn row_cursors_round_trip_and_garbage_is_refused() {

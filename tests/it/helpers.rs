@@ -380,15 +380,38 @@ pub async fn spawn_pair_with(
     adjust_19: impl FnOnce(&mut Config),
     adjust_40: impl FnOnce(&mut Config),
 ) -> (TestGateway, TestGateway) {
-    let (dir_19, dir_40) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (pki_19, pki_40) = (
-        TestPki::create(dir_19.path(), "19"),
-        TestPki::create(dir_40.path(), "40"),
-    );
-    let (listener_19, listener_40) = (bind(), bind());
-    let partner = |province: &str, dir: &tempfile::TempDir, listener: &std::net::TcpListener| {
-        caunoi::config::Partner {
-            province: province.to_owned(),
+    let (mut adjust_19, mut adjust_40) = (Some(adjust_19), Some(adjust_40));
+    let mut gateways = spawn_provinces(&["19", "40"], |province, config| {
+        let adjust: Box<dyn FnOnce(&mut Config)> = match province {
+            "19" => Box::new(adjust_19.take().expect("one gateway of 19")),
+            _ => Box::new(adjust_40.take().expect("one gateway of 40")),
+        };
+        adjust(config);
+    })
+    .await;
+    let nghe_an = gateways.pop().expect("two gateways");
+    let thai_nguyen = gateways.pop().expect("two gateways");
+    (thai_nguyen, nghe_an)
+}
+
+/// A gateway of each of `provinces`, each every other's partner, over real
+/// mTLS; `adjust` changes each one's configuration, its partners set.
+pub async fn spawn_provinces(
+    provinces: &[&str],
+    mut adjust: impl FnMut(&str, &mut Config),
+) -> Vec<TestGateway> {
+    let sites: Vec<_> = provinces
+        .iter()
+        .map(|province| {
+            let dir = tempfile::tempdir().unwrap();
+            let pki = TestPki::create(dir.path(), province);
+            (*province, dir, pki, bind())
+        })
+        .collect();
+    let partners: Vec<caunoi::config::Partner> = sites
+        .iter()
+        .map(|(province, dir, _, listener)| caunoi::config::Partner {
+            province: (*province).to_owned(),
             name: None,
             ca: dir.path().join("pki").join(caunoi::pki::CA_CERT),
             endpoint: Some(format!(
@@ -396,21 +419,24 @@ pub async fn spawn_pair_with(
                 listener.local_addr().unwrap().port()
             )),
             sync_every: None,
-        }
-    };
-    let to_40 = partner("40", &dir_40, &listener_40);
-    let to_19 = partner("19", &dir_19, &listener_19);
-    let thai_nguyen = start("19", dir_19, pki_19, listener_19, |config| {
-        config.partners = vec![to_40];
-        adjust_19(config);
-    })
-    .await;
-    let nghe_an = start("40", dir_40, pki_40, listener_40, |config| {
-        config.partners = vec![to_19];
-        adjust_40(config);
-    })
-    .await;
-    (thai_nguyen, nghe_an)
+        })
+        .collect();
+    let mut gateways = Vec::new();
+    for (province, dir, pki, listener) in sites {
+        let others = partners
+            .iter()
+            .filter(|p| p.province != province)
+            .cloned()
+            .collect();
+        gateways.push(
+            start(province, dir, pki, listener, |config| {
+                config.partners = others;
+                adjust(province, config);
+            })
+            .await,
+        );
+    }
+    gateways
 }
 
 /// Serves `router` over TLS on loopback as a fake Nghệ An gateway, with a

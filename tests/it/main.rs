@@ -31,6 +31,7 @@ mod partner_faults;
 mod policy;
 mod products;
 mod properties;
+mod provinces;
 mod schema;
 mod sharing;
 mod storage;
