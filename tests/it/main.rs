@@ -29,6 +29,7 @@ mod overload;
 mod pagination;
 mod partner_faults;
 mod policy;
+mod processes;
 mod products;
 mod properties;
 mod provinces;

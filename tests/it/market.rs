@@ -8,7 +8,8 @@ use crate::alerts::delivered;
 use crate::helpers::{TestGateway, assert_code, assert_invalid, day, spawn_pair};
 
 const REGISTER: &str = "mutation($i: RegisterProductInput!) { registerProduct(input: $i) { id } }";
-const OFFER: &str = "mutation($i: CreateHarvestOfferInput!) { createHarvestOffer(input: $i) {
+pub(crate) const OFFER: &str =
+    "mutation($i: CreateHarvestOfferInput!) { createHarvestOffer(input: $i) {
     id version province { code } productName category certified urgent status
     contact { name phone } } }";
 const OFFERS: &str = "query($f: HarvestOfferFilterInput, $s: Scope) {
@@ -22,7 +23,7 @@ const MARKET_EVENTS: &str = "{ marketEvents { edges { node { kind offerId intere
 
 /// A facility of `gw` of `kind` and one of its products, `name`; with a
 /// valid certificate when `certified` (and the certificate).
-async fn grower(
+pub(crate) async fn grower(
     gw: &TestGateway,
     facility: &str,
     kind: &str,
@@ -59,7 +60,7 @@ async fn grower(
     (facility, product, certificate)
 }
 
-fn offer_input(facility: &Value, product: &Value, urgent: bool) -> Value {
+pub(crate) fn offer_input(facility: &Value, product: &Value, urgent: bool) -> Value {
     json!({ "facilityId": facility["id"], "productId": product["id"], "quantity": 20000.0,
             "unit": "KILOGRAM", "harvestFrom": day(3), "harvestUntil": day(30),
             "minPriceVnd": 15000, "maxPriceVnd": 22000,
