@@ -13,6 +13,7 @@
 
 mod alerts;
 mod load;
+mod provinces;
 mod setup;
 mod trace;
 
@@ -65,7 +66,8 @@ struct Args {
     /// and each gateway's CPU time (user, kernel) and page faults per request:
     /// a steady load to profile under, not a report. `sync` runs only the
     /// sync rounds (the same per record, after the first round), `flush` only
-    /// the reference flush, `feed` only the feed pages.
+    /// the reference flush, `feed` only the feed pages, `provinces` only the
+    /// many-provinces comparison.
     #[arg(long)]
     only: Option<String>,
     /// With `--only`: count the instructions each gateway spends instead of
@@ -76,6 +78,10 @@ struct Args {
     /// timings cannot. Needs valgrind; keep `--certificates` small.
     #[arg(long, requires = "only")]
     instructions: bool,
+    /// Provinces of the many-provinces comparison, each a gateway process
+    /// with every other as its partner, against two (default 34; quick 3).
+    #[arg(long)]
+    provinces: Option<usize>,
     /// Where the JSON report is written.
     #[arg(long, default_value = "target/bench/report.json")]
     json: PathBuf,
@@ -116,6 +122,8 @@ struct Sizes {
     feed: (usize, usize),
     /// Events in the small and large registers of the trace scenario.
     events: (usize, usize),
+    /// Provinces of the many-provinces comparison, and certificates of each.
+    provinces: (usize, usize),
 }
 
 impl Sizes {
@@ -139,6 +147,10 @@ impl Sizes {
             events: (
                 if args.quick { 1_000 } else { 10_000 },
                 if args.quick { 10_000 } else { 1_000_000 },
+            ),
+            provinces: (
+                pick(args.provinces, 34, 3),
+                if args.quick { 200 } else { 1_000 },
             ),
         }
     }
@@ -181,16 +193,17 @@ fn lookup(
     })
 }
 
-/// A page scenario: 100 certificates of `owner`, each with its facility's name.
+/// A page scenario: 100 certificates, each with its facility's name, of
+/// `owners`, every one of which has some.
 fn page(
     name: &'static str,
     url: String,
     clients: &Arc<Vec<reqwest::Client>>,
     scope: &str,
-    owner: ProvinceCode,
+    owners: &[ProvinceCode],
 ) -> Arc<Scenario> {
     let query = page_query(scope);
-    let prefix = format!("{owner}-");
+    let prefixes: Vec<String> = owners.iter().map(|owner| format!("{owner}-")).collect();
     Arc::new(Scenario {
         name,
         url,
@@ -204,16 +217,21 @@ fn page(
             if edges.len() != 100 {
                 return Err(format!("{} edges, not 100", edges.len()));
             }
-            edges.iter().try_for_each(|edge| {
+            let mut owned = vec![false; prefixes.len()];
+            for edge in edges {
                 let node = &edge["node"];
-                let owned = node["number"]
+                let owner = node["number"]
                     .as_str()
-                    .is_some_and(|n| n.starts_with(&prefix));
-                let named = node["facility"]["name"].is_string();
-                (owned && named)
-                    .then_some(())
-                    .ok_or_else(|| format!("unexpected {node}"))
-            })
+                    .and_then(|n| prefixes.iter().position(|p| n.starts_with(p.as_str())));
+                match owner {
+                    Some(owner) if node["facility"]["name"].is_string() => owned[owner] = true,
+                    _ => return Err(format!("unexpected {node}")),
+                }
+            }
+            match owned.iter().position(|o| !o) {
+                Some(missing) => Err(format!("nothing of {} in the page", prefixes[missing])),
+                None => Ok(()),
+            }
         }),
         share: 0.2,
     })
@@ -339,14 +357,34 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             println!("reference flush: p50 {p50:.3} ms");
             return Ok(true);
         }
+        Some("provinces") => {
+            let (n, certificates) = sizes.provinces;
+            let compared =
+                provinces::measure(root.path(), n, certificates, sizes.requests, sizes.rounds)
+                    .await?;
+            println!("{}", compared.line());
+            return Ok(true);
+        }
         _ => {}
     }
 
     let started = Instant::now();
-    let tn_numbers =
-        Arc::new(seed(&tn.store("main.sqlite").await?, na.code, sizes.certificates).await?);
-    let na_numbers =
-        Arc::new(seed(&na.store("main.sqlite").await?, tn.code, sizes.certificates).await?);
+    let tn_numbers = Arc::new(
+        seed(
+            &tn.store("main.sqlite").await?,
+            &[na.code],
+            sizes.certificates,
+        )
+        .await?,
+    );
+    let na_numbers = Arc::new(
+        seed(
+            &na.store("main.sqlite").await?,
+            &[tn.code],
+            sizes.certificates,
+        )
+        .await?,
+    );
     println!(
         "seeded {} certificates per province in {:.1} s",
         sizes.certificates,
@@ -354,7 +392,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     );
     let counted = args.instructions;
     let config = |province: &Province, partner: &Province| {
-        let config = province.config("main.sqlite", Some(partner));
+        let config = province.config("main.sqlite", &[partner]);
         if !counted {
             return config;
         }
@@ -392,8 +430,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }),
         lookup("local lookup", tn.url(), &c19, tn_numbers.clone()),
         lookup("federated lookup", tn.url(), &c19, na_numbers.clone()),
-        page("local page", tn.url(), &c19, "LOCAL", tn.code),
-        page("federated page", na.url(), &c40, "ALL", tn.code),
+        page("local page", tn.url(), &c19, "LOCAL", &[tn.code]),
+        page("federated page", na.url(), &c40, "ALL", &[tn.code, na.code]),
     ];
     let [
         reference_s,
@@ -522,12 +560,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let province = tn.sibling()?;
         let file = format!("{name}.sqlite");
         let started = Instant::now();
-        let numbers = seed(&province.store(&file).await?, na.code, count).await?;
+        let numbers = seed(&province.store(&file).await?, &[na.code], count).await?;
         println!(
             "seeded the {name} register ({count} certificates) in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let gateway = Gateway::start(&province, &province.config(&file, None), name, None).await?;
+        let gateway = Gateway::start(&province, &province.config(&file, &[]), name, None).await?;
         let scenario = lookup("lookup", province.url(), &c19, Arc::new(numbers));
         drive(&scenario, sizes.requests / 5, 1).await?;
         scaled.push((gateway, scenario));
@@ -536,6 +574,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     drop(scaled);
 
     let feed = feed_pages(&tn, &na, &sizes).await?;
+    let (n, certificates) = sizes.provinces;
+    let many =
+        provinces::measure(root.path(), n, certificates, sizes.requests, sizes.rounds).await?;
 
     let local = at(local_s);
     let federated = at(federated_s);
@@ -635,6 +676,26 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             feed.pages_per_s[0] / feed.pages_per_s[1],
             1.5,
         ),
+        Goal::at_most(
+            &format!("scope ALL page p50 at {n} ÷ at 2 provinces (C=1)"),
+            many.page[1].p50_ms / many.page[0].p50_ms,
+            3.0,
+        ),
+        Goal::at_most(
+            &format!("peak RSS of a gateway at {n} ÷ at 2 provinces"),
+            many.rss_mb[1] / many.rss_mb[0],
+            1.5,
+        ),
+        Goal::at_most(
+            &format!("TLS handshakes ÷ federated requests at {n} provinces"),
+            many.handshakes / many.federated as f64,
+            0.01,
+        ),
+        Goal::at_most(
+            &format!("lookup routed to its owner p50 at {n} ÷ at 2 provinces (C=1)"),
+            many.lookup[1].p50_ms / many.lookup[0].p50_ms,
+            1.1,
+        ),
     ];
 
     println!();
@@ -675,6 +736,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     println!("{}", feed.line(&sizes));
     println!("{}", alerts_line(&alerted));
     println!("{}", trace_line(&traced));
+    println!("{}", many.line());
     println!("reference flush (the disk under the partner's audit append): p50 {flush:.3} ms");
     println!(
         "peak RSS: Thái Nguyên {:.1} MB, Nghệ An {:.1} MB; partner handshakes {handshakes} for {federated_requests} federated requests",
@@ -711,6 +773,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         "feed": feed,
         "alerts": alerted,
         "trace": traced,
+        "provinces": many,
         "reference_flush_p50_ms": flush,
         "peak_rss_bytes": { "19": rss[0], "40": rss[1] },
         "partner_handshakes": handshakes,
@@ -1135,7 +1198,7 @@ async fn measure_trace(
             "seeded the {name} register ({noise} events) in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let gateway = Gateway::start(&province, &province.config(&file, None), name, None).await?;
+        let gateway = Gateway::start(&province, &province.config(&file, &[]), name, None).await?;
         let scenario = trace::scenario("local trace", province.url(), c19, lot, events);
         drive(&scenario, requests / 4, 1).await?;
         scaled.push((gateway, scenario));

@@ -69,10 +69,10 @@ impl Province {
         Ok(store)
     }
 
-    /// A configuration serving the store `name`, with `partner` as its partner.
+    /// A configuration serving the store `name`, with `partners` as its partners.
     /// Without rate limits: the benchmark measures capacity, its dashboards
     /// sending thousands of requests a second with one certificate.
-    pub fn config(&self, name: &str, partner: Option<&Province>) -> String {
+    pub fn config(&self, name: &str, partners: &[&Province]) -> String {
         let mut toml = format!(
             "state_dir = {dir:?}\ndatabase_url = {db:?}\nlisten = \"127.0.0.1:{port}\"\n\
              ops_listen = \"127.0.0.1:{ops}\"\n[province]\ncode = \"{code}\"\n\
@@ -84,7 +84,7 @@ impl Province {
             ops = self.ops_port,
             code = self.code,
         );
-        if let Some(partner) = partner {
+        for partner in partners {
             toml += &format!(
                 "[[partners]]\nprovince = \"{code}\"\nca = {ca:?}\nendpoint = {url:?}\n",
                 code = partner.code,
@@ -115,16 +115,17 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Seeds `store` with `certificates` certificates, twenty per facility, every
-/// facility supplying `partner` (so all of it is shared); returns the numbers.
+/// facility supplying `partners` (so all of it is shared); returns the numbers.
 pub async fn seed(
     store: &Store,
-    partner: ProvinceCode,
+    partners: &[ProvinceCode],
     certificates: usize,
 ) -> anyhow::Result<Vec<String>> {
     let province = store.province();
     let (place, product) = match province.number() {
         19 => ("Tân Cương", "Chè búp khô"),
-        _ => ("Nghi Diên", "Cam Vinh tươi"),
+        40 => ("Nghi Diên", "Cam Vinh tươi"),
+        _ => ("Trung tâm", "Rau an toàn"),
     };
     let facilities = certificates.div_ceil(PER_FACILITY).max(1);
     let mut ids: Vec<GlobalId> = Vec::with_capacity(facilities);
@@ -140,7 +141,7 @@ pub async fn seed(
                 contact_name: None,
                 contact_phone: None,
                 contact_id_number: None,
-                supplies_to: vec![partner],
+                supplies_to: partners.to_vec(),
             })
             .await
             .map_err(|e| anyhow::anyhow!("seeding a facility: {e:?}"))?;
