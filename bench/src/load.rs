@@ -10,7 +10,9 @@ use serde_json::Value;
 /// What a scenario sends and how its answers are checked.
 pub struct Scenario {
     pub name: &'static str,
-    pub url: String,
+    /// Where requests go: request `i` to the `i mod n`th, as a round-robin
+    /// balancer in front of several processes would send them.
+    pub urls: Vec<String>,
     /// Whose connections: the clients of the gateway (or server) asked.
     pub clients: Arc<Vec<reqwest::Client>>,
     /// The body of request `i`.
@@ -48,7 +50,7 @@ pub async fn drive(
             let client = &scenario.clients[worker % scenario.clients.len()];
             let sent = Instant::now();
             let answer: Value = client
-                .post(&scenario.url)
+                .post(&scenario.urls[i % scenario.urls.len()])
                 .json(&(scenario.body)(i))
                 .send()
                 .await?

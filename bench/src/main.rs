@@ -29,7 +29,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use load::{Run, Scenario, drive, median, share};
-use setup::{Gateway, Province, Usage, seed};
+use setup::{Databases, Gateway, Province, Usage, seed};
 
 #[derive(Parser)]
 #[command(
@@ -82,6 +82,11 @@ struct Args {
     /// with every other as its partner, against two (default 34; quick 3).
     #[arg(long)]
     provinces: Option<usize>,
+    /// A PostgreSQL server (`postgres://…`, a role that may create
+    /// databases) on which the harness creates every database of the run,
+    /// dropping them at its end, instead of SQLite files.
+    #[arg(long)]
+    database: Option<String>,
     /// Where the JSON report is written.
     #[arg(long, default_value = "target/bench/report.json")]
     json: PathBuf,
@@ -168,7 +173,7 @@ fn page_query(scope: &str) -> String {
 /// A lookup scenario: request `i` asks for `numbers[i·k mod n]`.
 fn lookup(
     name: &'static str,
-    url: String,
+    urls: Vec<String>,
     clients: &Arc<Vec<reqwest::Client>>,
     numbers: Arc<Vec<String>>,
 ) -> Arc<Scenario> {
@@ -179,7 +184,7 @@ fn lookup(
     let expected = pick.clone();
     Arc::new(Scenario {
         name,
-        url,
+        urls,
         clients: clients.clone(),
         body: Box::new(move |i| json!({ "query": LOOKUP, "variables": { "n": pick(i) } })),
         check: Box::new(move |i, answer| {
@@ -206,7 +211,7 @@ fn page(
     let prefixes: Vec<String> = owners.iter().map(|owner| format!("{owner}-")).collect();
     Arc::new(Scenario {
         name,
-        url,
+        urls: vec![url],
         clients: clients.clone(),
         body: Box::new(move |_| json!({ "query": query })),
         check: Box::new(move |_, answer| {
@@ -343,13 +348,25 @@ fn medians(runs: &[Run]) -> Figures {
 async fn run(args: Args) -> anyhow::Result<bool> {
     let sizes = Sizes::of(&args);
     let root = tempfile::Builder::new().prefix("caunoi-bench").tempdir()?;
-    let tn = Province::create(root.path(), "19")?;
-    let na = Province::create(root.path(), "40")?;
+    let databases = Databases::new(args.database.as_deref())?;
+    let ran = measure(&args, &sizes, root.path(), &databases).await;
+    databases.drop_all().await?;
+    ran
+}
+
+async fn measure(
+    args: &Args,
+    sizes: &Sizes,
+    root: &Path,
+    databases: &Databases,
+) -> anyhow::Result<bool> {
+    let tn = Province::create(root, "19", databases)?;
+    let na = Province::create(root, "40", databases)?;
     // What needs no gateway runs before any is seeded.
     match args.only.as_deref() {
         Some("feed") => {
-            let feed = feed_pages(&tn, &na, &sizes).await?;
-            println!("{}", feed.line(&sizes));
+            let feed = feed_pages(&tn, &na, sizes).await?;
+            println!("{}", feed.line(sizes));
             return Ok(true);
         }
         Some("flush") => {
@@ -359,9 +376,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
         Some("provinces") => {
             let (n, certificates) = sizes.provinces;
-            let compared =
-                provinces::measure(root.path(), n, certificates, sizes.requests, sizes.rounds)
-                    .await?;
+            let compared = provinces::measure(
+                root,
+                databases,
+                n,
+                certificates,
+                sizes.requests,
+                sizes.rounds,
+            )
+            .await?;
             println!("{}", compared.line());
             return Ok(true);
         }
@@ -386,8 +409,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .await?,
     );
     println!(
-        "seeded {} certificates per province in {:.1} s",
+        "seeded {} certificates per province ({}) in {:.1} s",
         sizes.certificates,
+        databases.name(),
         started.elapsed().as_secs_f64()
     );
     let counted = args.instructions;
@@ -411,13 +435,17 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     }
     let gw19 = Gateway::start(&tn, &config(&tn, &na), "main", callgrind(&tn)).await?;
     let gw40 = Gateway::start(&na, &config(&na, &tn), "main", callgrind(&na)).await?;
+    // A second process of Thái Nguyên on the same database, for the
+    // lookups that go to both in turn.
+    let tn_b = tn.sibling()?;
+    let gw19_b = Gateway::start(&tn_b, &config(&tn_b, &na), "second", None).await?;
     let reference_url = reference(&tn).await?;
     let (c19, c40) = (clients(&tn, sizes.many)?, clients(&na, sizes.many)?);
 
     let scenarios = [
         Arc::new(Scenario {
             name: "reference",
-            url: reference_url,
+            urls: vec![reference_url],
             clients: c19.clone(),
             body: Box::new(|i| json!({ "query": LOOKUP, "variables": { "n": i.to_string() } })),
             check: Box::new(|_, answer| {
@@ -428,10 +456,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             }),
             share: 1.0,
         }),
-        lookup("local lookup", tn.url(), &c19, tn_numbers.clone()),
-        lookup("federated lookup", tn.url(), &c19, na_numbers.clone()),
+        lookup("local lookup", vec![tn.url()], &c19, tn_numbers.clone()),
+        lookup("federated lookup", vec![tn.url()], &c19, na_numbers.clone()),
         page("local page", tn.url(), &c19, "LOCAL", &[tn.code]),
         page("federated page", na.url(), &c40, "ALL", &[tn.code, na.code]),
+        lookup(
+            "local lookup, 2 processes",
+            vec![tn.url(), tn_b.url()],
+            &c19,
+            tn_numbers.clone(),
+        ),
     ];
     let [
         reference_s,
@@ -439,25 +473,26 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         federated_s,
         local_page_s,
         federated_page_s,
+        two_s,
     ] = &scenarios;
 
     match args.only.as_deref() {
         None => {}
         Some("sync") if counted => {
-            count_sync(&tn, &na, &sizes, [&gw19, &gw40]).await?;
+            count_sync(&tn, &na, sizes, [&gw19, &gw40]).await?;
             return Ok(true);
         }
         Some("sync") => {
-            sync_usage(&tn, &na, &sizes, &gw40).await?;
+            sync_usage(&tn, &na, sizes, &gw40).await?;
             return Ok(true);
         }
         Some("trace") => {
-            let traced = measure_trace(&tn, &na, &c19, &sizes).await?;
+            let traced = measure_trace(&tn, &na, &c19, sizes).await?;
             println!("{}", trace_line(&traced));
             return Ok(true);
         }
         Some("alerts") => {
-            let (live, queued) = alert_sizes(&args);
+            let (live, queued) = alert_sizes(args);
             let (figures, _) =
                 alerts::measure(&tn, &na, gw40, &config(&na, &tn), live, queued).await?;
             println!("{}", alerts_line(&figures));
@@ -543,14 +578,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         figures[s]
     };
 
-    let syncs = sync_rounds(&tn, &na, &sizes).await?;
+    let syncs = sync_rounds(&tn, &na, sizes).await?;
     let (report, sync_seconds) = syncs[syncs.len() / 2].clone();
     // After the sync rounds, which count the seeded records: the trace's
     // chain adds a facility and a product to each province's feed.
-    let traced = measure_trace(&tn, &na, &c19, &sizes).await?;
-    let (live, queued) = alert_sizes(&args);
+    let traced = measure_trace(&tn, &na, &c19, sizes).await?;
+    let (live, queued) = alert_sizes(args);
     let (alerted, gw40) = alerts::measure(&tn, &na, gw40, &config(&na, &tn), live, queued).await?;
     drop(gw19);
+    drop(gw19_b);
     drop(gw40);
 
     // Lookup cost against register size: two registers of Thái Nguyên, one
@@ -566,17 +602,24 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             started.elapsed().as_secs_f64()
         );
         let gateway = Gateway::start(&province, &province.config(&file, &[]), name, None).await?;
-        let scenario = lookup("lookup", province.url(), &c19, Arc::new(numbers));
+        let scenario = lookup("lookup", vec![province.url()], &c19, Arc::new(numbers));
         drive(&scenario, sizes.requests / 5, 1).await?;
         scaled.push((gateway, scenario));
     }
     let scale = interleaved(&scaled, sizes.requests, sizes.rounds).await?;
     drop(scaled);
 
-    let feed = feed_pages(&tn, &na, &sizes).await?;
+    let feed = feed_pages(&tn, &na, sizes).await?;
     let (n, certificates) = sizes.provinces;
-    let many =
-        provinces::measure(root.path(), n, certificates, sizes.requests, sizes.rounds).await?;
+    let many = provinces::measure(
+        root,
+        databases,
+        n,
+        certificates,
+        sizes.requests,
+        sizes.rounds,
+    )
+    .await?;
 
     let local = at(local_s);
     let federated = at(federated_s);
@@ -733,10 +776,18 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .map(|(_, s)| (s * 100.0).round() / 100.0)
             .collect::<Vec<_>>(),
     );
-    println!("{}", feed.line(&sizes));
+    println!("{}", feed.line(sizes));
     println!("{}", alerts_line(&alerted));
     println!("{}", trace_line(&traced));
     println!("{}", many.line());
+    println!(
+        "two processes of Thái Nguyên on one {} database, lookups sent to each in turn: \
+         {:.0} req/s at C={}, {:.2} × one process",
+        databases.name(),
+        at(two_s)[1].rps,
+        sizes.many,
+        at(two_s)[1].rps / local[1].rps
+    );
     println!("reference flush (the disk under the partner's audit append): p50 {flush:.3} ms");
     println!(
         "peak RSS: Thái Nguyên {:.1} MB, Nghệ An {:.1} MB; partner handshakes {handshakes} for {federated_requests} federated requests",
@@ -757,6 +808,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     let report_json = json!({
         "machine": machine(),
+        "database": databases.name(),
         "quick": args.quick,
         "sizes": {
             "certificates_per_province": sizes.certificates,

@@ -10,7 +10,7 @@ use caunoi::domain::ProvinceCode;
 use serde::Serialize;
 
 use crate::load::{Run, Scenario, drive};
-use crate::setup::{Gateway, Province, seed};
+use crate::setup::{Databases, Gateway, Province, seed};
 use crate::{Figures, clients, lookup, medians, page};
 
 /// The codes of Vietnam's 34 provincial-level units since the 2025
@@ -32,11 +32,19 @@ struct Mesh {
 }
 
 impl Mesh {
-    async fn start(root: &Path, count: usize, certificates: usize) -> anyhow::Result<Self> {
+    async fn start(
+        root: &Path,
+        databases: &Databases,
+        count: usize,
+        certificates: usize,
+    ) -> anyhow::Result<Self> {
         let dir = root.join(format!("mesh-{count}"));
+        // Named after the mesh: on PostgreSQL, each province's databases of
+        // every mesh are on one server.
+        let database = format!("mesh-{count}.sqlite");
         let provinces = CODES[..count]
             .iter()
-            .map(|code| Province::create(&dir, code))
+            .map(|code| Province::create(&dir, code, databases))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let codes: Vec<ProvinceCode> = provinces.iter().map(|p| p.code).collect();
         let mut partner_numbers = Vec::new();
@@ -46,7 +54,7 @@ impl Mesh {
                 .copied()
                 .filter(|code| *code != province.code)
                 .collect();
-            let store = province.store("main.sqlite").await?;
+            let store = province.store(&database).await?;
             let numbers = seed(&store, &others, certificates).await?;
             if province.code == codes[1] {
                 partner_numbers = numbers;
@@ -58,7 +66,7 @@ impl Mesh {
                 .iter()
                 .filter(|p| p.code != province.code)
                 .collect();
-            let config = province.config("main.sqlite", &others);
+            let config = province.config(&database, &others);
             gateways.push(Gateway::start(province, &config, "main", None).await?);
         }
         let home = &provinces[0];
@@ -74,7 +82,7 @@ impl Mesh {
             ),
             lookup: lookup(
                 "lookup routed to its owner",
-                home.url(),
+                vec![home.url()],
                 &asking,
                 Arc::new(partner_numbers),
             ),
@@ -112,6 +120,7 @@ pub struct Compared {
 /// of `requests` lookups (and a fifth as many pages).
 pub async fn measure(
     root: &Path,
+    databases: &Databases,
     n: usize,
     certificates: usize,
     requests: usize,
@@ -124,8 +133,8 @@ pub async fn measure(
     );
     let started = std::time::Instant::now();
     let meshes = [
-        Mesh::start(root, 2, certificates).await?,
-        Mesh::start(root, n, certificates).await?,
+        Mesh::start(root, databases, 2, certificates).await?,
+        Mesh::start(root, databases, n, certificates).await?,
     ];
     println!(
         "started {} gateways of {n} and 2 provinces in {:.1} s",

@@ -14,21 +14,122 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// Certificates per facility in the seeded registers.
 const PER_FACILITY: usize = 20;
 
-/// One province's state on disk.
+/// Where a run's databases live: SQLite files in each province's directory,
+/// or databases the harness creates on a PostgreSQL server, named after the
+/// run so that two runs do not meet, and dropped when it ends.
+#[derive(Clone, Debug)]
+pub enum Databases {
+    Sqlite,
+    Postgres { server: String, prefix: String },
+}
+
+impl Databases {
+    /// SQLite, or databases on the PostgreSQL server at `server`, a URL
+    /// whose role may create databases.
+    pub fn new(server: Option<&str>) -> anyhow::Result<Self> {
+        let Some(server) = server else {
+            return Ok(Self::Sqlite);
+        };
+        anyhow::ensure!(
+            server.starts_with("postgres://") || server.starts_with("postgresql://"),
+            "--database takes a postgres://… URL, not {server}"
+        );
+        Ok(Self::Postgres {
+            server: server.to_owned(),
+            prefix: format!("caunoi_bench_{}", std::process::id()),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres { .. } => "PostgreSQL",
+        }
+    }
+
+    /// The URL of database `name` of province `code` whose files are in `dir`.
+    fn url(&self, dir: &Path, code: ProvinceCode, name: &str) -> String {
+        match self {
+            Self::Sqlite => format!("sqlite://{}?mode=rwc", dir.join(name).display()),
+            Self::Postgres { server, prefix } => {
+                let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+                let stem = name.trim_end_matches(".sqlite").replace('-', "_");
+                format!("{base}/{prefix}_{code}_{stem}")
+            }
+        }
+    }
+
+    /// Creates the database at `url` unless it exists (SQLite creates its own).
+    async fn create(&self, url: &str) -> anyhow::Result<()> {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let Self::Postgres { server, .. } = self else {
+            return Ok(());
+        };
+        let name = url.rsplit('/').next().unwrap_or_default();
+        let admin = Database::connect(server).await?;
+        let exists = admin
+            .query_one_raw(Statement::from_sql_and_values(
+                admin.get_database_backend(),
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                [name.into()],
+            ))
+            .await?
+            .is_some();
+        if !exists {
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+        }
+        admin.close().await?;
+        Ok(())
+    }
+
+    /// Drops the databases this run created, once no gateway uses them.
+    pub async fn drop_all(&self) -> anyhow::Result<()> {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let Self::Postgres { server, prefix } = self else {
+            return Ok(());
+        };
+        let admin = Database::connect(server).await?;
+        let rows = admin
+            .query_all_raw(Statement::from_string(
+                admin.get_database_backend(),
+                "SELECT datname FROM pg_database",
+            ))
+            .await?;
+        let ours = format!("{prefix}_");
+        for row in rows {
+            let name: String = row.try_get("", "datname")?;
+            if !name.starts_with(&ours) {
+                continue;
+            }
+            admin
+                .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .await?;
+        }
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+/// One province's state: its directory (PKI, SQLite files), its databases,
+/// its ports.
 pub struct Province {
     pub code: ProvinceCode,
     pub dir: PathBuf,
+    pub databases: Databases,
     pub port: u16,
     pub ops_port: u16,
 }
 
 impl Province {
     /// The same province on fresh ports: a second gateway of its own, over
-    /// another database in the same directory, with the same PKI.
+    /// another database, with the same PKI.
     pub fn sibling(&self) -> anyhow::Result<Self> {
         Ok(Self {
             code: self.code,
             dir: self.dir.clone(),
+            databases: self.databases.clone(),
             port: free_port()?,
             ops_port: free_port()?,
         })
@@ -36,7 +137,7 @@ impl Province {
 
     /// Creates `dir` with the province's CA, gateway certificate and a
     /// dashboard certificate, and picks its ports.
-    pub fn create(root: &Path, code: &str) -> anyhow::Result<Self> {
+    pub fn create(root: &Path, code: &str, databases: &Databases) -> anyhow::Result<Self> {
         let code = ProvinceCode::parse(code).map_err(|e| anyhow::anyhow!("{}", e.0))?;
         let dir = root.join(code.to_string());
         let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
@@ -45,6 +146,7 @@ impl Province {
         Ok(Self {
             code,
             dir,
+            databases: databases.clone(),
             port: free_port()?,
             ops_port: free_port()?,
         })
@@ -55,16 +157,19 @@ impl Province {
     }
 
     pub fn database_url(&self, name: &str) -> String {
-        format!("sqlite://{}?mode=rwc", self.dir.join(name).display())
+        self.databases.url(&self.dir, self.code, name)
     }
 
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}/graphql", self.port)
     }
 
-    /// Opens (and migrates) the store `name` of this province.
+    /// Opens (and migrates) the store `name` of this province, creating it
+    /// if need be.
     pub async fn store(&self, name: &str) -> anyhow::Result<Store> {
-        let store = Store::connect(&self.database_url(name), self.code).await?;
+        let url = self.database_url(name);
+        self.databases.create(&url).await?;
+        let store = Store::connect(&url, self.code).await?;
         store.migrate().await?;
         Ok(store)
     }

@@ -137,7 +137,7 @@ pub fn scenario(
 ) -> Arc<Scenario> {
     Arc::new(Scenario {
         name,
-        url,
+        urls: vec![url],
         clients: clients.clone(),
         body: Box::new(move |_| json!({ "query": TRACE, "variables": { "c": lot } })),
         check: Box::new(move |_, answer| {
