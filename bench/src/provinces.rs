@@ -89,6 +89,16 @@ impl Mesh {
         })
     }
 
+    /// CPU seconds Thái Nguyên's gateway and all its partners have used so far.
+    fn cpu(&self) -> anyhow::Result<[f64; 2]> {
+        let mut used = [0.0; 2];
+        for (g, gateway) in self.gateways.iter().enumerate() {
+            let usage = gateway.usage()?;
+            used[usize::from(g > 0)] += usage.user + usage.system;
+        }
+        Ok(used)
+    }
+
     /// TLS handshakes the partners have taken so far.
     async fn handshakes(&self) -> anyhow::Result<f64> {
         let mut total = 0.0;
@@ -109,6 +119,9 @@ pub struct Compared {
     pub lookup: [Figures; 2],
     /// Thái Nguyên's gateway's peak RSS, in MB, the same.
     pub rss_mb: [f64; 2],
+    /// CPU ms a page cost Thái Nguyên's gateway and its partners together,
+    /// with two provinces and with `n`.
+    pub page_cpu_ms: [[f64; 2]; 2],
     /// TLS handshakes on the `n` partners while measured, and the requests
     /// that federated meanwhile.
     pub handshakes: f64,
@@ -148,10 +161,17 @@ pub async fn measure(
     }
     let mut runs: [[Vec<Run>; 2]; 2] = Default::default();
     let (mut handshakes, mut federated) = (0.0, 0);
+    let mut cpu = [[0.0; 2]; 2];
     for round in 0..rounds {
         for (m, mesh) in meshes.iter().enumerate() {
             let before = mesh.handshakes().await?;
+            let cpu_before = mesh.cpu()?;
             let paged = drive(&mesh.page, requests, 1).await?;
+            let cpu_after = mesh.cpu()?;
+            for side in 0..2 {
+                cpu[m][side] +=
+                    (cpu_after[side] - cpu_before[side]) * 1000.0 / paged.requests as f64;
+            }
             let looked = drive(&mesh.lookup, requests, 1).await?;
             if m == 1 {
                 handshakes += mesh.handshakes().await? - before;
@@ -168,6 +188,7 @@ pub async fn measure(
         page: [medians(&runs[0][0]), medians(&runs[1][0])],
         lookup: [medians(&runs[0][1]), medians(&runs[1][1])],
         rss_mb: [rss(0), rss(1)],
+        page_cpu_ms: cpu.map(|sides| sides.map(|ms| ms / rounds as f64)),
         handshakes,
         federated,
     })
@@ -176,11 +197,16 @@ pub async fn measure(
 impl Compared {
     pub fn line(&self) -> String {
         format!(
-            "provinces 2 → {}: scope ALL page p50 {:.2} → {:.2} ms; lookup p50 {:.2} → {:.2} ms; \
+            "provinces 2 → {}: scope ALL page p50 {:.2} → {:.2} ms (CPU per page: Thái Nguyên \
+             {:.1} → {:.1} ms, partners {:.1} → {:.1} ms); lookup p50 {:.2} → {:.2} ms; \
              Thái Nguyên peak RSS {:.1} → {:.1} MB; {} handshakes for {} federated requests",
             self.n,
             self.page[0].p50_ms,
             self.page[1].p50_ms,
+            self.page_cpu_ms[0][0],
+            self.page_cpu_ms[1][0],
+            self.page_cpu_ms[0][1],
+            self.page_cpu_ms[1][1],
             self.lookup[0].p50_ms,
             self.lookup[1].p50_ms,
             self.rss_mb[0],

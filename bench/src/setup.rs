@@ -212,11 +212,30 @@ impl Province {
     }
 }
 
-/// A free loopback port.
+/// A loopback port free now, for a gateway to listen on once started. It is
+/// taken below the kernel's ephemeral range, which outgoing connections draw
+/// from: with dozens of gateways calling each other, a port the kernel chose
+/// (`:0`) is soon some connection's own before its gateway listens. Each is
+/// handed out once a run.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static START: LazyLock<u32> = LazyLock::new(|| fastrand::u32(..));
+    static HANDED: AtomicU32 = AtomicU32::new(0);
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral.saturating_sub(10_000).max(1024);
+    let span = u32::from(ephemeral - low);
+    for _ in 0..span {
+        let next = START.wrapping_add(HANDED.fetch_add(1, Ordering::Relaxed));
+        let port = low + (next % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free loopback port below {ephemeral}")
 }
 
 /// Seeds `store` with `certificates` certificates, twenty per facility, every
