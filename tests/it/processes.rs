@@ -20,50 +20,60 @@ struct Process {
 }
 
 /// Starts a process of Thái Nguyên beside `tn` and waits, at most a
-/// minute, until it serves.
+/// minute, until it serves. Its ports are picked free, then let go for it
+/// to listen on; should another test's connection take one meanwhile, the
+/// process stops before serving and is started again on others, at most
+/// three times.
 async fn serve(tn: &TestGateway, na: &TestGateway, name: &str) -> Process {
     let state = tn.pki_dir().parent().unwrap().to_path_buf();
     let config = state.join(format!("{name}.toml"));
     let port = |listener: std::net::TcpListener| listener.local_addr().unwrap().port();
-    let (listen, ops) = (port(bind()), port(bind()));
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = {state:?}\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:{listen}\"\n\
-             ops_listen = \"127.0.0.1:{ops}\"\n[province]\ncode = \"19\"\n[log]\nfilter = \"error\"\n\
-             [limits]\nrate_per_certificate = 0\n\
-             [[partners]]\nprovince = \"40\"\nca = {ca:?}\nendpoint = {endpoint:?}\n",
-            url = tn.database_url,
-            ca = na.pki_dir().join(caunoi::pki::CA_CERT),
-            endpoint = na.url(),
-        ),
-    )
-    .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_caunoi"))
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env_remove("DATABASE_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the caunoi binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let serving = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains("serves GraphQL") {
-                return true;
+    for _ in 0..3 {
+        let (listen, ops) = (port(bind()), port(bind()));
+        std::fs::write(
+            &config,
+            format!(
+                "state_dir = {state:?}\ndatabase_url = {url:?}\nlisten = \"127.0.0.1:{listen}\"\n\
+                 ops_listen = \"127.0.0.1:{ops}\"\n[province]\ncode = \"19\"\n[log]\nfilter = \"error\"\n\
+                 [limits]\nrate_per_certificate = 0\n\
+                 [[partners]]\nprovince = \"40\"\nca = {ca:?}\nendpoint = {endpoint:?}\n",
+                url = tn.database_url,
+                ca = na.pki_dir().join(caunoi::pki::CA_CERT),
+                endpoint = na.url(),
+            ),
+        )
+        .unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_caunoi"))
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the caunoi binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let serving = async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if line.contains("serves GraphQL") {
+                    return true;
+                }
             }
+            false
+        };
+        let served = tokio::time::timeout(Duration::from_secs(60), serving)
+            .await
+            .unwrap_or_else(|_| panic!("process {name} neither served nor stopped in a minute"));
+        if !served {
+            continue;
         }
-        false
-    };
-    let served = tokio::time::timeout(Duration::from_secs(60), serving).await;
-    assert_eq!(served, Ok(true), "process {name} did not start serving");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Process {
-        child,
-        url: format!("https://127.0.0.1:{listen}/graphql"),
-        config,
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        return Process {
+            child,
+            url: format!("https://127.0.0.1:{listen}/graphql"),
+            config,
+        };
     }
+    panic!("process {name} stopped before serving three times")
 }
 
 /// Posts a query to the gateway at `url`.
