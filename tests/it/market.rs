@@ -308,33 +308,21 @@ async fn an_urgent_offer_is_told_once_and_a_buyer_across_the_border_registers_in
         false,
     )
     .await;
-    let refused = thai_nguyen
-        .post(
+    let interest = |buyer: &Value| {
+        thai_nguyen.post(
             INTEREST,
-            json!({ "i": { "offerId": offer["id"], "facilityId": farm["id"] } }),
+            json!({ "i": { "offerId": offer["id"], "facilityId": buyer["id"] } }),
         )
-        .await;
-    assert_invalid(&refused, "input.facilityId");
-    let refused = thai_nguyen
-        .post(
-            INTEREST,
-            json!({ "i": { "offerId": offer["id"], "facilityId": orchard["id"] } }),
-        )
-        .await;
-    assert_code(&refused, "NOT_OWNER");
+    };
+    assert_invalid(&interest(&farm).await, "input.facilityId");
+    assert_code(&interest(&orchard).await, "NOT_OWNER");
     nghe_an
         .data(
             "mutation($id: ID!, $v: Int!) { closeHarvestOffer(id: $id, version: $v) { status } }",
             json!({ "id": offer["id"], "v": offer["version"] }),
         )
         .await;
-    let refused = thai_nguyen
-        .post(
-            INTEREST,
-            json!({ "i": { "offerId": offer["id"], "facilityId": trader["id"] } }),
-        )
-        .await;
-    assert_invalid(&refused, "input.offerId");
+    assert_invalid(&interest(&trader).await, "input.offerId");
     let count = nghe_an
         .data("{ interests { edges { node { id } } } }", json!({}))
         .await;

@@ -140,6 +140,31 @@ async fn audited(gw: &TestGateway, filter: Value) -> usize {
     }
 }
 
+/// Waits until each of `offers` (urgent, so owing Nghệ An one notice) is
+/// delivered, at most `within` in all. A delivery is recorded only after
+/// Nghệ An has stored the notice and audited its request; no process tells
+/// this one, so its store is asked every 20 ms.
+async fn all_delivered(tn: &TestGateway, offers: &[Value], within: Duration) {
+    let store = tn.app.store();
+    let mut every = tokio::time::interval(Duration::from_millis(20));
+    let deadline = tokio::time::Instant::now() + within;
+    for offer in offers {
+        let id = caunoi::domain::GlobalId::parse(offer.as_str().unwrap()).unwrap();
+        loop {
+            let deliveries = store.deliveries(id).await.unwrap();
+            assert_eq!(deliveries.len(), 1, "{offer} owes Nghệ An one notice");
+            if deliveries[0].delivered_at.is_some() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{offer} undelivered after {within:?}"
+            );
+            every.tick().await;
+        }
+    }
+}
+
 /// Whether `caunoi audit verify` accepts the chain, with what it said.
 async fn verify(config: &std::path::Path) -> (bool, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_caunoi"))
@@ -238,27 +263,8 @@ async fn three_processes_of_one_province_keep_one_chain_one_feed_and_send_each_n
     );
 
     // Twelve urgent offers, twelve notices, each sent by one process's
-    // deliverer once. A delivery is recorded only after Nghệ An has stored
-    // the notice and audited its request; no process tells this one, so
-    // its store is asked until all are, for at most half a minute.
-    let store = tn.app.store();
-    let mut every = tokio::time::interval(Duration::from_millis(20));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    for offer in &offers {
-        let id = caunoi::domain::GlobalId::parse(offer.as_str().unwrap()).unwrap();
-        loop {
-            let deliveries = store.deliveries(id).await.unwrap();
-            assert_eq!(deliveries.len(), 1, "one partner owed a notice of {offer}");
-            if deliveries[0].delivered_at.is_some() {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{offer} undelivered after 30 s"
-            );
-            every.tick().await;
-        }
-    }
+    // deliverer once.
+    all_delivered(&tn, &offers, Duration::from_secs(30)).await;
     let told = "{ marketEvents(first: 100) { edges { node { kind offerId } } } }";
     let events = na.data(told, json!({})).await["marketEvents"]["edges"].clone();
     let mut received: Vec<Value> = events
@@ -390,22 +396,5 @@ async fn a_process_killed_mid_write_loses_nothing_committed_and_half_writes_noth
         "{entries} audited of {committed} committed, {} answered",
         acknowledged.len()
     );
-    let store = tn.app.store();
-    let mut every = tokio::time::interval(Duration::from_millis(20));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for offer in &offers {
-        let id = caunoi::domain::GlobalId::parse(offer.as_str().unwrap()).unwrap();
-        loop {
-            let deliveries = store.deliveries(id).await.unwrap();
-            assert_eq!(deliveries.len(), 1, "{offer} owes Nghệ An a notice");
-            if deliveries[0].delivered_at.is_some() {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{offer} undelivered after 60 s"
-            );
-            every.tick().await;
-        }
-    }
+    all_delivered(&tn, &offers, Duration::from_secs(60)).await;
 }
